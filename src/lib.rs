@@ -1,0 +1,18 @@
+//! **unlearn**: fast, scriptable, measurable machine unlearning of image classifiers, on
+//! libtorch. Implements Blend and A-AMU (arXiv 2507.09786) as described in
+//! `shared/docs/method.md`, with datasets, models, training, metrics and reports exposed to rhai
+//! scripts (`unlearn run scripts/NAME.rhai`).
+//!
+//! Layout: [`data`] (datasets on the device), [`models`] (architectures, checkpoints),
+//! [`train`] (optimisers, schedules, the epoch loop, evaluation), [`report`] (result records),
+//! [`script`] (the rhai engine, a thin skin over the rest).
+pub mod data;
+pub mod error;
+pub mod io;
+pub mod models;
+pub mod report;
+pub mod runtime;
+pub mod script;
+pub mod train;
+
+pub use error::{Error, Result};

@@ -1,0 +1,322 @@
+//! Architectures (method.md §1.2, §4.2) behind one [`Model`] type, and checkpoints as
+//! `.safetensors` files that carry their architecture in the header metadata, so a checkpoint
+//! loads without knowing what it holds and a mismatch is a clear error.
+pub mod convnet;
+pub mod layers;
+pub mod resnet;
+
+use crate::error::{Error, Result};
+use crate::io;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::Path;
+use tch::{nn, Device, Kind, Tensor};
+
+/// The architectures the toolkit builds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Arch {
+    /// ConvNet-3 (any depth/width) with instance norm.
+    Convnet,
+    /// CIFAR ResNet-18 with instance norm.
+    Resnet18,
+    /// CIFAR ResNet-50 with instance norm.
+    Resnet50,
+}
+
+impl Arch {
+    pub const NAMES: &'static [&'static str] = &["convnet3", "resnet18", "resnet50"];
+
+    pub fn parse(name: &str) -> Result<Arch> {
+        match name {
+            "convnet3" | "convnet" | "cnn" => Ok(Arch::Convnet),
+            "resnet18" => Ok(Arch::Resnet18),
+            "resnet50" => Ok(Arch::Resnet50),
+            other => Err(Error::invalid(
+                "architecture",
+                other,
+                format!("one of {:?}", Arch::NAMES),
+            )),
+        }
+    }
+}
+
+/// Everything needed to rebuild a model: recorded in checkpoints and results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelSpec {
+    pub arch: Arch,
+    pub in_channels: i64,
+    pub num_classes: i64,
+    /// Input height and width.
+    pub image_size: [i64; 2],
+    /// ConvNet channels per layer (128 in the reference); ignored by ResNets.
+    pub width: i64,
+    /// ConvNet layers (3 in the reference); ignored by ResNets.
+    pub depth: usize,
+    /// Seed of the random initialisation.
+    pub init_seed: u64,
+}
+
+impl ModelSpec {
+    /// The spec for `arch` on images of `shape` (`[C, H, W]`) with `num_classes` classes and the
+    /// reference ConvNet settings (width 128, depth 3).
+    pub fn new(arch: Arch, shape: [i64; 3], num_classes: usize, init_seed: u64) -> Self {
+        ModelSpec {
+            arch,
+            in_channels: shape[0],
+            num_classes: num_classes as i64,
+            image_size: [shape[1], shape[2]],
+            width: 128,
+            depth: 3,
+            init_seed,
+        }
+    }
+
+    pub fn name(&self) -> String {
+        match self.arch {
+            Arch::Convnet => format!(
+                "ConvNet-{} (width {}, instance norm)",
+                self.depth, self.width
+            ),
+            Arch::Resnet18 => "ResNet-18 (instance norm)".into(),
+            Arch::Resnet50 => "ResNet-50 (instance norm)".into(),
+        }
+    }
+
+    fn check(&self) -> Result<()> {
+        if self.in_channels < 1 || self.num_classes < 1 || self.image_size.iter().any(|&s| s < 1) {
+            return Err(Error::invalid(
+                "model spec",
+                format!("{self:?}"),
+                "positive channels, classes and image size",
+            ));
+        }
+        if self.arch == Arch::Convnet && (self.width < 1 || self.depth < 1) {
+            return Err(Error::invalid(
+                "ConvNet width/depth",
+                format!("{}/{}", self.width, self.depth),
+                "at least 1 each",
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug)]
+enum Net {
+    Conv(convnet::ConvNet),
+    Res(resnet::ResNet),
+}
+
+/// A classifier with its parameters (a `VarStore` on one device).
+#[derive(Debug)]
+pub struct Model {
+    pub spec: ModelSpec,
+    vs: nn::VarStore,
+    net: Net,
+}
+
+/// Metadata key under which checkpoints store the [`ModelSpec`] JSON.
+const SPEC_KEY: &str = "unlearn.model_spec";
+
+impl Model {
+    /// A freshly initialised model; the initialisation is drawn from `spec.init_seed`.
+    pub fn new(spec: ModelSpec, device: Device) -> Result<Self> {
+        spec.check()?;
+        crate::runtime::seed_everything(spec.init_seed);
+        Self::build(spec, device)
+    }
+
+    fn build(spec: ModelSpec, device: Device) -> Result<Self> {
+        let vs = nn::VarStore::new(device);
+        let root = vs.root();
+        let net = match spec.arch {
+            Arch::Convnet => Net::Conv(convnet::ConvNet::new(
+                &root,
+                spec.in_channels,
+                spec.num_classes,
+                spec.width,
+                spec.depth,
+                spec.image_size,
+            )?),
+            Arch::Resnet18 => Net::Res(resnet::ResNet::new(
+                &root,
+                resnet::Depth::R18,
+                spec.in_channels,
+                spec.num_classes,
+            )),
+            Arch::Resnet50 => Net::Res(resnet::ResNet::new(
+                &root,
+                resnet::Depth::R50,
+                spec.in_channels,
+                spec.num_classes,
+            )),
+        };
+        Ok(Model { spec, vs, net })
+    }
+
+    pub fn device(&self) -> Device {
+        self.vs.device()
+    }
+    pub fn var_store(&self) -> &nn::VarStore {
+        &self.vs
+    }
+    pub fn var_store_mut(&mut self) -> &mut nn::VarStore {
+        &mut self.vs
+    }
+    /// Number of trainable scalars.
+    pub fn num_params(&self) -> i64 {
+        self.vs
+            .trainable_variables()
+            .iter()
+            .map(|t| t.numel() as i64)
+            .sum()
+    }
+
+    fn check_input(&self, x: &Tensor) -> Result<()> {
+        let s = x.size();
+        let ok = s.len() == 4
+            && s[1] == self.spec.in_channels
+            && (self.spec.arch != Arch::Convnet || s[2..] == self.spec.image_size);
+        if !ok {
+            return Err(Error::Shape(format!(
+                "{} expects N x {} x {} x {} images, got {s:?}",
+                self.spec.name(),
+                self.spec.in_channels,
+                self.spec.image_size[0],
+                self.spec.image_size[1]
+            )));
+        }
+        Ok(())
+    }
+
+    /// Logits for a batch `N x C x H x W`. (The architectures have no dropout or batch norm, so
+    /// train and eval mode compute the same function.)
+    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.check_input(x)?;
+        match &self.net {
+            Net::Conv(n) => n.forward(x),
+            Net::Res(n) => n.forward(x),
+        }
+    }
+
+    /// Penultimate features for a batch.
+    pub fn embed(&self, x: &Tensor) -> Result<Tensor> {
+        self.check_input(x)?;
+        match &self.net {
+            Net::Conv(n) => n.embed(x),
+            Net::Res(n) => n.embed(x),
+        }
+    }
+
+    /// A deep copy (same spec, same weights, independent parameters).
+    pub fn try_clone(&self) -> Result<Model> {
+        let mut m = Self::build(self.spec.clone(), self.device())?;
+        m.vs.copy(&self.vs)?;
+        Ok(m)
+    }
+
+    /// Saves the weights and the spec as one `.safetensors` file, atomically.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        let path = path.as_ref();
+        if path.extension().and_then(|e| e.to_str()) != Some("safetensors") {
+            return Err(Error::invalid(
+                "checkpoint path",
+                path.display(),
+                "a file name ending in .safetensors",
+            ));
+        }
+        let mut named: Vec<(String, Tensor)> = self.vs.variables().into_iter().collect();
+        named.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut owned = Vec::with_capacity(named.len());
+        for (name, t) in &named {
+            let t = t
+                .f_detach()?
+                .f_to_device(Device::Cpu)?
+                .f_to_kind(Kind::Float)?
+                .f_contiguous()?;
+            let values = Vec::<f32>::try_from(&t.f_flatten(0, -1)?)?;
+            let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+            let shape: Vec<usize> = t.size().iter().map(|&d| d as usize).collect();
+            owned.push((name.clone(), shape, bytes));
+        }
+        let views = owned
+            .iter()
+            .map(|(name, shape, bytes)| {
+                let view = safetensors::tensor::TensorView::new(
+                    safetensors::Dtype::F32,
+                    shape.clone(),
+                    bytes,
+                )
+                .map_err(|e| Error::format(path, format!("safetensors: {e:?}")))?;
+                Ok((name.clone(), view))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let mut meta = HashMap::new();
+        meta.insert(SPEC_KEY.to_string(), serde_json::to_string(&self.spec)?);
+        meta.insert(
+            "unlearn.version".to_string(),
+            env!("CARGO_PKG_VERSION").to_string(),
+        );
+        let bytes = safetensors::tensor::serialize(views, &Some(meta))
+            .map_err(|e| Error::format(path, format!("safetensors: {e:?}")))?;
+        io::write_atomic(path, &bytes)
+    }
+
+    /// Loads a checkpoint written by [`Model::save`] onto `device`.
+    pub fn load(path: impl AsRef<Path>, device: Device) -> Result<Model> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(crate::error::io_at(path))?;
+        let bad = |msg: String| Error::format(path, msg);
+        let st = safetensors::SafeTensors::deserialize(&bytes)
+            .map_err(|e| bad(format!("not a readable safetensors file: {e:?}")))?;
+        let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes)
+            .map_err(|e| bad(format!("bad safetensors header: {e:?}")))?;
+        let spec_json = meta
+            .metadata()
+            .as_ref()
+            .and_then(|m| m.get(SPEC_KEY))
+            .ok_or_else(|| {
+                bad(format!(
+                    "no `{SPEC_KEY}` in the header: not a checkpoint written by unlearn"
+                ))
+            })?;
+        let spec: ModelSpec = serde_json::from_str(spec_json)
+            .map_err(|e| bad(format!("bad model spec in the header: {e}")))?;
+        spec.check()?;
+        let model = Self::build(spec, device)?;
+        let vars = model.vs.variables();
+        if st.len() != vars.len() {
+            return Err(bad(format!(
+                "{} tensors, but a {} has {}",
+                st.len(),
+                model.spec.name(),
+                vars.len()
+            )));
+        }
+        tch::no_grad(|| -> Result<()> {
+            for (name, mut var) in vars {
+                let view = st
+                    .tensor(&name)
+                    .map_err(|_| bad(format!("tensor `{name}` missing")))?;
+                if view.dtype() != safetensors::Dtype::F32 {
+                    return Err(bad(format!(
+                        "tensor `{name}` is {:?}, expected F32",
+                        view.dtype()
+                    )));
+                }
+                let shape: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
+                if shape != var.size() {
+                    return Err(bad(format!(
+                        "tensor `{name}` has shape {shape:?}, the model expects {:?}",
+                        var.size()
+                    )));
+                }
+                let t = Tensor::f_from_data_size(view.data(), &shape, Kind::Float)?;
+                var.f_copy_(&t)?;
+            }
+            Ok(())
+        })?;
+        Ok(model)
+    }
+}

@@ -1,0 +1,46 @@
+//! Run records: every result file carries the configuration, seed, versions, device and times of
+//! the run that produced it.
+use crate::error::Result;
+use crate::io::write_json_atomic;
+use crate::runtime::Versions;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Describes one `unlearn run`.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunInfo {
+    pub script: String,
+    pub seed: u64,
+    pub device: String,
+    /// `--set key=value` options.
+    pub options: BTreeMap<String, String>,
+    pub out_dir: String,
+    pub started: String,
+    pub versions: Versions,
+}
+
+/// A result document: what the script saved plus the run it came from.
+#[derive(Debug, Serialize)]
+pub struct ResultRecord<'a, T: Serialize> {
+    pub result: &'a T,
+    pub run: &'a RunInfo,
+    pub written: String,
+}
+
+/// The current local time in RFC 3339.
+pub fn now() -> String {
+    chrono::Local::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, false)
+}
+
+/// Writes `result` with its run record to `path` (JSON, atomically).
+pub fn save_result<T: Serialize>(path: &Path, result: &T, run: &RunInfo) -> Result<()> {
+    write_json_atomic(
+        path,
+        &ResultRecord {
+            result,
+            run,
+            written: now(),
+        },
+    )
+}

@@ -1,0 +1,286 @@
+//! The rhai engine: a thin skin over the typed API (no algorithm lives here). One binding module
+//! per domain, the embedded stdlib, the run context, and error messages that point at the script
+//! line and column.
+pub mod data;
+pub mod models;
+pub mod options;
+pub mod run;
+pub mod stdlib;
+
+use crate::report::RunInfo;
+use rhai::{Dynamic, Engine, EvalAltResult, NativeCallContext, ParseError, Position};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use tch::Device;
+
+/// Result type of script-facing functions.
+pub type RhaiResult<T> = Result<T, Box<EvalAltResult>>;
+
+/// A runtime error for scripts; rhai adds the position of the call.
+pub fn rt(e: impl std::fmt::Display) -> Box<EvalAltResult> {
+    EvalAltResult::ErrorRuntime(e.to_string().into(), Position::NONE).into()
+}
+
+/// What a script run knows about itself: device, seed, output folder, `--set` options.
+#[derive(Debug)]
+pub struct RunContext {
+    pub device: Device,
+    pub seed: u64,
+    pub out_dir: PathBuf,
+    pub options: BTreeMap<String, String>,
+    /// `--set` names the script asked for (to warn about typos in the others).
+    pub used_options: RefCell<BTreeSet<String>>,
+    pub info: RunInfo,
+}
+
+impl RunContext {
+    pub fn new(
+        script: &str,
+        device: Device,
+        seed: u64,
+        out_dir: PathBuf,
+        options: BTreeMap<String, String>,
+    ) -> Self {
+        let info = RunInfo {
+            script: script.to_string(),
+            seed,
+            device: crate::runtime::device_name(device),
+            options: options.clone(),
+            out_dir: out_dir.display().to_string(),
+            started: crate::report::now(),
+            versions: crate::runtime::Versions::current(),
+        };
+        RunContext {
+            device,
+            seed,
+            out_dir,
+            options,
+            used_options: RefCell::new(BTreeSet::new()),
+            info,
+        }
+    }
+
+    /// `--set` options the script never read.
+    pub fn unused_options(&self) -> Vec<String> {
+        let used = self.used_options.borrow();
+        self.options
+            .keys()
+            .filter(|k| !used.contains(*k))
+            .cloned()
+            .collect()
+    }
+}
+
+/// The run context of the script calling a native function.
+pub fn ctx(c: &NativeCallContext) -> RhaiResult<Rc<RunContext>> {
+    c.tag()
+        .and_then(|t| t.clone().try_cast::<Rc<RunContext>>())
+        .ok_or_else(|| rt("internal error: the engine has no run context"))
+}
+
+/// Limits that keep a runaway script from taking the machine down (debug builds of rhai default
+/// to a call depth of 8, too low for real scripts).
+fn set_limits(engine: &mut Engine) {
+    engine.set_max_call_levels(64);
+    engine.set_max_expr_depths(128, 64);
+    engine.set_max_string_size(64 << 20);
+    engine.set_max_array_size(10_000_000);
+    engine.set_max_map_size(1_000_000);
+}
+
+/// An engine with every binding registered, the stdlib resolver (then `script_dir`), and `ctx`.
+pub fn engine(ctx: Rc<RunContext>, script_dir: Option<&Path>) -> Engine {
+    let mut engine = Engine::new();
+    set_limits(&mut engine);
+    engine.set_strict_variables(true);
+    engine.on_print(|s| println!("{s}"));
+    engine.on_debug(|s, src, pos| {
+        eprintln!(
+            "[debug] {}{pos:?}: {s}",
+            src.map(|s| format!("{s} ")).unwrap_or_default()
+        )
+    });
+    engine.set_module_resolver(stdlib::resolver(script_dir));
+    data::register(&mut engine);
+    models::register(&mut engine);
+    run::register(&mut engine);
+    engine.set_default_tag(Dynamic::from(ctx));
+    engine
+}
+
+/// An engine for listing and compiling only (CPU context, nothing runs).
+pub fn offline_engine(script_dir: Option<&Path>) -> Engine {
+    let ctx = RunContext::new(
+        "",
+        Device::Cpu,
+        0,
+        PathBuf::from("results"),
+        BTreeMap::new(),
+    );
+    engine(Rc::new(ctx), script_dir)
+}
+
+/// Reads a script file; the error names the file.
+pub fn read_script(path: &Path) -> Result<String, String> {
+    std::fs::read_to_string(path)
+        .map_err(|e| format!("error: cannot read script {}: {e}", path.display()))
+}
+
+/// Compiles a script without running it; the error is rendered with file, line and caret.
+pub fn check(engine: &Engine, name: &str, source: &str) -> Result<rhai::AST, String> {
+    engine
+        .compile(source)
+        .map_err(|e| render_parse_error(&e, name, source))
+}
+
+/// Compiles and runs a script; the error is rendered with file, line and caret.
+pub fn run(engine: &Engine, name: &str, source: &str) -> Result<(), String> {
+    let mut ast = check(engine, name, source)?;
+    ast.set_source(name.to_string());
+    engine
+        .run_ast(&ast)
+        .map_err(|e| render_eval_error(&e, name, source))
+}
+
+fn render_parse_error(e: &ParseError, name: &str, source: &str) -> String {
+    let msg = e.err_type().to_string();
+    render_at(&format!("syntax error: {msg}"), name, source, e.position())
+}
+
+/// `error: msg` then `--> file:line:col`, the source line and a caret under the column.
+pub fn render_at(msg: &str, name: &str, source: &str, pos: Position) -> String {
+    let mut out = format!("error: {msg}\n");
+    let (Some(line), Some(col)) = (pos.line(), pos.position().or(Some(1))) else {
+        out.push_str(&format!("  --> {name}\n"));
+        return out;
+    };
+    let text = source.lines().nth(line - 1).unwrap_or("");
+    let width = line.to_string().len();
+    let pad = " ".repeat(width);
+    out.push_str(&format!("{pad}--> {name}:{line}:{col}\n"));
+    out.push_str(&format!(
+        "{pad} |\n{line} | {text}\n{pad} | {}^\n",
+        " ".repeat(col.saturating_sub(1))
+    ));
+    out
+}
+
+/// The source text for a module name that an error refers to.
+fn source_of(name: &str, main_name: &str, main_source: &str) -> Option<String> {
+    if name.is_empty() || name == main_name {
+        return Some(main_source.to_string());
+    }
+    if let Some(stdlib) = name
+        .strip_prefix("stdlib/")
+        .and_then(|n| n.strip_suffix(".rhai"))
+    {
+        return stdlib::MODULES
+            .iter()
+            .find(|(n, _)| *n == stdlib)
+            .map(|(_, s)| s.to_string());
+    }
+    std::fs::read_to_string(name).ok()
+}
+
+/// Renders a runtime error at its innermost located position, with the call chain as notes.
+pub fn render_eval_error(err: &EvalAltResult, name: &str, source: &str) -> String {
+    // (description, source name, position) from the outermost call to the innermost
+    let mut frames: Vec<(String, String, Position)> = Vec::new();
+    let mut current_src = name.to_string();
+    let mut e = err;
+    loop {
+        match e {
+            EvalAltResult::ErrorInFunctionCall(f, src, inner, pos) => {
+                frames.push((format!("in call to `{f}`"), current_src.clone(), *pos));
+                if !src.is_empty() {
+                    current_src = src.clone();
+                }
+                e = inner;
+            }
+            EvalAltResult::ErrorInModule(m, inner, pos) => {
+                frames.push((format!("in module `{m}`"), current_src.clone(), *pos));
+                current_src = m.clone();
+                e = inner;
+            }
+            _ => break,
+        }
+    }
+    let msg = match e {
+        EvalAltResult::ErrorRuntime(v, _) => v.to_string(),
+        other => {
+            let text = other.to_string();
+            let suffix = format!(" ({})", other.position());
+            text.strip_suffix(&suffix)
+                .map(str::to_string)
+                .unwrap_or(text)
+        }
+    };
+    let mut pos = e.position();
+    let mut at = current_src.clone();
+    let mut notes = frames.clone();
+    if pos.is_none() {
+        // fall back to the innermost frame with a position
+        if let Some((_, src, p)) = notes.pop() {
+            at = src;
+            pos = p;
+        }
+    }
+    let text = source_of(&at, name, source).unwrap_or_default();
+    let mut out = render_at(&msg, &at, &text, pos);
+    for (what, src, p) in notes.iter().rev() {
+        if let Some(line) = p.line() {
+            out.push_str(&format!(
+                "note: {what} at {src}:{line}:{}\n",
+                p.position().unwrap_or(1)
+            ));
+        }
+    }
+    out
+}
+
+/// One line per script function: signature and the first line of its doc comment.
+pub fn function_list(engine: &Engine) -> Result<String, String> {
+    let json = engine
+        .gen_fn_metadata_to_json(false)
+        .map_err(|e| e.to_string())?;
+    let v: serde_json::Value = serde_json::from_str(&json).map_err(|e| e.to_string())?;
+    let mut rows: Vec<(String, String)> = Vec::new();
+    for f in v["functions"].as_array().into_iter().flatten() {
+        let name = f["name"].as_str().unwrap_or("");
+        if name.starts_with("to_")
+            || name.starts_with("get$") && f["docComments"].as_array().is_none()
+        {
+            continue;
+        }
+        let sig = f["signature"]
+            .as_str()
+            .unwrap_or(name)
+            .replace("NativeCallContext, ", "");
+        let doc = f["docComments"]
+            .as_array()
+            .and_then(|d| d.first())
+            .and_then(|d| d.as_str())
+            .map(|d| {
+                d.lines()
+                    .map(|l| l.trim_start_matches("///").trim())
+                    .take_while(|l| !l.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_default();
+        rows.push((sig, doc));
+    }
+    rows.sort();
+    rows.dedup();
+    let mut out = String::new();
+    for (sig, doc) in rows {
+        out.push_str(&sig);
+        out.push('\n');
+        if !doc.is_empty() {
+            out.push_str(&format!("    {doc}\n"));
+        }
+    }
+    Ok(out)
+}

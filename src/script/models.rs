@@ -1,0 +1,244 @@
+//! Script bindings for models (`src/models`) and training (`src/train`).
+use super::data::shape_and_classes;
+use super::options::parse;
+use super::{ctx, rt, RhaiResult};
+use crate::data::Dataset;
+use crate::models::{Arch, Model, ModelSpec};
+use crate::train::{self, TrainConfig, TrainReport};
+use rhai::plugin::*;
+use rhai::{Array, Dynamic, Engine, Map};
+use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// A model as scripts see it: shared (a script variable and a copy of it are the same model;
+/// `copy()` makes an independent one), with the history of its training runs.
+#[derive(Clone)]
+pub struct ModelHandle(pub Rc<RefCell<ModelState>>);
+
+pub struct ModelState {
+    pub model: Model,
+    pub history: Vec<TrainReport>,
+}
+
+impl ModelHandle {
+    pub fn new(model: Model) -> Self {
+        ModelHandle(Rc::new(RefCell::new(ModelState {
+            model,
+            history: Vec::new(),
+        })))
+    }
+}
+
+/// Options of the model constructors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelOptions {
+    /// ConvNet channels per layer.
+    pub width: i64,
+    /// ConvNet layers.
+    pub depth: usize,
+    /// Seed of the initialisation; `None` takes the run's seed.
+    pub seed: Option<u64>,
+}
+
+impl Default for ModelOptions {
+    fn default() -> Self {
+        ModelOptions {
+            width: 128,
+            depth: 3,
+            seed: None,
+        }
+    }
+}
+
+fn build(
+    context: &NativeCallContext,
+    func: &str,
+    arch: Arch,
+    data: &Dynamic,
+    opts: &Map,
+) -> RhaiResult<ModelHandle> {
+    let c = ctx(context)?;
+    let o: ModelOptions = parse(func, opts).map_err(rt)?;
+    if arch != Arch::Convnet && (opts.contains_key("width") || opts.contains_key("depth")) {
+        return Err(rt(format!(
+            "{func}(): options `width` and `depth` apply to convnet3 only"
+        )));
+    }
+    let (shape, classes) = shape_and_classes(data)?;
+    let mut spec = ModelSpec::new(arch, shape, classes, o.seed.unwrap_or(c.seed));
+    spec.width = o.width;
+    spec.depth = o.depth;
+    Model::new(spec, c.device).map(ModelHandle::new).map_err(rt)
+}
+
+fn history_to_dynamic(history: &[TrainReport]) -> RhaiResult<Dynamic> {
+    rhai::serde::to_dynamic(history)
+}
+
+#[export_module]
+pub mod model_api {
+    use super::*;
+
+    /// ConvNet-3 with instance norm (method.md §1.2) for the images and classes of `data`
+    /// (a DataSplit or a Dataset). Options: width (128), depth (3), seed (the run's seed).
+    #[rhai_fn(name = "convnet3", return_raw)]
+    pub fn convnet3_opts(
+        context: NativeCallContext,
+        data: Dynamic,
+        options: Map,
+    ) -> RhaiResult<ModelHandle> {
+        build(&context, "convnet3", Arch::Convnet, &data, &options)
+    }
+    /// ConvNet-3 with instance norm and default options.
+    #[rhai_fn(name = "convnet3", return_raw)]
+    pub fn convnet3(context: NativeCallContext, data: Dynamic) -> RhaiResult<ModelHandle> {
+        build(&context, "convnet3", Arch::Convnet, &data, &Map::new())
+    }
+    /// CIFAR ResNet-18 with instance norm (method.md §4.2) for `data`. Options: seed.
+    #[rhai_fn(name = "resnet18", return_raw)]
+    pub fn resnet18_opts(
+        context: NativeCallContext,
+        data: Dynamic,
+        options: Map,
+    ) -> RhaiResult<ModelHandle> {
+        build(&context, "resnet18", Arch::Resnet18, &data, &options)
+    }
+    /// CIFAR ResNet-18 with instance norm and default options.
+    #[rhai_fn(name = "resnet18", return_raw)]
+    pub fn resnet18(context: NativeCallContext, data: Dynamic) -> RhaiResult<ModelHandle> {
+        build(&context, "resnet18", Arch::Resnet18, &data, &Map::new())
+    }
+    /// CIFAR ResNet-50 with instance norm (method.md §4.2) for `data`. Options: seed.
+    #[rhai_fn(name = "resnet50", return_raw)]
+    pub fn resnet50_opts(
+        context: NativeCallContext,
+        data: Dynamic,
+        options: Map,
+    ) -> RhaiResult<ModelHandle> {
+        build(&context, "resnet50", Arch::Resnet50, &data, &options)
+    }
+    /// CIFAR ResNet-50 with instance norm and default options.
+    #[rhai_fn(name = "resnet50", return_raw)]
+    pub fn resnet50(context: NativeCallContext, data: Dynamic) -> RhaiResult<ModelHandle> {
+        build(&context, "resnet50", Arch::Resnet50, &data, &Map::new())
+    }
+    /// A model by architecture name ("convnet3", "resnet18", "resnet50") for `data`, with options.
+    #[rhai_fn(name = "model", return_raw)]
+    pub fn model_by_name(
+        context: NativeCallContext,
+        arch: &str,
+        data: Dynamic,
+        options: Map,
+    ) -> RhaiResult<ModelHandle> {
+        let a = Arch::parse(arch).map_err(rt)?;
+        build(&context, arch, a, &data, &options)
+    }
+    /// Loads a checkpoint written by `save` (its architecture is read from the file).
+    #[rhai_fn(return_raw)]
+    pub fn load_model(context: NativeCallContext, path: &str) -> RhaiResult<ModelHandle> {
+        let c = ctx(&context)?;
+        Model::load(path, c.device)
+            .map(ModelHandle::new)
+            .map_err(rt)
+    }
+
+    /// Trains the model in place on `data` with cross-entropy and returns it. Options: epochs (1),
+    /// batch_size (64), optimizer ("sgd" | "adam"), lr (0.1), momentum (0.9), weight_decay (5e-4),
+    /// schedule ("warmup_cosine" | "constant"), warmup_epochs (0), seed (the run's), progress (true).
+    #[rhai_fn(name = "train", return_raw)]
+    pub fn train_opts(
+        context: NativeCallContext,
+        model: ModelHandle,
+        data: Dataset,
+        options: Map,
+    ) -> RhaiResult<ModelHandle> {
+        let c = ctx(&context)?;
+        let cfg: TrainConfig = parse("train", &options).map_err(rt)?;
+        let seed = cfg.seed.unwrap_or(c.seed);
+        {
+            let mut state = model.0.borrow_mut();
+            let report = train::train(&mut state.model, &data, &cfg, seed).map_err(rt)?;
+            state.history.push(report);
+        }
+        Ok(model)
+    }
+    /// Trains the model in place with the default options (one epoch) and returns it.
+    #[rhai_fn(name = "train", return_raw)]
+    pub fn train_default(
+        context: NativeCallContext,
+        model: ModelHandle,
+        data: Dataset,
+    ) -> RhaiResult<ModelHandle> {
+        train_opts(context, model, data, Map::new())
+    }
+    /// Top-1 accuracy of the model on `data`, in [0, 1].
+    #[rhai_fn(return_raw)]
+    pub fn accuracy(model: ModelHandle, data: Dataset) -> RhaiResult<f64> {
+        crate::train::eval::accuracy(&model.0.borrow().model, &data).map_err(rt)
+    }
+
+    /// Saves the model (weights and architecture) as a .safetensors file, atomically; returns the path.
+    #[rhai_fn(name = "save", return_raw)]
+    pub fn model_save(model: &mut ModelHandle, path: &str) -> RhaiResult<String> {
+        model.0.borrow().model.save(path).map_err(rt)?;
+        Ok(path.to_string())
+    }
+    /// An independent copy of the model (same weights; training one does not change the other).
+    #[rhai_fn(name = "copy", return_raw)]
+    pub fn model_copy(model: &mut ModelHandle) -> RhaiResult<ModelHandle> {
+        let m = model.0.borrow().model.try_clone().map_err(rt)?;
+        let h = ModelHandle::new(m);
+        h.0.borrow_mut().history = model.0.borrow().history.clone();
+        Ok(h)
+    }
+    /// Number of trainable parameters.
+    #[rhai_fn(get = "params", pure)]
+    pub fn model_params(model: &mut ModelHandle) -> i64 {
+        model.0.borrow().model.num_params()
+    }
+    /// Architecture description, e.g. "ResNet-18 (instance norm)".
+    #[rhai_fn(get = "arch", pure)]
+    pub fn model_arch(model: &mut ModelHandle) -> String {
+        model.0.borrow().model.spec.name()
+    }
+    /// Training runs so far: an array of maps (config, seed, dataset, per-epoch loss/accuracy/time).
+    #[rhai_fn(get = "history", pure, return_raw)]
+    pub fn model_history(model: &mut ModelHandle) -> RhaiResult<Dynamic> {
+        history_to_dynamic(&model.0.borrow().history)
+    }
+    #[rhai_fn(name = "to_string", pure)]
+    pub fn model_to_string(model: &mut ModelHandle) -> String {
+        let s = model.0.borrow();
+        let epochs: usize = s.history.iter().map(|h| h.epochs.len()).sum();
+        format!(
+            "Model {} ({} params, {} classes, trained {epochs} epoch(s), on {})",
+            s.model.spec.name(),
+            s.model.num_params(),
+            s.model.spec.num_classes,
+            crate::runtime::device_name(s.model.device())
+        )
+    }
+    /// Names of the architectures that `model(name, data, options)` builds.
+    pub fn architectures() -> Array {
+        arch_names()
+    }
+    #[rhai_fn(name = "to_debug", pure)]
+    pub fn model_to_debug(model: &mut ModelHandle) -> String {
+        model_to_string(model)
+    }
+}
+
+/// Model names accepted by `model(...)`.
+pub fn arch_names() -> Array {
+    Arch::NAMES
+        .iter()
+        .map(|n| Dynamic::from(n.to_string()))
+        .collect()
+}
+
+pub fn register(engine: &mut Engine) {
+    engine.register_type_with_name::<ModelHandle>("Model");
+    engine.register_global_module(exported_module!(model_api).into());
+}

@@ -1,0 +1,96 @@
+//! Script bindings for the run itself: command-line options, output folder, seed, device, and
+//! saving results with their run record.
+use super::{ctx, rt, RhaiResult};
+use rhai::plugin::*;
+use rhai::{Dynamic, Engine, Map};
+
+#[export_module]
+pub mod run_api {
+    use super::*;
+
+    /// The value of `--set name=value`, or `default` when it was not given. The value is parsed
+    /// to the type of `default` (integer, float, bool or string).
+    #[rhai_fn(return_raw)]
+    pub fn option(context: NativeCallContext, name: &str, default: Dynamic) -> RhaiResult<Dynamic> {
+        let c = ctx(&context)?;
+        c.used_options.borrow_mut().insert(name.to_string());
+        let Some(raw) = c.options.get(name) else {
+            return Ok(default);
+        };
+        let bad = |what: &str| {
+            rt(format!(
+                "--set {name}={raw}: expected {what} (the script's default is {default})"
+            ))
+        };
+        if default.is_int() {
+            raw.trim()
+                .parse::<i64>()
+                .map(Dynamic::from_int)
+                .map_err(|_| bad("an integer"))
+        } else if default.is_float() {
+            raw.trim()
+                .parse::<f64>()
+                .map(Dynamic::from_float)
+                .map_err(|_| bad("a number"))
+        } else if default.is_bool() {
+            raw.trim()
+                .parse::<bool>()
+                .map(Dynamic::from_bool)
+                .map_err(|_| bad("true or false"))
+        } else {
+            Ok(Dynamic::from(raw.clone()))
+        }
+    }
+    /// The output folder (`--out`, default `results/<script name>`).
+    #[rhai_fn(return_raw)]
+    pub fn out_dir(context: NativeCallContext) -> RhaiResult<String> {
+        Ok(ctx(&context)?.out_dir.display().to_string())
+    }
+    /// `name` inside the output folder.
+    #[rhai_fn(return_raw)]
+    pub fn out_path(context: NativeCallContext, name: &str) -> RhaiResult<String> {
+        Ok(ctx(&context)?.out_dir.join(name).display().to_string())
+    }
+    /// The run's seed (`--seed`, default 0): the default of every `seed` option.
+    #[rhai_fn(return_raw)]
+    pub fn seed(context: NativeCallContext) -> RhaiResult<i64> {
+        Ok(ctx(&context)?.seed as i64)
+    }
+    /// The run's device ("cpu", "cuda:0", ...).
+    #[rhai_fn(return_raw)]
+    pub fn device(context: NativeCallContext) -> RhaiResult<String> {
+        Ok(crate::runtime::device_name(ctx(&context)?.device))
+    }
+    /// Versions of unlearn, tch and libtorch, and CUDA availability, as a map.
+    #[rhai_fn(return_raw)]
+    pub fn versions() -> RhaiResult<Dynamic> {
+        rhai::serde::to_dynamic(crate::runtime::Versions::current())
+    }
+    /// Writes `result` (a map) as `<out>/<name>.json` together with the run record (script,
+    /// seed, device, options, versions, times), atomically. Returns the path.
+    #[rhai_fn(name = "save_result", return_raw)]
+    pub fn save_result_named(
+        context: NativeCallContext,
+        name: &str,
+        result: Map,
+    ) -> RhaiResult<String> {
+        let c = ctx(&context)?;
+        if name.is_empty() || name.contains(['/', '\\']) {
+            return Err(rt(format!(
+                "save_result(): name `{name}` must be a plain file name without folders"
+            )));
+        }
+        let path = c.out_dir.join(format!("{name}.json"));
+        crate::report::save_result(&path, &Dynamic::from_map(result), &c.info).map_err(rt)?;
+        Ok(path.display().to_string())
+    }
+    /// Writes `result` (a map) as `<out>/result.json` with the run record. Returns the path.
+    #[rhai_fn(name = "save_result", return_raw)]
+    pub fn save_result(context: NativeCallContext, result: Map) -> RhaiResult<String> {
+        save_result_named(context, "result", result)
+    }
+}
+
+pub fn register(engine: &mut Engine) {
+    engine.register_global_module(exported_module!(run_api).into());
+}

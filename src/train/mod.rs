@@ -1,0 +1,279 @@
+//! Supervised training (method.md §4.3: SGD, momentum, weight decay, warm-up + cosine, plain
+//! cross-entropy, no augmentation) and evaluation.
+pub mod eval;
+pub mod optim;
+
+use crate::data::loader::Batches;
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::models::Model;
+use crate::runtime::synchronize;
+use indicatif::{ProgressBar, ProgressStyle};
+use optim::{OptimizerKind, Schedule};
+use serde::{Deserialize, Serialize};
+use std::time::Instant;
+use tch::{Kind, Reduction, Tensor};
+
+/// Options of [`train`]. Defaults follow method.md §4.3 (SGD lr 0.1, momentum 0.9, weight decay
+/// 5e-4, batch 64, warm-up + cosine) except the number of epochs and the warm-up length, which
+/// suit a short run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrainConfig {
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub optimizer: OptimizerKind,
+    pub lr: f64,
+    pub momentum: f64,
+    pub weight_decay: f64,
+    pub schedule: Schedule,
+    pub warmup_epochs: usize,
+    /// Seed of the batch order; `None` takes the run's seed.
+    pub seed: Option<u64>,
+    /// Show a progress bar (on a terminal) and a line per epoch.
+    pub progress: bool,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            epochs: 1,
+            batch_size: 64,
+            optimizer: OptimizerKind::Sgd,
+            lr: 0.1,
+            momentum: 0.9,
+            weight_decay: 5e-4,
+            schedule: Schedule::WarmupCosine,
+            warmup_epochs: 0,
+            seed: None,
+            progress: true,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// Validates the values; the error names the option and what was expected.
+    pub fn check(&self) -> Result<()> {
+        let opt = |key: &str, msg: String| Error::BadOption {
+            func: "train".into(),
+            key: key.into(),
+            msg,
+        };
+        if self.epochs == 0 {
+            return Err(opt("epochs", "must be at least 1".into()));
+        }
+        if self.batch_size == 0 {
+            return Err(opt("batch_size", "must be at least 1".into()));
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return Err(opt(
+                "lr",
+                format!("{} is not a positive finite number", self.lr),
+            ));
+        }
+        if !(0.0..1.0).contains(&self.momentum) {
+            return Err(opt(
+                "momentum",
+                format!("{} is outside [0, 1)", self.momentum),
+            ));
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return Err(opt(
+                "weight_decay",
+                format!("{} is not a non-negative number", self.weight_decay),
+            ));
+        }
+        if self.warmup_epochs > self.epochs {
+            return Err(opt(
+                "warmup_epochs",
+                format!(
+                    "{} is more than epochs ({})",
+                    self.warmup_epochs, self.epochs
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What one epoch did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EpochStats {
+    pub epoch: usize,
+    pub lr: f64,
+    /// Mean training cross-entropy over the epoch's items.
+    pub loss: f64,
+    /// Training accuracy over the epoch (model changing during it).
+    pub accuracy: f64,
+    /// Wall-clock seconds, measured after a device synchronisation.
+    pub seconds: f64,
+}
+
+/// The record of a [`train`] call.
+#[derive(Debug, Clone, Serialize)]
+pub struct TrainReport {
+    pub config: TrainConfig,
+    pub seed: u64,
+    pub dataset: String,
+    pub items: usize,
+    pub epochs: Vec<EpochStats>,
+    pub seconds: f64,
+}
+
+/// Steps between progress refreshes (each one reads the running loss: one host sync).
+const PROGRESS_EVERY: usize = 25;
+
+/// Trains `model` in place on `data` with cross-entropy.
+///
+/// Batches are index selections of a per-epoch permutation drawn from `seed`. Running sums stay
+/// on the device and are read every few steps; a non-finite loss stops training with the epoch
+/// and batch where it first appeared.
+pub fn train(
+    model: &mut Model,
+    data: &Dataset,
+    cfg: &TrainConfig,
+    seed: u64,
+) -> Result<TrainReport> {
+    cfg.check()?;
+    if data.is_empty() {
+        return Err(Error::invalid(
+            "training set",
+            &data.name,
+            "a non-empty dataset",
+        ));
+    }
+    if data.num_classes() as i64 > model.spec.num_classes {
+        return Err(Error::Shape(format!(
+            "{} has {} classes but the model outputs {}",
+            data.name,
+            data.num_classes(),
+            model.spec.num_classes
+        )));
+    }
+    let device = model.device();
+    let data = if data.device() != device {
+        data.to_device(device)?
+    } else {
+        data.clone()
+    };
+    crate::runtime::seed_everything(seed);
+    let mut opt = optim::build(
+        model.var_store(),
+        cfg.optimizer,
+        cfg.lr,
+        cfg.momentum,
+        cfg.weight_decay,
+    )?;
+    let start = Instant::now();
+    let mut epochs = Vec::with_capacity(cfg.epochs);
+    for epoch in 0..cfg.epochs {
+        let lr = cfg.lr * cfg.schedule.factor(epoch, cfg.epochs, cfg.warmup_epochs);
+        opt.set_lr(lr);
+        let t0 = Instant::now();
+        let mut batches = Batches::shuffled(&data, cfg.batch_size)?;
+        let bar = progress_bar(cfg.progress, batches.count(), epoch, cfg.epochs);
+        let zero = || Tensor::f_zeros([], (Kind::Double, device));
+        let (mut loss_sum, mut correct) = (zero()?, zero()?);
+        // index of the first batch with a non-finite loss, -1 while there is none
+        let mut first_bad = Tensor::f_full([], -1i64, (Kind::Int64, device))?;
+        let mut step_t = Tensor::f_zeros([], (Kind::Int64, device))?;
+        let mut step = 0usize;
+        let mut seen = 0usize;
+        while let Some((x, y)) = batches.next_batch()? {
+            let n = y.size()[0] as usize;
+            let logits = model.forward(&x)?;
+            let loss =
+                logits.f_cross_entropy_loss::<Tensor>(&y, None, Reduction::Mean, -100, 0.0)?;
+            opt.zero_grad();
+            loss.f_backward()?;
+            opt.step();
+            let loss = loss.f_detach()?;
+            loss_sum = loss_sum.f_add(&loss.f_to_kind(Kind::Double)?.f_mul_scalar(n as f64)?)?;
+            let hits = logits
+                .f_argmax(-1, false)?
+                .f_eq_tensor(&y)?
+                .f_sum(Kind::Double)?;
+            correct = correct.f_add(&hits)?;
+            let newly_bad = loss
+                .f_isfinite()?
+                .f_logical_not()?
+                .f_logical_and(&first_bad.f_lt(0)?)?;
+            first_bad = first_bad.f_where_self(&newly_bad.f_logical_not()?, &step_t)?;
+            step_t = step_t.f_add_scalar(1)?;
+            step += 1;
+            seen += n;
+            if step % PROGRESS_EVERY == 0 || step == batches.count() {
+                check_finite(&first_bad, &loss_sum, epoch)?;
+                if let Some(bar) = &bar {
+                    bar.set_position(step as u64);
+                    bar.set_message(format!(
+                        "loss {:.4}",
+                        loss_sum.f_double_value(&[])? / seen as f64
+                    ));
+                }
+            }
+        }
+        check_finite(&first_bad, &loss_sum, epoch)?;
+        synchronize(device);
+        let stats = EpochStats {
+            epoch: epoch + 1,
+            lr,
+            loss: loss_sum.f_double_value(&[])? / seen as f64,
+            accuracy: correct.f_double_value(&[])? / seen as f64,
+            seconds: t0.elapsed().as_secs_f64(),
+        };
+        let line = format!(
+            "epoch {}/{}: loss {:.4}, train accuracy {:.2} %, lr {:.4}, {:.1} s",
+            stats.epoch,
+            cfg.epochs,
+            stats.loss,
+            100.0 * stats.accuracy,
+            lr,
+            stats.seconds
+        );
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+        if cfg.progress {
+            eprintln!("{line}");
+        }
+        epochs.push(stats);
+    }
+    Ok(TrainReport {
+        config: cfg.clone(),
+        seed,
+        dataset: data.name.clone(),
+        items: data.len(),
+        epochs,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}
+
+fn check_finite(first_bad: &Tensor, loss_sum: &Tensor, epoch: usize) -> Result<()> {
+    let bad = first_bad.f_int64_value(&[])?;
+    if bad >= 0 {
+        return Err(Error::NonFinite {
+            epoch: epoch + 1,
+            batch: bad as usize + 1,
+            loss: loss_sum.f_double_value(&[])?,
+        });
+    }
+    Ok(())
+}
+
+fn progress_bar(enabled: bool, steps: usize, epoch: usize, epochs: usize) -> Option<ProgressBar> {
+    if !enabled {
+        return None;
+    }
+    let bar = ProgressBar::new(steps as u64);
+    if bar.is_hidden() {
+        return None;
+    }
+    let style =
+        ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed})")
+            .map(|s| s.progress_chars("=> "))
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar.set_prefix(format!("{}/{}", epoch + 1, epochs));
+    Some(bar)
+}
