@@ -7,9 +7,8 @@ use std::path::Path;
 use std::process::Command;
 
 fn main() {
-    let lib = std::env::var("DEP_TCH_LIBTORCH_LIB").expect(
-        "torch-sys did not report DEP_TCH_LIBTORCH_LIB: is `torch-sys` a direct dependency?",
-    );
+    let lib = std::env::var("DEP_TCH_LIBTORCH_LIB")
+        .expect("torch-sys did not report DEP_TCH_LIBTORCH_LIB: is `torch-sys` a direct dependency?");
     if std::env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
         println!("cargo:rustc-link-arg=-Wl,-rpath,{lib}");
         println!("cargo:rustc-link-arg=-Wl,--no-as-needed");
@@ -21,10 +20,7 @@ fn main() {
     let version = std::fs::read_to_string(&version_py)
         .ok()
         .and_then(|text| {
-            text.lines().find_map(|l| {
-                l.strip_prefix("__version__ = ")
-                    .map(|v| v.trim_matches(['\'', '"']).to_string())
-            })
+            text.lines().find_map(|l| l.strip_prefix("__version__ = ").map(|v| v.trim_matches(['\'', '"']).to_string()))
         })
         .unwrap_or_else(|| "unknown".into());
     println!("cargo:rustc-env=UNLEARN_LIBTORCH_VERSION={version}");

@@ -18,35 +18,19 @@ pub enum Error {
     Format { path: PathBuf, msg: String },
     /// An argument has a value outside what the function accepts.
     #[error("invalid {what} `{value}`: expected {expected}")]
-    InvalidArgument {
-        what: String,
-        value: String,
-        expected: String,
-    },
+    InvalidArgument { what: String, value: String, expected: String },
     /// An option map has a key the function does not know.
     #[error("unknown option `{key}` for {func}(){hint}")]
-    UnknownOption {
-        func: String,
-        key: String,
-        hint: String,
-    },
+    UnknownOption { func: String, key: String, hint: String },
     /// An option has the wrong type or an invalid value.
     #[error("option `{key}` of {func}(): {msg}")]
-    BadOption {
-        func: String,
-        key: String,
-        msg: String,
-    },
+    BadOption { func: String, key: String, msg: String },
     /// Tensor shapes that do not fit together.
     #[error("shape mismatch: {0}")]
     Shape(String),
     /// Training produced a NaN or infinite loss.
     #[error("training diverged: non-finite loss ({loss}) at epoch {epoch}, batch {batch}; lower the learning rate or check the data")]
-    NonFinite {
-        epoch: usize,
-        batch: usize,
-        loss: f64,
-    },
+    NonFinite { epoch: usize, batch: usize, loss: f64 },
     /// The requested device cannot be used.
     #[error("device `{requested}`: {msg}")]
     Device { requested: String, msg: String },
@@ -64,29 +48,15 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// An I/O error on `path`.
     pub fn io(path: impl AsRef<Path>, source: std::io::Error) -> Self {
-        Error::Io {
-            path: path.as_ref().to_path_buf(),
-            source,
-        }
+        Error::Io { path: path.as_ref().to_path_buf(), source }
     }
     /// A malformed file.
     pub fn format(path: impl AsRef<Path>, msg: impl Into<String>) -> Self {
-        Error::Format {
-            path: path.as_ref().to_path_buf(),
-            msg: msg.into(),
-        }
+        Error::Format { path: path.as_ref().to_path_buf(), msg: msg.into() }
     }
     /// An argument with an unacceptable value.
-    pub fn invalid(
-        what: impl Into<String>,
-        value: impl ToString,
-        expected: impl Into<String>,
-    ) -> Self {
-        Error::InvalidArgument {
-            what: what.into(),
-            value: value.to_string(),
-            expected: expected.into(),
-        }
+    pub fn invalid(what: impl Into<String>, value: impl ToString, expected: impl Into<String>) -> Self {
+        Error::InvalidArgument { what: what.into(), value: value.to_string(), expected: expected.into() }
     }
 }
 

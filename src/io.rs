@@ -8,10 +8,7 @@ use std::path::{Path, PathBuf};
 /// A temporary path next to `path` (same folder, so the rename is atomic) that keeps the
 /// extension, since libtorch chooses the format from it.
 pub fn temp_sibling(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = format!(".{name}.{}.tmp", std::process::id());
     let tmp = match path.extension() {
         Some(ext) => format!("{tmp}.{}", ext.to_string_lossy()),
@@ -46,10 +43,7 @@ pub fn write_atomic(path: impl AsRef<Path>, bytes: &[u8]) -> Result<()> {
 }
 
 /// Serialises `value` as pretty JSON and writes it atomically.
-pub fn write_json_atomic<T: serde::Serialize + ?Sized>(
-    path: impl AsRef<Path>,
-    value: &T,
-) -> Result<()> {
+pub fn write_json_atomic<T: serde::Serialize + ?Sized>(path: impl AsRef<Path>, value: &T) -> Result<()> {
     let mut text = serde_json::to_string_pretty(value)?;
     text.push('\n');
     write_atomic(path, text.as_bytes())

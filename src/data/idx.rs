@@ -27,28 +27,20 @@ pub fn read_idx(path: impl AsRef<Path>) -> Result<IdxArray> {
     if raw.starts_with(&GZIP_MAGIC) {
         let mut decoder = GzDecoder::new(raw.as_slice());
         let mut head = [0u8; 4];
-        decoder.read_exact(&mut head).map_err(|e| {
-            Error::format(
-                path,
-                format!("gzip stream too short for an IDX header ({e})"),
-            )
-        })?;
+        decoder
+            .read_exact(&mut head)
+            .map_err(|e| Error::format(path, format!("gzip stream too short for an IDX header ({e})")))?;
         let ndims = check_magic(path, head)?;
         let mut dim_bytes = vec![0u8; 4 * ndims];
-        decoder.read_exact(&mut dim_bytes).map_err(|_| {
-            Error::format(
-                path,
-                format!("truncated header: expected {ndims} dimensions"),
-            )
-        })?;
+        decoder
+            .read_exact(&mut dim_bytes)
+            .map_err(|_| Error::format(path, format!("truncated header: expected {ndims} dimensions")))?;
         let dims = parse_dims(&dim_bytes);
         let expected = payload_len(path, &dims)?;
         if expected > MAX_GZ_PAYLOAD {
             return Err(Error::format(
                 path,
-                format!(
-                    "header declares {expected} bytes, more than the {MAX_GZ_PAYLOAD} accepted"
-                ),
+                format!("header declares {expected} bytes, more than the {MAX_GZ_PAYLOAD} accepted"),
             ));
         }
         let mut data = Vec::new();
@@ -60,29 +52,17 @@ pub fn read_idx(path: impl AsRef<Path>) -> Result<IdxArray> {
         Ok(IdxArray { dims, data })
     } else {
         if raw.len() < 4 {
-            return Err(Error::format(
-                path,
-                format!(
-                    "{} bytes: too short for an IDX header (empty file?)",
-                    raw.len()
-                ),
-            ));
+            return Err(Error::format(path, format!("{} bytes: too short for an IDX header (empty file?)", raw.len())));
         }
         let ndims = check_magic(path, [raw[0], raw[1], raw[2], raw[3]])?;
         let header = 4 + 4 * ndims;
         if raw.len() < header {
-            return Err(Error::format(
-                path,
-                format!("truncated header: expected {ndims} dimensions"),
-            ));
+            return Err(Error::format(path, format!("truncated header: expected {ndims} dimensions")));
         }
         let dims = parse_dims(&raw[4..header]);
         let expected = payload_len(path, &dims)?;
         check_len(path, &dims, expected, raw.len() - header)?;
-        Ok(IdxArray {
-            dims,
-            data: raw[header..].to_vec(),
-        })
+        Ok(IdxArray { dims, data: raw[header..].to_vec() })
     }
 }
 
@@ -99,26 +79,17 @@ fn check_magic(path: &Path, head: [u8; 4]) -> Result<usize> {
     if head[2] != 0x08 {
         return Err(Error::format(
             path,
-            format!(
-                "IDX data type 0x{:02x} is not supported: expected 0x08 (unsigned byte)",
-                head[2]
-            ),
+            format!("IDX data type 0x{:02x} is not supported: expected 0x08 (unsigned byte)", head[2]),
         ));
     }
     match head[3] {
         1..=4 => Ok(head[3] as usize),
-        n => Err(Error::format(
-            path,
-            format!("IDX header declares {n} dimensions: expected 1 to 4"),
-        )),
+        n => Err(Error::format(path, format!("IDX header declares {n} dimensions: expected 1 to 4"))),
     }
 }
 
 fn parse_dims(bytes: &[u8]) -> Vec<usize> {
-    bytes
-        .chunks_exact(4)
-        .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize)
-        .collect()
+    bytes.chunks_exact(4).map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize).collect()
 }
 
 fn payload_len(path: &Path, dims: &[usize]) -> Result<usize> {
@@ -128,18 +99,14 @@ fn payload_len(path: &Path, dims: &[usize]) -> Result<usize> {
 }
 
 fn check_len(path: &Path, dims: &[usize], expected: usize, found: usize) -> Result<()> {
-    let shape = dims
-        .iter()
-        .map(|d| d.to_string())
-        .collect::<Vec<_>>()
-        .join("x");
+    let shape = dims.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("x");
     if found < expected {
+        Err(Error::format(path, format!("expected {expected} bytes of data ({shape}), found {found} (truncated?)")))
+    } else if found > expected {
         Err(Error::format(
             path,
-            format!("expected {expected} bytes of data ({shape}), found {found} (truncated?)"),
+            format!("expected {expected} bytes of data ({shape}), found more (trailing bytes: wrong header?)"),
         ))
-    } else if found > expected {
-        Err(Error::format(path, format!("expected {expected} bytes of data ({shape}), found more (trailing bytes: wrong header?)")))
     } else {
         Ok(())
     }

@@ -1,8 +1,10 @@
-//! Mini-batches as index selections on the device: one permutation per epoch, drawn on the
-//! dataset's device from libtorch's global generator (seeded by the caller), no host loop over
-//! items and no host synchronisation.
+//! Mini-batches as index selections on the device: one permutation per epoch, drawn from the
+//! caller's seeded generator (so the batch order is the same on every device and in every
+//! thread) and uploaded once; each batch is an `index_select`, with no host synchronisation.
 use super::Dataset;
 use crate::error::Result;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
 use tch::{Kind, Tensor};
 
 /// Iterates over `(images, labels)` batches of a dataset in a given order.
@@ -15,10 +17,11 @@ pub struct Batches<'a> {
 }
 
 impl<'a> Batches<'a> {
-    /// Batches in a fresh random order (`randperm` on the dataset's device).
-    pub fn shuffled(data: &'a Dataset, batch_size: usize) -> Result<Self> {
-        let n = data.len() as i64;
-        let order = Tensor::f_randperm(n, (Kind::Int64, data.device()))?;
+    /// Batches in a fresh random order drawn from `rng`.
+    pub fn shuffled(data: &'a Dataset, batch_size: usize, rng: &mut ChaCha8Rng) -> Result<Self> {
+        let mut order: Vec<i64> = (0..data.len() as i64).collect();
+        order.shuffle(rng);
+        let order = Tensor::f_from_slice(&order)?.f_to_device(data.device())?;
         Ok(Self::with_order(data, order, batch_size))
     }
 
@@ -31,13 +34,7 @@ impl<'a> Batches<'a> {
 
     fn with_order(data: &'a Dataset, order: Tensor, batch_size: usize) -> Self {
         let len = order.size()[0];
-        Batches {
-            data,
-            order,
-            batch_size: batch_size.max(1) as i64,
-            pos: 0,
-            len,
-        }
+        Batches { data, order, batch_size: batch_size.max(1) as i64, pos: 0, len }
     }
 
     /// Number of batches (the last one may be smaller).

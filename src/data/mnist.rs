@@ -19,49 +19,28 @@ fn find(dir: &Path, stem: &str) -> Result<PathBuf> {
 
 /// Reads one images/labels pair and checks they fit together.
 /// Returns `(pixels, [n, 1, h, w], labels)`.
-pub fn read_pair(
-    images: &Path,
-    labels: &Path,
-    num_classes: usize,
-) -> Result<(Vec<u8>, [usize; 4], Vec<i64>)> {
+pub fn read_pair(images: &Path, labels: &Path, num_classes: usize) -> Result<(Vec<u8>, [usize; 4], Vec<i64>)> {
     let IdxArray { dims, data } = read_idx(images)?;
     if dims.len() != 3 {
         return Err(Error::format(
             images,
-            format!(
-                "expected 3 dimensions (count x height x width) for images, found {}: {dims:?}",
-                dims.len()
-            ),
+            format!("expected 3 dimensions (count x height x width) for images, found {}: {dims:?}", dims.len()),
         ));
     }
     let lab = read_idx(labels)?;
     if lab.dims.len() != 1 {
         return Err(Error::format(
             labels,
-            format!(
-                "expected 1 dimension for labels, found {}: {:?}",
-                lab.dims.len(),
-                lab.dims
-            ),
+            format!("expected 1 dimension for labels, found {}: {:?}", lab.dims.len(), lab.dims),
         ));
     }
     if lab.dims[0] != dims[0] {
         return Err(Error::format(
             labels,
-            format!(
-                "{} labels but {} has {} images",
-                lab.dims[0],
-                images.display(),
-                dims[0]
-            ),
+            format!("{} labels but {} has {} images", lab.dims[0], images.display(), dims[0]),
         ));
     }
-    if let Some((i, &bad)) = lab
-        .data
-        .iter()
-        .enumerate()
-        .find(|(_, &l)| l as usize >= num_classes)
-    {
+    if let Some((i, &bad)) = lab.data.iter().enumerate().find(|(_, &l)| l as usize >= num_classes) {
         return Err(Error::format(
             labels,
             format!("label {bad} of item {i} is out of range: expected 0..{num_classes}"),
@@ -76,22 +55,13 @@ pub fn read_pair(
 pub fn load_mnist_dir(dir: impl AsRef<Path>, name: &str, device: Device) -> Result<DataSplit> {
     let dir = dir.as_ref();
     if !dir.is_dir() {
-        return Err(Error::format(
-            dir,
-            "not a folder (expected an MNIST-layout folder with the four IDX files)",
-        ));
+        return Err(Error::format(dir, "not a folder (expected an MNIST-layout folder with the four IDX files)"));
     }
     let classes: Vec<String> = (0..10).map(|d| d.to_string()).collect();
-    let (train_px, train_shape, train_labels) = read_pair(
-        &find(dir, "train-images-idx3-ubyte")?,
-        &find(dir, "train-labels-idx1-ubyte")?,
-        10,
-    )?;
-    let (test_px, test_shape, test_labels) = read_pair(
-        &find(dir, "t10k-images-idx3-ubyte")?,
-        &find(dir, "t10k-labels-idx1-ubyte")?,
-        10,
-    )?;
+    let (train_px, train_shape, train_labels) =
+        read_pair(&find(dir, "train-images-idx3-ubyte")?, &find(dir, "train-labels-idx1-ubyte")?, 10)?;
+    let (test_px, test_shape, test_labels) =
+        read_pair(&find(dir, "t10k-images-idx3-ubyte")?, &find(dir, "t10k-labels-idx1-ubyte")?, 10)?;
     let source = dir.display().to_string();
     let train = Dataset::from_u8(
         format!("{name}/train"),
@@ -114,9 +84,5 @@ pub fn load_mnist_dir(dir: impl AsRef<Path>, name: &str, device: Device) -> Resu
         Some(norm),
         device,
     )?;
-    Ok(DataSplit {
-        name: name.into(),
-        train,
-        test,
-    })
+    Ok(DataSplit { name: name.into(), train, test })
 }

@@ -22,9 +22,7 @@ impl Normalization {
     /// Per-channel mean and (population) standard deviation of `images` (`N x C x H x W`, [0, 1]).
     pub fn of(images: &Tensor) -> Result<Self> {
         let mean = images.f_mean_dim(&[0i64, 2, 3][..], false, Kind::Double)?;
-        let std = images
-            .f_to_kind(Kind::Double)?
-            .f_std_dim(&[0i64, 2, 3][..], false, false)?;
+        let std = images.f_to_kind(Kind::Double)?.f_std_dim(&[0i64, 2, 3][..], false, false)?;
         let mean = Vec::<f64>::try_from(&mean)?;
         let mut std = Vec::<f64>::try_from(&std)?;
         // a constant channel would divide by zero
@@ -40,18 +38,11 @@ impl Normalization {
     pub fn apply(&self, images: &Tensor) -> Result<Tensor> {
         let c = images.size()[1];
         if self.mean.len() as i64 != c || self.std.len() as i64 != c {
-            return Err(Error::Shape(format!(
-                "normalisation has {} channels, images have {c}",
-                self.mean.len()
-            )));
+            return Err(Error::Shape(format!("normalisation has {} channels, images have {c}", self.mean.len())));
         }
         let shape = [1, c, 1, 1];
-        let mean = Tensor::f_from_slice(&self.mean)?
-            .f_to_kind(Kind::Float)?
-            .f_view(shape)?;
-        let std = Tensor::f_from_slice(&self.std)?
-            .f_to_kind(Kind::Float)?
-            .f_view(shape)?;
+        let mean = Tensor::f_from_slice(&self.mean)?.f_to_kind(Kind::Float)?.f_view(shape)?;
+        let std = Tensor::f_from_slice(&self.std)?.f_to_kind(Kind::Float)?.f_view(shape)?;
         let mean = mean.f_to_device(images.device())?;
         let std = std.f_to_device(images.device())?;
         Ok(images.f_sub(&mean)?.f_div(&std)?)
@@ -105,10 +96,7 @@ impl Dataset {
     ) -> Result<Self> {
         let [n, c, h, w] = shape;
         if pixels.len() != n * c * h * w {
-            return Err(Error::Shape(format!(
-                "{} pixels for {n}x{c}x{h}x{w} images",
-                pixels.len()
-            )));
+            return Err(Error::Shape(format!("{} pixels for {n}x{c}x{h}x{w} images", pixels.len())));
         }
         let images = Tensor::f_from_slice(pixels)?
             .f_view([n as i64, c as i64, h as i64, w as i64])?
@@ -136,11 +124,7 @@ impl Dataset {
         }
         let k = classes.len() as i64;
         if let Some((i, &bad)) = labels.iter().enumerate().find(|(_, &l)| l < 0 || l >= k) {
-            return Err(Error::invalid(
-                format!("label of item {i}"),
-                bad,
-                format!("a class index in 0..{k}"),
-            ));
+            return Err(Error::invalid(format!("label of item {i}"), bad, format!("a class index in 0..{k}")));
         }
         let norm = match norm {
             Some(n) => n,
@@ -209,11 +193,7 @@ impl Dataset {
     pub fn subset(&self, indices: &[i64], name: impl Into<String>) -> Result<Dataset> {
         let n = self.len() as i64;
         if let Some(&bad) = indices.iter().find(|&&i| i < 0 || i >= n) {
-            return Err(Error::invalid(
-                "index",
-                bad,
-                format!("an item index in 0..{n} of {}", self.name),
-            ));
+            return Err(Error::invalid("index", bad, format!("an item index in 0..{n} of {}", self.name)));
         }
         let idx = Tensor::f_from_slice(indices)?.f_to_device(self.device())?;
         Ok(Dataset {
@@ -221,12 +201,7 @@ impl Dataset {
             source: self.source.clone(),
             images: self.images.f_index_select(0, &idx)?,
             labels: self.labels.f_index_select(0, &idx)?,
-            labels_host: Arc::new(
-                indices
-                    .iter()
-                    .map(|&i| self.labels_host[i as usize])
-                    .collect(),
-            ),
+            labels_host: Arc::new(indices.iter().map(|&i| self.labels_host[i as usize]).collect()),
             classes: self.classes.clone(),
             norm: self.norm.clone(),
         })
@@ -270,11 +245,6 @@ pub struct DataSplit {
 
 impl DataSplit {
     pub fn describe(&self) -> String {
-        format!(
-            "{}\n{}\n{}",
-            self.name,
-            self.train.describe(),
-            self.test.describe()
-        )
+        format!("{}\n{}\n{}", self.name, self.train.describe(), self.test.describe())
     }
 }

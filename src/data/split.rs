@@ -16,29 +16,15 @@ pub fn rng(seed: u64) -> ChaCha8Rng {
 /// The first set gets `round(fraction * N)` items in all; each class gets its proportional share,
 /// rounded by largest remainder so the per-class counts add up exactly. Within a class the chosen
 /// items are a uniform random draw from `seed`. Both returned index lists are sorted.
-pub fn stratified_split(
-    labels: &[i64],
-    num_classes: usize,
-    fraction: f64,
-    seed: u64,
-) -> Result<(Vec<i64>, Vec<i64>)> {
+pub fn stratified_split(labels: &[i64], num_classes: usize, fraction: f64, seed: u64) -> Result<(Vec<i64>, Vec<i64>)> {
     if !(fraction > 0.0 && fraction < 1.0) {
-        return Err(Error::invalid(
-            "split fraction",
-            fraction,
-            "a number strictly between 0 and 1",
-        ));
+        return Err(Error::invalid("split fraction", fraction, "a number strictly between 0 and 1"));
     }
     let mut by_class: Vec<Vec<i64>> = vec![Vec::new(); num_classes];
     for (i, &l) in labels.iter().enumerate() {
         let c = usize::try_from(l).ok().filter(|&c| c < num_classes);
-        let c = c.ok_or_else(|| {
-            Error::invalid(
-                format!("label of item {i}"),
-                l,
-                format!("a class in 0..{num_classes}"),
-            )
-        })?;
+        let c =
+            c.ok_or_else(|| Error::invalid(format!("label of item {i}"), l, format!("a class in 0..{num_classes}")))?;
         by_class[c].push(i as i64);
     }
     let counts: Vec<usize> = by_class.iter().map(Vec::len).collect();
@@ -65,9 +51,7 @@ pub fn apportion(counts: &[usize], fraction: f64) -> Vec<usize> {
     let mut order: Vec<usize> = (0..counts.len()).collect();
     order.sort_by(|&a, &b| {
         let (fa, fb) = (exact[a] - exact[a].floor(), exact[b] - exact[b].floor());
-        fb.partial_cmp(&fa)
-            .unwrap_or(std::cmp::Ordering::Equal)
-            .then(a.cmp(&b))
+        fb.partial_cmp(&fa).unwrap_or(std::cmp::Ordering::Equal).then(a.cmp(&b))
     });
     let mut left = target.saturating_sub(quotas.iter().sum());
     for &c in order.iter().cycle().take(counts.len() * 2) {

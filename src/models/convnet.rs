@@ -1,7 +1,7 @@
 //! ConvNet-3 of the dataset-condensation benchmark (method.md §1.2): `depth` times
 //! Conv 3x3 (pad 1, bias) -> instance norm -> ReLU -> AvgPool 2x2, then a linear classifier.
 //! At 3x32x32 with width 128 the embedding is 128x4x4 = 2048-d.
-use super::layers::{Conv, InstanceNorm, Linear};
+use super::layers::{Conv, InitRng, InstanceNorm, Linear};
 use crate::error::{Error, Result};
 use tch::nn::Path;
 use tch::Tensor;
@@ -20,6 +20,7 @@ pub fn pooled_size(size: i64, depth: usize) -> i64 {
 impl ConvNet {
     pub fn new(
         p: &Path,
+        rng: &mut InitRng,
         in_channels: i64,
         num_classes: i64,
         width: i64,
@@ -37,13 +38,11 @@ impl ConvNet {
         let mut cin = in_channels;
         for i in 0..depth {
             let q = p / "features" / i;
-            blocks.push((
-                Conv::new(&q / "conv", cin, width, 3, 1, 1, true),
-                InstanceNorm::new(&q / "norm", width),
-            ));
+            blocks
+                .push((Conv::new(&q / "conv", rng, cin, width, 3, 1, 1, true), InstanceNorm::new(&q / "norm", width)));
             cin = width;
         }
-        let classifier = Linear::new(p / "classifier", width * h * w, num_classes);
+        let classifier = Linear::new(p / "classifier", rng, width * h * w, num_classes);
         Ok(ConvNet { blocks, classifier })
     }
 

@@ -2,15 +2,30 @@
 //! never a panic) and PyTorch's default initialisation (weights and biases uniform in
 //! ±1/sqrt(fan_in), norms weight 1 / bias 0), so a random ConvNet-3 here is distributed like the
 //! reference code's (method.md §1.2).
+//!
+//! The random values are drawn on the host from the model's own seeded generator, not from
+//! libtorch's global one: the same seed gives the same weights on every device and in every
+//! thread.
 use crate::error::Result;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
 use tch::nn::{Init, Path};
 use tch::Tensor;
 
-fn default_uniform(fan_in: i64) -> Init {
-    let bound = 1.0 / (fan_in as f64).sqrt();
-    Init::Uniform {
-        lo: -bound,
-        up: bound,
+/// Where initial values come from: a seeded generator, or zeros for a model whose weights are
+/// about to be overwritten (a checkpoint being loaded, a copy).
+pub type InitRng<'a> = Option<&'a mut ChaCha8Rng>;
+
+/// A variable uniform in ±1/sqrt(fan_in) (PyTorch's `kaiming_uniform_(a=√5)` and bias default).
+fn default_uniform(p: &Path, name: &str, shape: &[i64], fan_in: i64, rng: &mut InitRng) -> Tensor {
+    match rng {
+        Some(rng) => {
+            let bound = (1.0 / (fan_in as f64).sqrt()) as f32;
+            let n: i64 = shape.iter().product();
+            let values: Vec<f32> = (0..n).map(|_| rng.random_range(-bound..bound)).collect();
+            p.var_copy(name, &Tensor::from_slice(&values).view(shape))
+        }
+        None => p.var(name, shape, Init::Const(0.0)),
     }
 }
 
@@ -24,8 +39,10 @@ pub struct Conv {
 }
 
 impl Conv {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         p: Path,
+        rng: &mut InitRng,
         cin: i64,
         cout: i64,
         kernel: i64,
@@ -34,28 +51,12 @@ impl Conv {
         bias: bool,
     ) -> Self {
         let fan_in = cin * kernel * kernel;
-        let weight = p.var(
-            "weight",
-            &[cout, cin, kernel, kernel],
-            default_uniform(fan_in),
-        );
-        let bias = bias.then(|| p.var("bias", &[cout], default_uniform(fan_in)));
-        Conv {
-            weight,
-            bias,
-            stride,
-            padding,
-        }
+        let weight = default_uniform(&p, "weight", &[cout, cin, kernel, kernel], fan_in, rng);
+        let bias = bias.then(|| default_uniform(&p, "bias", &[cout], fan_in, rng));
+        Conv { weight, bias, stride, padding }
     }
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(x.f_conv2d(
-            &self.weight,
-            self.bias.as_ref(),
-            [self.stride; 2],
-            [self.padding; 2],
-            [1, 1],
-            1,
-        )?)
+        Ok(x.f_conv2d(&self.weight, self.bias.as_ref(), [self.stride; 2], [self.padding; 2], [1, 1], 1)?)
     }
 }
 
@@ -76,13 +77,7 @@ impl InstanceNorm {
         }
     }
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(x.f_group_norm(
-            self.channels,
-            Some(&self.weight),
-            Some(&self.bias),
-            1e-5,
-            true,
-        )?)
+        Ok(x.f_group_norm(self.channels, Some(&self.weight), Some(&self.bias), 1e-5, true)?)
     }
 }
 
@@ -94,11 +89,10 @@ pub struct Linear {
 }
 
 impl Linear {
-    pub fn new(p: Path, fin: i64, fout: i64) -> Self {
-        Linear {
-            weight: p.var("weight", &[fout, fin], default_uniform(fin)),
-            bias: p.var("bias", &[fout], default_uniform(fin)),
-        }
+    pub fn new(p: Path, rng: &mut InitRng, fin: i64, fout: i64) -> Self {
+        let weight = default_uniform(&p, "weight", &[fout, fin], fin, rng);
+        let bias = default_uniform(&p, "bias", &[fout], fin, rng);
+        Linear { weight, bias }
     }
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         Ok(x.f_linear(&self.weight, Some(&self.bias))?)

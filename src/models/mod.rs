@@ -32,11 +32,7 @@ impl Arch {
             "convnet3" | "convnet" | "cnn" => Ok(Arch::Convnet),
             "resnet18" => Ok(Arch::Resnet18),
             "resnet50" => Ok(Arch::Resnet50),
-            other => Err(Error::invalid(
-                "architecture",
-                other,
-                format!("one of {:?}", Arch::NAMES),
-            )),
+            other => Err(Error::invalid("architecture", other, format!("one of {:?}", Arch::NAMES))),
         }
     }
 }
@@ -74,10 +70,7 @@ impl ModelSpec {
 
     pub fn name(&self) -> String {
         match self.arch {
-            Arch::Convnet => format!(
-                "ConvNet-{} (width {}, instance norm)",
-                self.depth, self.width
-            ),
+            Arch::Convnet => format!("ConvNet-{} (width {}, instance norm)", self.depth, self.width),
             Arch::Resnet18 => "ResNet-18 (instance norm)".into(),
             Arch::Resnet50 => "ResNet-50 (instance norm)".into(),
         }
@@ -85,11 +78,7 @@ impl ModelSpec {
 
     fn check(&self) -> Result<()> {
         if self.in_channels < 1 || self.num_classes < 1 || self.image_size.iter().any(|&s| s < 1) {
-            return Err(Error::invalid(
-                "model spec",
-                format!("{self:?}"),
-                "positive channels, classes and image size",
-            ));
+            return Err(Error::invalid("model spec", format!("{self:?}"), "positive channels, classes and image size"));
         }
         if self.arch == Arch::Convnet && (self.width < 1 || self.depth < 1) {
             return Err(Error::invalid(
@@ -120,37 +109,24 @@ pub struct Model {
 const SPEC_KEY: &str = "unlearn.model_spec";
 
 impl Model {
-    /// A freshly initialised model; the initialisation is drawn from `spec.init_seed`.
+    /// A freshly initialised model; the initialisation is drawn from `spec.init_seed` (the same
+    /// weights on every device).
     pub fn new(spec: ModelSpec, device: Device) -> Result<Self> {
         spec.check()?;
-        crate::runtime::seed_everything(spec.init_seed);
-        Self::build(spec, device)
+        let mut rng = crate::data::split::rng(spec.init_seed);
+        Self::build(spec, device, Some(&mut rng))
     }
 
-    fn build(spec: ModelSpec, device: Device) -> Result<Self> {
+    /// Builds the network; `rng` None leaves every weight zero (to be overwritten).
+    fn build(spec: ModelSpec, device: Device, mut rng: layers::InitRng) -> Result<Self> {
         let vs = nn::VarStore::new(device);
         let root = vs.root();
+        let r = &mut rng;
+        let (c, k) = (spec.in_channels, spec.num_classes);
         let net = match spec.arch {
-            Arch::Convnet => Net::Conv(convnet::ConvNet::new(
-                &root,
-                spec.in_channels,
-                spec.num_classes,
-                spec.width,
-                spec.depth,
-                spec.image_size,
-            )?),
-            Arch::Resnet18 => Net::Res(resnet::ResNet::new(
-                &root,
-                resnet::Depth::R18,
-                spec.in_channels,
-                spec.num_classes,
-            )),
-            Arch::Resnet50 => Net::Res(resnet::ResNet::new(
-                &root,
-                resnet::Depth::R50,
-                spec.in_channels,
-                spec.num_classes,
-            )),
+            Arch::Convnet => Net::Conv(convnet::ConvNet::new(&root, r, c, k, spec.width, spec.depth, spec.image_size)?),
+            Arch::Resnet18 => Net::Res(resnet::ResNet::new(&root, r, resnet::Depth::R18, c, k)),
+            Arch::Resnet50 => Net::Res(resnet::ResNet::new(&root, r, resnet::Depth::R50, c, k)),
         };
         Ok(Model { spec, vs, net })
     }
@@ -166,11 +142,7 @@ impl Model {
     }
     /// Number of trainable scalars.
     pub fn num_params(&self) -> i64 {
-        self.vs
-            .trainable_variables()
-            .iter()
-            .map(|t| t.numel() as i64)
-            .sum()
+        self.vs.trainable_variables().iter().map(|t| t.numel() as i64).sum()
     }
 
     fn check_input(&self, x: &Tensor) -> Result<()> {
@@ -211,7 +183,7 @@ impl Model {
 
     /// A deep copy (same spec, same weights, independent parameters).
     pub fn try_clone(&self) -> Result<Model> {
-        let mut m = Self::build(self.spec.clone(), self.device())?;
+        let mut m = Self::build(self.spec.clone(), self.device(), None)?;
         m.vs.copy(&self.vs)?;
         Ok(m)
     }
@@ -220,21 +192,13 @@ impl Model {
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
         if path.extension().and_then(|e| e.to_str()) != Some("safetensors") {
-            return Err(Error::invalid(
-                "checkpoint path",
-                path.display(),
-                "a file name ending in .safetensors",
-            ));
+            return Err(Error::invalid("checkpoint path", path.display(), "a file name ending in .safetensors"));
         }
         let mut named: Vec<(String, Tensor)> = self.vs.variables().into_iter().collect();
         named.sort_by(|a, b| a.0.cmp(&b.0));
         let mut owned = Vec::with_capacity(named.len());
         for (name, t) in &named {
-            let t = t
-                .f_detach()?
-                .f_to_device(Device::Cpu)?
-                .f_to_kind(Kind::Float)?
-                .f_contiguous()?;
+            let t = t.f_detach()?.f_to_device(Device::Cpu)?.f_to_kind(Kind::Float)?.f_contiguous()?;
             let values = Vec::<f32>::try_from(&t.f_flatten(0, -1)?)?;
             let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
             let shape: Vec<usize> = t.size().iter().map(|&d| d as usize).collect();
@@ -243,21 +207,14 @@ impl Model {
         let views = owned
             .iter()
             .map(|(name, shape, bytes)| {
-                let view = safetensors::tensor::TensorView::new(
-                    safetensors::Dtype::F32,
-                    shape.clone(),
-                    bytes,
-                )
-                .map_err(|e| Error::format(path, format!("safetensors: {e:?}")))?;
+                let view = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, shape.clone(), bytes)
+                    .map_err(|e| Error::format(path, format!("safetensors: {e:?}")))?;
                 Ok((name.clone(), view))
             })
             .collect::<Result<Vec<_>>>()?;
         let mut meta = HashMap::new();
         meta.insert(SPEC_KEY.to_string(), serde_json::to_string(&self.spec)?);
-        meta.insert(
-            "unlearn.version".to_string(),
-            env!("CARGO_PKG_VERSION").to_string(),
-        );
+        meta.insert("unlearn.version".to_string(), env!("CARGO_PKG_VERSION").to_string());
         let bytes = safetensors::tensor::serialize(views, &Some(meta))
             .map_err(|e| Error::format(path, format!("safetensors: {e:?}")))?;
         io::write_atomic(path, &bytes)
@@ -276,34 +233,20 @@ impl Model {
             .metadata()
             .as_ref()
             .and_then(|m| m.get(SPEC_KEY))
-            .ok_or_else(|| {
-                bad(format!(
-                    "no `{SPEC_KEY}` in the header: not a checkpoint written by unlearn"
-                ))
-            })?;
-        let spec: ModelSpec = serde_json::from_str(spec_json)
-            .map_err(|e| bad(format!("bad model spec in the header: {e}")))?;
+            .ok_or_else(|| bad(format!("no `{SPEC_KEY}` in the header: not a checkpoint written by unlearn")))?;
+        let spec: ModelSpec =
+            serde_json::from_str(spec_json).map_err(|e| bad(format!("bad model spec in the header: {e}")))?;
         spec.check()?;
-        let model = Self::build(spec, device)?;
+        let model = Self::build(spec, device, None)?;
         let vars = model.vs.variables();
         if st.len() != vars.len() {
-            return Err(bad(format!(
-                "{} tensors, but a {} has {}",
-                st.len(),
-                model.spec.name(),
-                vars.len()
-            )));
+            return Err(bad(format!("{} tensors, but a {} has {}", st.len(), model.spec.name(), vars.len())));
         }
         tch::no_grad(|| -> Result<()> {
             for (name, mut var) in vars {
-                let view = st
-                    .tensor(&name)
-                    .map_err(|_| bad(format!("tensor `{name}` missing")))?;
+                let view = st.tensor(&name).map_err(|_| bad(format!("tensor `{name}` missing")))?;
                 if view.dtype() != safetensors::Dtype::F32 {
-                    return Err(bad(format!(
-                        "tensor `{name}` is {:?}, expected F32",
-                        view.dtype()
-                    )));
+                    return Err(bad(format!("tensor `{name}` is {:?}, expected F32", view.dtype())));
                 }
                 let shape: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
                 if shape != var.size() {

@@ -35,12 +35,5 @@ pub fn now() -> String {
 
 /// Writes `result` with its run record to `path` (JSON, atomically).
 pub fn save_result<T: Serialize>(path: &Path, result: &T, run: &RunInfo) -> Result<()> {
-    write_json_atomic(
-        path,
-        &ResultRecord {
-            result,
-            run,
-            written: now(),
-        },
-    )
+    write_json_atomic(path, &ResultRecord { result, run, written: now() })
 }

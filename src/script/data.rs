@@ -12,10 +12,7 @@ pub fn shape_and_classes(data: &Dynamic) -> RhaiResult<([i64; 3], usize)> {
     if let Some(d) = data.read_lock::<Dataset>() {
         return Ok((d.image_shape(), d.num_classes()));
     }
-    Err(rt(format!(
-        "expected a DataSplit or a Dataset, got {}",
-        data.type_name()
-    )))
+    Err(rt(format!("expected a DataSplit or a Dataset, got {}", data.type_name())))
 }
 
 #[export_module]
@@ -64,12 +61,7 @@ pub mod data_api {
     }
     #[rhai_fn(name = "to_string", pure)]
     pub fn split_to_string(split: &mut DataSplit) -> String {
-        format!(
-            "DataSplit {} (train {}, test {})",
-            split.name,
-            split.train.len(),
-            split.test.len()
-        )
+        format!("DataSplit {} (train {}, test {})", split.name, split.train.len(), split.test.len())
     }
     #[rhai_fn(name = "to_debug", pure)]
     pub fn split_to_debug(split: &mut DataSplit) -> String {
@@ -89,26 +81,17 @@ pub mod data_api {
     /// Class names of a Dataset, in label order.
     #[rhai_fn(get = "classes", pure)]
     pub fn dataset_classes(d: &mut Dataset) -> Array {
-        d.classes()
-            .iter()
-            .map(|c| Dynamic::from(c.clone()))
-            .collect()
+        d.classes().iter().map(|c| Dynamic::from(c.clone())).collect()
     }
     /// Image shape [C, H, W] of a Dataset.
     #[rhai_fn(get = "shape", pure)]
     pub fn dataset_shape(d: &mut Dataset) -> Array {
-        d.image_shape()
-            .iter()
-            .map(|&v| Dynamic::from_int(v))
-            .collect()
+        d.image_shape().iter().map(|&v| Dynamic::from_int(v)).collect()
     }
     /// Items per class, in label order.
     #[rhai_fn(name = "class_counts", pure)]
     pub fn dataset_class_counts(d: &mut Dataset) -> Array {
-        d.class_counts()
-            .into_iter()
-            .map(|v| Dynamic::from_int(v as i64))
-            .collect()
+        d.class_counts().into_iter().map(|v| Dynamic::from_int(v as i64)).collect()
     }
     /// The items at the given positions (an array of integers), in that order.
     #[rhai_fn(name = "subset", pure, return_raw)]
@@ -117,13 +100,17 @@ pub mod data_api {
             .into_iter()
             .enumerate()
             .map(|(i, v)| {
-                v.as_int().map_err(|t| {
-                    rt(format!(
-                        "subset(): item {i} of the index array is a {t}, expected an integer"
-                    ))
-                })
+                v.as_int()
+                    .map_err(|t| rt(format!("subset(): item {i} of the index array is a {t}, expected an integer")))
             })
             .collect::<RhaiResult<Vec<i64>>>()?;
+        let name = format!("{}[subset of {}]", d.name, idx.len());
+        d.subset(&idx, name).map_err(rt)
+    }
+    /// The items at positions `start..end` (a range), in order.
+    #[rhai_fn(name = "subset", pure, return_raw)]
+    pub fn dataset_subset_range(d: &mut Dataset, range: std::ops::Range<i64>) -> RhaiResult<Dataset> {
+        let idx: Vec<i64> = range.collect();
         let name = format!("{}[subset of {}]", d.name, idx.len());
         d.subset(&idx, name).map_err(rt)
     }
@@ -135,12 +122,7 @@ pub mod data_api {
     #[rhai_fn(name = "to_string", pure)]
     pub fn dataset_to_string(d: &mut Dataset) -> String {
         let [c, h, w] = d.image_shape();
-        format!(
-            "Dataset {} ({} images of {c}x{h}x{w}, {} classes)",
-            d.name,
-            d.len(),
-            d.num_classes()
-        )
+        format!("Dataset {} ({} images of {c}x{h}x{w}, {} classes)", d.name, d.len(), d.num_classes())
     }
     #[rhai_fn(name = "to_debug", pure)]
     pub fn dataset_to_debug(d: &mut Dataset) -> String {

@@ -36,13 +36,7 @@ pub struct RunContext {
 }
 
 impl RunContext {
-    pub fn new(
-        script: &str,
-        device: Device,
-        seed: u64,
-        out_dir: PathBuf,
-        options: BTreeMap<String, String>,
-    ) -> Self {
+    pub fn new(script: &str, device: Device, seed: u64, out_dir: PathBuf, options: BTreeMap<String, String>) -> Self {
         let info = RunInfo {
             script: script.to_string(),
             seed,
@@ -52,24 +46,13 @@ impl RunContext {
             started: crate::report::now(),
             versions: crate::runtime::Versions::current(),
         };
-        RunContext {
-            device,
-            seed,
-            out_dir,
-            options,
-            used_options: RefCell::new(BTreeSet::new()),
-            info,
-        }
+        RunContext { device, seed, out_dir, options, used_options: RefCell::new(BTreeSet::new()), info }
     }
 
     /// `--set` options the script never read.
     pub fn unused_options(&self) -> Vec<String> {
         let used = self.used_options.borrow();
-        self.options
-            .keys()
-            .filter(|k| !used.contains(*k))
-            .cloned()
-            .collect()
+        self.options.keys().filter(|k| !used.contains(*k)).cloned().collect()
     }
 }
 
@@ -96,12 +79,8 @@ pub fn engine(ctx: Rc<RunContext>, script_dir: Option<&Path>) -> Engine {
     set_limits(&mut engine);
     engine.set_strict_variables(true);
     engine.on_print(|s| println!("{s}"));
-    engine.on_debug(|s, src, pos| {
-        eprintln!(
-            "[debug] {}{pos:?}: {s}",
-            src.map(|s| format!("{s} ")).unwrap_or_default()
-        )
-    });
+    engine
+        .on_debug(|s, src, pos| eprintln!("[debug] {}{pos:?}: {s}", src.map(|s| format!("{s} ")).unwrap_or_default()));
     engine.set_module_resolver(stdlib::resolver(script_dir));
     data::register(&mut engine);
     models::register(&mut engine);
@@ -112,36 +91,25 @@ pub fn engine(ctx: Rc<RunContext>, script_dir: Option<&Path>) -> Engine {
 
 /// An engine for listing and compiling only (CPU context, nothing runs).
 pub fn offline_engine(script_dir: Option<&Path>) -> Engine {
-    let ctx = RunContext::new(
-        "",
-        Device::Cpu,
-        0,
-        PathBuf::from("results"),
-        BTreeMap::new(),
-    );
+    let ctx = RunContext::new("", Device::Cpu, 0, PathBuf::from("results"), BTreeMap::new());
     engine(Rc::new(ctx), script_dir)
 }
 
 /// Reads a script file; the error names the file.
 pub fn read_script(path: &Path) -> Result<String, String> {
-    std::fs::read_to_string(path)
-        .map_err(|e| format!("error: cannot read script {}: {e}", path.display()))
+    std::fs::read_to_string(path).map_err(|e| format!("error: cannot read script {}: {e}", path.display()))
 }
 
 /// Compiles a script without running it; the error is rendered with file, line and caret.
 pub fn check(engine: &Engine, name: &str, source: &str) -> Result<rhai::AST, String> {
-    engine
-        .compile(source)
-        .map_err(|e| render_parse_error(&e, name, source))
+    engine.compile(source).map_err(|e| render_parse_error(&e, name, source))
 }
 
 /// Compiles and runs a script; the error is rendered with file, line and caret.
 pub fn run(engine: &Engine, name: &str, source: &str) -> Result<(), String> {
     let mut ast = check(engine, name, source)?;
     ast.set_source(name.to_string());
-    engine
-        .run_ast(&ast)
-        .map_err(|e| render_eval_error(&e, name, source))
+    engine.run_ast(&ast).map_err(|e| render_eval_error(&e, name, source))
 }
 
 fn render_parse_error(e: &ParseError, name: &str, source: &str) -> String {
@@ -160,10 +128,7 @@ pub fn render_at(msg: &str, name: &str, source: &str, pos: Position) -> String {
     let width = line.to_string().len();
     let pad = " ".repeat(width);
     out.push_str(&format!("{pad}--> {name}:{line}:{col}\n"));
-    out.push_str(&format!(
-        "{pad} |\n{line} | {text}\n{pad} | {}^\n",
-        " ".repeat(col.saturating_sub(1))
-    ));
+    out.push_str(&format!("{pad} |\n{line} | {text}\n{pad} | {}^\n", " ".repeat(col.saturating_sub(1))));
     out
 }
 
@@ -172,14 +137,8 @@ fn source_of(name: &str, main_name: &str, main_source: &str) -> Option<String> {
     if name.is_empty() || name == main_name {
         return Some(main_source.to_string());
     }
-    if let Some(stdlib) = name
-        .strip_prefix("stdlib/")
-        .and_then(|n| n.strip_suffix(".rhai"))
-    {
-        return stdlib::MODULES
-            .iter()
-            .find(|(n, _)| *n == stdlib)
-            .map(|(_, s)| s.to_string());
+    if let Some(stdlib) = name.strip_prefix("stdlib/").and_then(|n| n.strip_suffix(".rhai")) {
+        return stdlib::MODULES.iter().find(|(n, _)| *n == stdlib).map(|(_, s)| s.to_string());
     }
     std::fs::read_to_string(name).ok()
 }
@@ -212,9 +171,7 @@ pub fn render_eval_error(err: &EvalAltResult, name: &str, source: &str) -> Strin
         other => {
             let text = other.to_string();
             let suffix = format!(" ({})", other.position());
-            text.strip_suffix(&suffix)
-                .map(str::to_string)
-                .unwrap_or(text)
+            text.strip_suffix(&suffix).map(str::to_string).unwrap_or(text)
         }
     };
     let mut pos = e.position();
@@ -231,35 +188,56 @@ pub fn render_eval_error(err: &EvalAltResult, name: &str, source: &str) -> Strin
     let mut out = render_at(&msg, &at, &text, pos);
     for (what, src, p) in notes.iter().rev() {
         if let Some(line) = p.line() {
-            out.push_str(&format!(
-                "note: {what} at {src}:{line}:{}\n",
-                p.position().unwrap_or(1)
-            ));
+            out.push_str(&format!("note: {what} at {src}:{line}:{}\n", p.position().unwrap_or(1)));
         }
     }
     out
 }
 
-/// One line per script function: signature and the first line of its doc comment.
+/// A Rust type name as script users know it.
+fn script_type(t: &str) -> String {
+    let t = t.trim().trim_start_matches("&mut ").trim_start_matches('&');
+    let t = t.strip_prefix("RhaiResult<").and_then(|r| r.strip_suffix('>')).unwrap_or(t);
+    match t {
+        "str" | "String" | "ImmutableString" => "string".into(),
+        "i64" | "INT" => "int".into(),
+        "f64" | "FLOAT" => "float".into(),
+        "bool" => "bool".into(),
+        "Array" => "array".into(),
+        "Map" => "map".into(),
+        "Dynamic" => "any".into(),
+        "ModelHandle" => "Model".into(),
+        other => other.to_string(),
+    }
+}
+
+/// One entry per script function: its signature in script terms and the first paragraph of its
+/// doc comment. Property getters are shown as `Type.name`.
 pub fn function_list(engine: &Engine) -> Result<String, String> {
-    let json = engine
-        .gen_fn_metadata_to_json(false)
-        .map_err(|e| e.to_string())?;
+    let json = engine.gen_fn_metadata_to_json(false).map_err(|e| e.to_string())?;
     let v: serde_json::Value = serde_json::from_str(&json).map_err(|e| e.to_string())?;
     let mut rows: Vec<(String, String)> = Vec::new();
     for f in v["functions"].as_array().into_iter().flatten() {
         let name = f["name"].as_str().unwrap_or("");
-        if name.starts_with("to_")
-            || name.starts_with("get$") && f["docComments"].as_array().is_none()
-        {
-            continue;
+        let docs = f["docComments"].as_array();
+        if docs.is_none() {
+            continue; // to_string/to_debug and other undocumented plumbing
         }
-        let sig = f["signature"]
-            .as_str()
-            .unwrap_or(name)
-            .replace("NativeCallContext, ", "");
-        let doc = f["docComments"]
+        let params: Vec<(String, String)> = f["params"]
             .as_array()
+            .into_iter()
+            .flatten()
+            .map(|p| (p["name"].as_str().unwrap_or("_").to_string(), script_type(p["type"].as_str().unwrap_or("?"))))
+            .collect();
+        let ret = script_type(f["returnType"].as_str().unwrap_or("()"));
+        let sig = if let Some(prop) = name.strip_prefix("get$") {
+            let owner = params.first().map(|p| p.1.clone()).unwrap_or_default();
+            format!("{owner}.{prop} -> {ret}")
+        } else {
+            let args = params.iter().map(|(n, t)| format!("{n}: {t}")).collect::<Vec<_>>().join(", ");
+            format!("{name}({args}) -> {ret}")
+        };
+        let doc = docs
             .and_then(|d| d.first())
             .and_then(|d| d.as_str())
             .map(|d| {
@@ -276,11 +254,7 @@ pub fn function_list(engine: &Engine) -> Result<String, String> {
     rows.dedup();
     let mut out = String::new();
     for (sig, doc) in rows {
-        out.push_str(&sig);
-        out.push('\n');
-        if !doc.is_empty() {
-            out.push_str(&format!("    {doc}\n"));
-        }
+        out.push_str(&format!("{sig}\n    {doc}\n"));
     }
     Ok(out)
 }

@@ -23,10 +23,7 @@ pub struct ModelState {
 
 impl ModelHandle {
     pub fn new(model: Model) -> Self {
-        ModelHandle(Rc::new(RefCell::new(ModelState {
-            model,
-            history: Vec::new(),
-        })))
+        ModelHandle(Rc::new(RefCell::new(ModelState { model, history: Vec::new() })))
     }
 }
 
@@ -44,27 +41,15 @@ pub struct ModelOptions {
 
 impl Default for ModelOptions {
     fn default() -> Self {
-        ModelOptions {
-            width: 128,
-            depth: 3,
-            seed: None,
-        }
+        ModelOptions { width: 128, depth: 3, seed: None }
     }
 }
 
-fn build(
-    context: &NativeCallContext,
-    func: &str,
-    arch: Arch,
-    data: &Dynamic,
-    opts: &Map,
-) -> RhaiResult<ModelHandle> {
+fn build(context: &NativeCallContext, func: &str, arch: Arch, data: &Dynamic, opts: &Map) -> RhaiResult<ModelHandle> {
     let c = ctx(context)?;
     let o: ModelOptions = parse(func, opts).map_err(rt)?;
     if arch != Arch::Convnet && (opts.contains_key("width") || opts.contains_key("depth")) {
-        return Err(rt(format!(
-            "{func}(): options `width` and `depth` apply to convnet3 only"
-        )));
+        return Err(rt(format!("{func}(): options `width` and `depth` apply to convnet3 only")));
     }
     let (shape, classes) = shape_and_classes(data)?;
     let mut spec = ModelSpec::new(arch, shape, classes, o.seed.unwrap_or(c.seed));
@@ -84,11 +69,7 @@ pub mod model_api {
     /// ConvNet-3 with instance norm (method.md §1.2) for the images and classes of `data`
     /// (a DataSplit or a Dataset). Options: width (128), depth (3), seed (the run's seed).
     #[rhai_fn(name = "convnet3", return_raw)]
-    pub fn convnet3_opts(
-        context: NativeCallContext,
-        data: Dynamic,
-        options: Map,
-    ) -> RhaiResult<ModelHandle> {
+    pub fn convnet3_opts(context: NativeCallContext, data: Dynamic, options: Map) -> RhaiResult<ModelHandle> {
         build(&context, "convnet3", Arch::Convnet, &data, &options)
     }
     /// ConvNet-3 with instance norm and default options.
@@ -98,11 +79,7 @@ pub mod model_api {
     }
     /// CIFAR ResNet-18 with instance norm (method.md §4.2) for `data`. Options: seed.
     #[rhai_fn(name = "resnet18", return_raw)]
-    pub fn resnet18_opts(
-        context: NativeCallContext,
-        data: Dynamic,
-        options: Map,
-    ) -> RhaiResult<ModelHandle> {
+    pub fn resnet18_opts(context: NativeCallContext, data: Dynamic, options: Map) -> RhaiResult<ModelHandle> {
         build(&context, "resnet18", Arch::Resnet18, &data, &options)
     }
     /// CIFAR ResNet-18 with instance norm and default options.
@@ -112,11 +89,7 @@ pub mod model_api {
     }
     /// CIFAR ResNet-50 with instance norm (method.md §4.2) for `data`. Options: seed.
     #[rhai_fn(name = "resnet50", return_raw)]
-    pub fn resnet50_opts(
-        context: NativeCallContext,
-        data: Dynamic,
-        options: Map,
-    ) -> RhaiResult<ModelHandle> {
+    pub fn resnet50_opts(context: NativeCallContext, data: Dynamic, options: Map) -> RhaiResult<ModelHandle> {
         build(&context, "resnet50", Arch::Resnet50, &data, &options)
     }
     /// CIFAR ResNet-50 with instance norm and default options.
@@ -139,9 +112,7 @@ pub mod model_api {
     #[rhai_fn(return_raw)]
     pub fn load_model(context: NativeCallContext, path: &str) -> RhaiResult<ModelHandle> {
         let c = ctx(&context)?;
-        Model::load(path, c.device)
-            .map(ModelHandle::new)
-            .map_err(rt)
+        Model::load(path, c.device).map(ModelHandle::new).map_err(rt)
     }
 
     /// Trains the model in place on `data` with cross-entropy and returns it. Options: epochs (1),
@@ -166,11 +137,7 @@ pub mod model_api {
     }
     /// Trains the model in place with the default options (one epoch) and returns it.
     #[rhai_fn(name = "train", return_raw)]
-    pub fn train_default(
-        context: NativeCallContext,
-        model: ModelHandle,
-        data: Dataset,
-    ) -> RhaiResult<ModelHandle> {
+    pub fn train_default(context: NativeCallContext, model: ModelHandle, data: Dataset) -> RhaiResult<ModelHandle> {
         train_opts(context, model, data, Map::new())
     }
     /// Top-1 accuracy of the model on `data`, in [0, 1].
@@ -232,10 +199,7 @@ pub mod model_api {
 
 /// Model names accepted by `model(...)`.
 pub fn arch_names() -> Array {
-    Arch::NAMES
-        .iter()
-        .map(|n| Dynamic::from(n.to_string()))
-        .collect()
+    Arch::NAMES.iter().map(|n| Dynamic::from(n.to_string())).collect()
 }
 
 pub fn register(engine: &mut Engine) {

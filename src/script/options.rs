@@ -22,12 +22,11 @@ pub fn parse<T: Serialize + DeserializeOwned + Default>(func: &str, map: &Map) -
             return Err(unknown(func, key, &known));
         }
     }
-    let json =
-        serde_json::to_value(Dynamic::from_map(map.clone())).map_err(|e| Error::BadOption {
-            func: func.into(),
-            key: "?".into(),
-            msg: e.to_string(),
-        })?;
+    let json = serde_json::to_value(Dynamic::from_map(map.clone())).map_err(|e| Error::BadOption {
+        func: func.into(),
+        key: "?".into(),
+        msg: e.to_string(),
+    })?;
     serde_path_to_error::deserialize::<_, T>(json).map_err(|e| Error::BadOption {
         func: func.into(),
         key: e.path().to_string(),
@@ -45,9 +44,5 @@ fn unknown(func: &str, key: &str, known: &[String]) -> Error {
         Some((_, k)) => format!(" — did you mean `{k}`? (known: {})", known.join(", ")),
         None => format!(" (known: {})", known.join(", ")),
     };
-    Error::UnknownOption {
-        func: func.into(),
-        key: key.into(),
-        hint,
-    }
+    Error::UnknownOption { func: func.into(), key: key.into(), hint }
 }

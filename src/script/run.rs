@@ -17,26 +17,13 @@ pub mod run_api {
         let Some(raw) = c.options.get(name) else {
             return Ok(default);
         };
-        let bad = |what: &str| {
-            rt(format!(
-                "--set {name}={raw}: expected {what} (the script's default is {default})"
-            ))
-        };
+        let bad = |what: &str| rt(format!("--set {name}={raw}: expected {what} (the script's default is {default})"));
         if default.is_int() {
-            raw.trim()
-                .parse::<i64>()
-                .map(Dynamic::from_int)
-                .map_err(|_| bad("an integer"))
+            raw.trim().parse::<i64>().map(Dynamic::from_int).map_err(|_| bad("an integer"))
         } else if default.is_float() {
-            raw.trim()
-                .parse::<f64>()
-                .map(Dynamic::from_float)
-                .map_err(|_| bad("a number"))
+            raw.trim().parse::<f64>().map(Dynamic::from_float).map_err(|_| bad("a number"))
         } else if default.is_bool() {
-            raw.trim()
-                .parse::<bool>()
-                .map(Dynamic::from_bool)
-                .map_err(|_| bad("true or false"))
+            raw.trim().parse::<bool>().map(Dynamic::from_bool).map_err(|_| bad("true or false"))
         } else {
             Ok(Dynamic::from(raw.clone()))
         }
@@ -61,6 +48,19 @@ pub mod run_api {
     pub fn device(context: NativeCallContext) -> RhaiResult<String> {
         Ok(crate::runtime::device_name(ctx(&context)?.device))
     }
+    /// `value` with exactly `decimals` digits after the point, e.g. `fmt(97.4512, 2)` is "97.45".
+    #[rhai_fn(name = "fmt", return_raw)]
+    pub fn fmt_float(value: f64, decimals: i64) -> RhaiResult<String> {
+        if !(0..=17).contains(&decimals) {
+            return Err(rt(format!("fmt(): decimals {decimals} outside 0..=17")));
+        }
+        Ok(format!("{value:.*}", decimals as usize))
+    }
+    /// `value` (an integer) as text with `decimals` zero digits after the point.
+    #[rhai_fn(name = "fmt", return_raw)]
+    pub fn fmt_int(value: i64, decimals: i64) -> RhaiResult<String> {
+        fmt_float(value as f64, decimals)
+    }
     /// Versions of unlearn, tch and libtorch, and CUDA availability, as a map.
     #[rhai_fn(return_raw)]
     pub fn versions() -> RhaiResult<Dynamic> {
@@ -69,16 +69,10 @@ pub mod run_api {
     /// Writes `result` (a map) as `<out>/<name>.json` together with the run record (script,
     /// seed, device, options, versions, times), atomically. Returns the path.
     #[rhai_fn(name = "save_result", return_raw)]
-    pub fn save_result_named(
-        context: NativeCallContext,
-        name: &str,
-        result: Map,
-    ) -> RhaiResult<String> {
+    pub fn save_result_named(context: NativeCallContext, name: &str, result: Map) -> RhaiResult<String> {
         let c = ctx(&context)?;
         if name.is_empty() || name.contains(['/', '\\']) {
-            return Err(rt(format!(
-                "save_result(): name `{name}` must be a plain file name without folders"
-            )));
+            return Err(rt(format!("save_result(): name `{name}` must be a plain file name without folders")));
         }
         let path = c.out_dir.join(format!("{name}.json"));
         crate::report::save_result(&path, &Dynamic::from_map(result), &c.info).map_err(rt)?;

@@ -5,8 +5,7 @@ use rhai::{Engine, EvalAltResult, Module, ModuleResolver, Position, Scope, Share
 use std::path::Path;
 
 /// Embedded modules: (import name, source).
-pub const MODULES: &[(&str, &str)] =
-    &[("experiments", include_str!("../../stdlib/experiments.rhai"))];
+pub const MODULES: &[(&str, &str)] = &[("experiments", include_str!("../../stdlib/experiments.rhai"))];
 
 /// Resolves the embedded stdlib modules.
 pub struct StdlibResolver;
@@ -22,13 +21,12 @@ impl ModuleResolver for StdlibResolver {
         let Some((name, src)) = MODULES.iter().find(|(name, _)| *name == path) else {
             return Err(EvalAltResult::ErrorModuleNotFound(path.into(), pos).into());
         };
-        let mut ast = engine.compile(*src).map_err(|e| {
-            EvalAltResult::ErrorInModule(format!("stdlib/{name}.rhai").into(), e.into(), pos)
-        })?;
+        let mut ast = engine
+            .compile(*src)
+            .map_err(|e| EvalAltResult::ErrorInModule(format!("stdlib/{name}.rhai"), e.into(), pos))?;
         ast.set_source(format!("stdlib/{name}.rhai"));
-        let module = Module::eval_ast_as_new(Scope::new(), &ast, engine).map_err(|e| {
-            EvalAltResult::ErrorInModule(format!("stdlib/{name}.rhai").into(), e, pos)
-        })?;
+        let module = Module::eval_ast_as_new(Scope::new(), &ast, engine)
+            .map_err(|e| EvalAltResult::ErrorInModule(format!("stdlib/{name}.rhai"), e, pos))?;
         Ok(module.into())
     }
 }

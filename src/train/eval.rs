@@ -11,17 +11,9 @@ pub const EVAL_BATCH: usize = 1024;
 /// Top-1 accuracy of `model` on `data`, in [0, 1].
 pub fn accuracy(model: &Model, data: &Dataset) -> Result<f64> {
     if data.is_empty() {
-        return Err(Error::invalid(
-            "dataset",
-            &data.name,
-            "a non-empty dataset for accuracy",
-        ));
+        return Err(Error::invalid("dataset", &data.name, "a non-empty dataset for accuracy"));
     }
-    let data = if data.device() != model.device() {
-        data.to_device(model.device())?
-    } else {
-        data.clone()
-    };
+    let data = if data.device() != model.device() { data.to_device(model.device())? } else { data.clone() };
     tch::no_grad(|| {
         let mut correct = Tensor::f_zeros([], (Kind::Int64, model.device()))?;
         let mut batches = Batches::sequential(&data, EVAL_BATCH)?;

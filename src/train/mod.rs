@@ -54,11 +54,7 @@ impl Default for TrainConfig {
 impl TrainConfig {
     /// Validates the values; the error names the option and what was expected.
     pub fn check(&self) -> Result<()> {
-        let opt = |key: &str, msg: String| Error::BadOption {
-            func: "train".into(),
-            key: key.into(),
-            msg,
-        };
+        let opt = |key: &str, msg: String| Error::BadOption { func: "train".into(), key: key.into(), msg };
         if self.epochs == 0 {
             return Err(opt("epochs", "must be at least 1".into()));
         }
@@ -66,31 +62,16 @@ impl TrainConfig {
             return Err(opt("batch_size", "must be at least 1".into()));
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
-            return Err(opt(
-                "lr",
-                format!("{} is not a positive finite number", self.lr),
-            ));
+            return Err(opt("lr", format!("{} is not a positive finite number", self.lr)));
         }
         if !(0.0..1.0).contains(&self.momentum) {
-            return Err(opt(
-                "momentum",
-                format!("{} is outside [0, 1)", self.momentum),
-            ));
+            return Err(opt("momentum", format!("{} is outside [0, 1)", self.momentum)));
         }
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
-            return Err(opt(
-                "weight_decay",
-                format!("{} is not a non-negative number", self.weight_decay),
-            ));
+            return Err(opt("weight_decay", format!("{} is not a non-negative number", self.weight_decay)));
         }
         if self.warmup_epochs > self.epochs {
-            return Err(opt(
-                "warmup_epochs",
-                format!(
-                    "{} is more than epochs ({})",
-                    self.warmup_epochs, self.epochs
-                ),
-            ));
+            return Err(opt("warmup_epochs", format!("{} is more than epochs ({})", self.warmup_epochs, self.epochs)));
         }
         Ok(())
     }
@@ -125,22 +106,14 @@ const PROGRESS_EVERY: usize = 25;
 
 /// Trains `model` in place on `data` with cross-entropy.
 ///
-/// Batches are index selections of a per-epoch permutation drawn from `seed`. Running sums stay
+/// Batches are index selections of a per-epoch permutation drawn from `seed` (host generator,
+/// so the order does not depend on the device). Running sums stay
 /// on the device and are read every few steps; a non-finite loss stops training with the epoch
 /// and batch where it first appeared.
-pub fn train(
-    model: &mut Model,
-    data: &Dataset,
-    cfg: &TrainConfig,
-    seed: u64,
-) -> Result<TrainReport> {
+pub fn train(model: &mut Model, data: &Dataset, cfg: &TrainConfig, seed: u64) -> Result<TrainReport> {
     cfg.check()?;
     if data.is_empty() {
-        return Err(Error::invalid(
-            "training set",
-            &data.name,
-            "a non-empty dataset",
-        ));
+        return Err(Error::invalid("training set", &data.name, "a non-empty dataset"));
     }
     if data.num_classes() as i64 > model.spec.num_classes {
         return Err(Error::Shape(format!(
@@ -151,26 +124,16 @@ pub fn train(
         )));
     }
     let device = model.device();
-    let data = if data.device() != device {
-        data.to_device(device)?
-    } else {
-        data.clone()
-    };
-    crate::runtime::seed_everything(seed);
-    let mut opt = optim::build(
-        model.var_store(),
-        cfg.optimizer,
-        cfg.lr,
-        cfg.momentum,
-        cfg.weight_decay,
-    )?;
+    let data = if data.device() != device { data.to_device(device)? } else { data.clone() };
+    let mut rng = crate::data::split::rng(seed);
+    let mut opt = optim::build(model.var_store(), cfg.optimizer, cfg.lr, cfg.momentum, cfg.weight_decay)?;
     let start = Instant::now();
     let mut epochs = Vec::with_capacity(cfg.epochs);
     for epoch in 0..cfg.epochs {
         let lr = cfg.lr * cfg.schedule.factor(epoch, cfg.epochs, cfg.warmup_epochs);
         opt.set_lr(lr);
         let t0 = Instant::now();
-        let mut batches = Batches::shuffled(&data, cfg.batch_size)?;
+        let mut batches = Batches::shuffled(&data, cfg.batch_size, &mut rng)?;
         let bar = progress_bar(cfg.progress, batches.count(), epoch, cfg.epochs);
         let zero = || Tensor::f_zeros([], (Kind::Double, device));
         let (mut loss_sum, mut correct) = (zero()?, zero()?);
@@ -182,22 +145,15 @@ pub fn train(
         while let Some((x, y)) = batches.next_batch()? {
             let n = y.size()[0] as usize;
             let logits = model.forward(&x)?;
-            let loss =
-                logits.f_cross_entropy_loss::<Tensor>(&y, None, Reduction::Mean, -100, 0.0)?;
+            let loss = logits.f_cross_entropy_loss::<Tensor>(&y, None, Reduction::Mean, -100, 0.0)?;
             opt.zero_grad();
             loss.f_backward()?;
             opt.step();
             let loss = loss.f_detach()?;
             loss_sum = loss_sum.f_add(&loss.f_to_kind(Kind::Double)?.f_mul_scalar(n as f64)?)?;
-            let hits = logits
-                .f_argmax(-1, false)?
-                .f_eq_tensor(&y)?
-                .f_sum(Kind::Double)?;
+            let hits = logits.f_argmax(-1, false)?.f_eq_tensor(&y)?.f_sum(Kind::Double)?;
             correct = correct.f_add(&hits)?;
-            let newly_bad = loss
-                .f_isfinite()?
-                .f_logical_not()?
-                .f_logical_and(&first_bad.f_lt(0)?)?;
+            let newly_bad = loss.f_isfinite()?.f_logical_not()?.f_logical_and(&first_bad.f_lt(0)?)?;
             first_bad = first_bad.f_where_self(&newly_bad.f_logical_not()?, &step_t)?;
             step_t = step_t.f_add_scalar(1)?;
             step += 1;
@@ -206,10 +162,7 @@ pub fn train(
                 check_finite(&first_bad, &loss_sum, epoch)?;
                 if let Some(bar) = &bar {
                     bar.set_position(step as u64);
-                    bar.set_message(format!(
-                        "loss {:.4}",
-                        loss_sum.f_double_value(&[])? / seen as f64
-                    ));
+                    bar.set_message(format!("loss {:.4}", loss_sum.f_double_value(&[])? / seen as f64));
                 }
             }
         }
@@ -269,10 +222,9 @@ fn progress_bar(enabled: bool, steps: usize, epoch: usize, epochs: usize) -> Opt
     if bar.is_hidden() {
         return None;
     }
-    let style =
-        ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed})")
-            .map(|s| s.progress_chars("=> "))
-            .unwrap_or_else(|_| ProgressStyle::default_bar());
+    let style = ProgressStyle::with_template("epoch {prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed})")
+        .map(|s| s.progress_chars("=> "))
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
     bar.set_style(style);
     bar.set_prefix(format!("{}/{}", epoch + 1, epochs));
     Some(bar)

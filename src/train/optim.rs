@@ -50,28 +50,13 @@ pub fn build(
     weight_decay: f64,
 ) -> Result<nn::Optimizer> {
     if !(lr.is_finite() && lr > 0.0) {
-        return Err(Error::invalid(
-            "learning rate",
-            lr,
-            "a positive finite number",
-        ));
+        return Err(Error::invalid("learning rate", lr, "a positive finite number"));
     }
     let opt = match kind {
-        OptimizerKind::Sgd => nn::Sgd {
-            momentum,
-            dampening: 0.0,
-            wd: weight_decay,
-            nesterov: false,
+        OptimizerKind::Sgd => nn::Sgd { momentum, dampening: 0.0, wd: weight_decay, nesterov: false }.build(vs, lr)?,
+        OptimizerKind::Adam => {
+            nn::Adam { beta1: 0.9, beta2: 0.999, wd: weight_decay, eps: 1e-8, amsgrad: false }.build(vs, lr)?
         }
-        .build(vs, lr)?,
-        OptimizerKind::Adam => nn::Adam {
-            beta1: 0.9,
-            beta2: 0.999,
-            wd: weight_decay,
-            eps: 1e-8,
-            amsgrad: false,
-        }
-        .build(vs, lr)?,
     };
     Ok(opt)
 }

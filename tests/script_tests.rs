@@ -1,0 +1,167 @@
+//! The script engine and the CLI: options, errors with positions, the stdlib, results on disk.
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::rc::Rc;
+use tch::Device;
+use unlearn::script::{self, RunContext};
+
+fn run_source(src: &str, out: &Path, options: &[(&str, &str)]) -> Result<(), String> {
+    let opts: BTreeMap<String, String> = options.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let ctx = Rc::new(RunContext::new("test.rhai", Device::Cpu, 3, out.to_path_buf(), opts));
+    let engine = script::engine(ctx, None);
+    script::run(&engine, "test.rhai", src)
+}
+
+fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_unlearn"))
+}
+
+#[test]
+fn unknown_option_key_is_rejected_with_a_suggestion_and_position() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = "let data = builtin(\"mnist\");\nlet m = convnet3(data, #{ width: 8 });\nlet model = train(m, data.train, #{ epoch: 8 });\n";
+    let err = run_source(src, dir.path(), &[]).unwrap_err();
+    assert!(err.contains("unknown option `epoch` for train() — did you mean `epochs`?"), "{err}");
+    assert!(err.contains("--> test.rhai:3:13"), "{err}");
+    assert!(err.contains("3 | let model = train("), "{err}");
+}
+
+#[test]
+fn wrong_option_type_names_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = "let data = builtin(\"mnist\");\nlet m = convnet3(data, #{ width: \"wide\" });\n";
+    let err = run_source(src, dir.path(), &[]).unwrap_err();
+    assert!(err.contains("option `width` of convnet3()") && err.contains("expected i64"), "{err}");
+    assert!(err.contains("test.rhai:2:9"), "{err}");
+}
+
+#[test]
+fn runtime_errors_carry_line_and_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = run_source("let a = 1;\n\n  let b = a.no_such_method();\n", dir.path(), &[]).unwrap_err();
+    assert!(err.contains("--> test.rhai:3:13"), "{err}");
+    assert!(err.contains("Function not found: no_such_method"), "{err}");
+    // errors inside stdlib functions point into the stdlib and name the call site
+    let src =
+        "import \"experiments\" as ex;\nlet data = builtin(\"mnist\");\nex::original_model(data, \"vgg\", #{});\n";
+    let err = run_source(src, dir.path(), &[]).unwrap_err();
+    assert!(err.contains("invalid architecture `vgg`"), "{err}");
+    assert!(err.contains("--> stdlib/experiments.rhai:"), "{err}");
+    assert!(err.contains("note: in call to `original_model` at test.rhai:3:"), "{err}");
+}
+
+#[test]
+fn syntax_errors_carry_line_and_column() {
+    let engine = script::offline_engine(None);
+    let err = script::check(&engine, "bad.rhai", "let x = 1;\nlet y = (x + ;\n").unwrap_err();
+    assert!(err.contains("syntax error") && err.contains("--> bad.rhai:2:14"), "{err}");
+}
+
+#[test]
+fn options_from_the_command_line_are_typed() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = r#"
+        let e = option("epochs", 3);
+        if type_of(e) != "i64" || e != 7 { throw `epochs ${e}`; }
+        let lr = option("lr", 0.1);
+        if lr != 0.5 { throw `lr ${lr}`; }
+        let name = option("name", "x");
+        if name != "hello" { throw name; }
+        if option("absent", 42) != 42 { throw "default"; }
+        if seed() != 3 || device() != "cpu" { throw "context"; }
+    "#;
+    run_source(src, dir.path(), &[("epochs", "7"), ("lr", "0.5"), ("name", "hello")]).unwrap();
+    let err = run_source("option(\"epochs\", 3);", dir.path(), &[("epochs", "many")]).unwrap_err();
+    assert!(err.contains("--set epochs=many: expected an integer"), "{err}");
+}
+
+#[test]
+fn a_script_trains_saves_and_records_its_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = r#"
+        let data = builtin("mnist");
+        let small = data.train.subset(0..512);
+        let m = convnet3(data, #{ width: 16 });
+        train(m, small, #{ epochs: 1, lr: 0.05, progress: false });
+        let acc = accuracy(m, data.test);
+        if acc < 0.3 { throw `accuracy ${acc}`; }
+        let path = m.save(out_path("m.safetensors"));
+        let again = load_model(path);
+        if accuracy(again, data.test) != acc { throw "reloaded model differs"; }
+        if m.history.len() != 1 || m.history[0].epochs.len() != 1 { throw "history"; }
+        save_result(#{ test_accuracy: acc, params: m.params });
+    "#;
+    run_source(src, dir.path(), &[]).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("result.json")).unwrap()).unwrap();
+    assert!(json["result"]["test_accuracy"].as_f64().unwrap() >= 0.3);
+    assert_eq!(json["run"]["seed"], 3);
+    assert_eq!(json["run"]["device"], "cpu");
+    assert_eq!(json["run"]["versions"]["libtorch"].as_str().unwrap().split('+').next(), Some("2.11.0"));
+    assert!(json["run"]["started"].as_str().is_some() && json["written"].as_str().is_some());
+}
+
+#[test]
+fn cli_check_fails_on_a_syntax_error_and_passes_the_shipped_scripts() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.rhai");
+    std::fs::write(&bad, "let x = ;\n").unwrap();
+    let out = Command::new(bin()).args(["check", bad.to_str().unwrap()]).output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("bad.rhai:1:9"), "{stderr}");
+    let scripts = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts");
+    for entry in std::fs::read_dir(scripts).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "rhai") {
+            let out = Command::new(bin()).args(["check", path.to_str().unwrap()]).output().unwrap();
+            assert!(out.status.success(), "{}: {}", path.display(), String::from_utf8_lossy(&out.stderr));
+        }
+    }
+}
+
+#[test]
+fn cli_run_reports_errors_and_bad_devices() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("s.rhai");
+    std::fs::write(&script, "let x = 1;\nthrow \"stop here\";\n").unwrap();
+    let out = Command::new(bin()).args(["run", script.to_str().unwrap(), "--device", "cpu"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("stop here") && stderr.contains("s.rhai:2:1"), "{stderr}");
+    let out = Command::new(bin()).args(["run", "/no/such/script.rhai"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/no/such/script.rhai"));
+    if !tch::Cuda::is_available() {
+        let out = Command::new(bin()).args(["run", script.to_str().unwrap(), "--device", "cuda"]).output().unwrap();
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("no CUDA device is available"), "{stderr}");
+    }
+    let out = Command::new(bin()).args(["run", script.to_str().unwrap(), "--set", "novalue"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected KEY=VALUE"));
+}
+
+#[test]
+fn cli_functions_lists_the_script_api_and_version_reports_libtorch() {
+    let out = Command::new(bin()).arg("functions").output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for f in [
+        "builtin(",
+        "mnist(",
+        "convnet3(",
+        "resnet18(",
+        "train(",
+        "accuracy(",
+        "load_model(",
+        "option(",
+        "save_result(",
+    ] {
+        assert!(text.contains(f), "`unlearn functions` lacks {f}:\n{text}");
+    }
+    let out = Command::new(bin()).arg("--version").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("libtorch 2.11.0") && text.contains("CUDA available:"), "{text}");
+}
