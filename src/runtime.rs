@@ -106,3 +106,75 @@ impl Versions {
         )
     }
 }
+
+/// Bytes of memory available for new allocations on `device`, where it can be known: on the CPU
+/// `MemAvailable` of /proc/meminfo (Linux). CUDA is checked by the allocation itself.
+pub fn available_bytes(device: Device) -> Option<u64> {
+    match device {
+        Device::Cpu => {
+            let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+            let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+            let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(kb * 1024)
+        }
+        _ => None,
+    }
+}
+
+/// Human-readable bytes.
+pub fn format_bytes(bytes: u64) -> String {
+    const GIB: f64 = (1u64 << 30) as f64;
+    const MIB: f64 = (1u64 << 20) as f64;
+    if bytes as f64 >= GIB {
+        format!("{:.2} GiB", bytes as f64 / GIB)
+    } else {
+        format!("{:.1} MiB", bytes as f64 / MIB)
+    }
+}
+
+/// Fails with a message saying how much is needed when `device` visibly lacks room for `bytes`.
+pub fn ensure_fits(device: Device, bytes: u64, what: &str) -> Result<()> {
+    if let Some(avail) = available_bytes(device) {
+        if bytes > avail {
+            return Err(Error::Device {
+                requested: device_name(device),
+                msg: format!(
+                    "{what} needs {} but only {} is available: use a subset, smaller images, or a machine with more memory",
+                    format_bytes(bytes),
+                    format_bytes(avail)
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Turns a libtorch out-of-memory error into one that says how much was needed.
+pub fn explain_alloc_error(e: Error, device: Device, bytes: u64, what: &str) -> Error {
+    let text = e.to_string();
+    if text.contains("out of memory") || text.contains("OutOfMemory") || text.contains("not enough memory") {
+        Error::Device {
+            requested: device_name(device),
+            msg: format!("{what} needs {} and the device ran out of memory ({text})", format_bytes(bytes)),
+        }
+    } else {
+        e
+    }
+}
+
+fn proc_status_bytes(key: &str) -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = text.lines().find(|l| l.starts_with(key))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Resident memory of this process (VmRSS), in bytes, on Linux.
+pub fn rss_bytes() -> Option<u64> {
+    proc_status_bytes("VmRSS:")
+}
+
+/// Peak resident memory of this process (VmHWM), in bytes, on Linux.
+pub fn peak_rss_bytes() -> Option<u64> {
+    proc_status_bytes("VmHWM:")
+}

@@ -5,9 +5,9 @@ use std::path::Path;
 use tch::{Device, Kind};
 use unlearn::data::idx::read_idx;
 use unlearn::data::loader::Batches;
-use unlearn::data::mnist::load_mnist_dir;
+use unlearn::data::mnist::{load_mnist_dir, Flavor};
 use unlearn::data::split::{apportion, stratified_split};
-use unlearn::data::Dataset;
+use unlearn::data::{Dataset, LoadOptions};
 
 /// An IDX file: 0x00 0x00, type 0x08, ndims, big-endian dims, data.
 fn idx_bytes(dims: &[u32], data: &[u8]) -> Vec<u8> {
@@ -114,7 +114,7 @@ fn mnist_dir_loads_pixels_labels_and_normalisation() {
     for gzip in [false, true] {
         let dir = tempfile::tempdir().unwrap();
         let (px, labels) = write_mnist_dir(dir.path(), 20, 7, gzip);
-        let split = load_mnist_dir(dir.path(), "toy", Device::Cpu).unwrap();
+        let split = load_mnist_dir(dir.path(), Flavor::Digits, &LoadOptions::default(), Device::Cpu).unwrap();
         assert_eq!(split.train.len(), 20);
         assert_eq!(split.test.len(), 7);
         assert_eq!(split.train.image_shape(), [1, 28, 28]);
@@ -139,23 +139,23 @@ fn mnist_dir_errors_name_the_problem() {
     write_mnist_dir(dir.path(), 20, 7, false);
     // label count does not match image count
     write(&dir.path().join("train-labels-idx1-ubyte"), &idx_bytes(&[19], &[1u8; 19]));
-    let err = load_mnist_dir(dir.path(), "toy", Device::Cpu).unwrap_err().to_string();
+    let err = load_mnist_dir(dir.path(), Flavor::Digits, &LoadOptions::default(), Device::Cpu).unwrap_err().to_string();
     assert!(
         err.contains("train-labels-idx1-ubyte") && err.contains("19 labels but") && err.contains("20 images"),
         "{err}"
     );
     // label out of range
     write(&dir.path().join("train-labels-idx1-ubyte"), &idx_bytes(&[20], &[12u8; 20]));
-    let err = load_mnist_dir(dir.path(), "toy", Device::Cpu).unwrap_err().to_string();
+    let err = load_mnist_dir(dir.path(), Flavor::Digits, &LoadOptions::default(), Device::Cpu).unwrap_err().to_string();
     assert!(err.contains("label 12 of item 0 is out of range"), "{err}");
     // a missing file
     std::fs::remove_file(dir.path().join("t10k-images-idx3-ubyte")).unwrap();
     write(&dir.path().join("train-labels-idx1-ubyte"), &idx_bytes(&[20], &[1u8; 20]));
-    let err = load_mnist_dir(dir.path(), "toy", Device::Cpu).unwrap_err().to_string();
+    let err = load_mnist_dir(dir.path(), Flavor::Digits, &LoadOptions::default(), Device::Cpu).unwrap_err().to_string();
     assert!(err.contains("missing `t10k-images-idx3-ubyte`"), "{err}");
     // images with the wrong number of dimensions
     write(&dir.path().join("t10k-images-idx3-ubyte"), &idx_bytes(&[7, 784], &[0u8; 7 * 784]));
-    let err = load_mnist_dir(dir.path(), "toy", Device::Cpu).unwrap_err().to_string();
+    let err = load_mnist_dir(dir.path(), Flavor::Digits, &LoadOptions::default(), Device::Cpu).unwrap_err().to_string();
     assert!(err.contains("t10k-images-idx3-ubyte") && err.contains("expected 3 dimensions"), "{err}");
 }
 
@@ -189,7 +189,8 @@ fn apportion_adds_up_by_largest_remainder() {
 
 #[test]
 fn builtin_mnist_is_the_documented_split() {
-    let split = unlearn::data::builtin::builtin("mnist", Device::Cpu).expect("run `make setup` first");
+    let split =
+        unlearn::data::builtin::builtin("mnist", &LoadOptions::default(), Device::Cpu).expect("run `make setup` first");
     assert_eq!((split.train.len(), split.test.len()), (8000, 2000));
     assert_eq!(split.train.image_shape(), [1, 28, 28]);
     let (train, test) = (split.train.class_counts(), split.test.class_counts());
@@ -203,9 +204,9 @@ fn builtin_mnist_is_the_documented_split() {
     let first = split.train.subset(&(0..500).collect::<Vec<_>>(), "first").unwrap().class_counts();
     assert!(first.iter().all(|&c| c > 20), "{first:?}");
     // fixed: loading twice gives the same items
-    let again = unlearn::data::builtin::builtin("mnist", Device::Cpu).unwrap();
+    let again = unlearn::data::builtin::builtin("mnist", &LoadOptions::default(), Device::Cpu).unwrap();
     assert!(again.test.images().equal(split.test.images()));
-    let err = unlearn::data::builtin::builtin("cifar", Device::Cpu).unwrap_err().to_string();
+    let err = unlearn::data::builtin::builtin("cifar", &LoadOptions::default(), Device::Cpu).unwrap_err().to_string();
     assert!(err.contains("`cifar`") && err.contains("mnist"), "{err}");
 }
 

@@ -165,3 +165,53 @@ fn cli_functions_lists_the_script_api_and_version_reports_libtorch() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("libtorch 2.11.0") && text.contains("CUDA available:"), "{text}");
 }
+
+#[test]
+fn datasets_splits_and_requests_from_a_script() {
+    let dir = tempfile::tempdir().unwrap();
+    let req_path = dir.path().join("req.json");
+    let src = format!(
+        r#"
+        let data = synthetic(#{{ train: 200, test: 100, classes: 4, channels: 1, height: 8, width: 8, seed: 2 }});
+        if data.train.len() != 200 || data.train.classes.len() != 4 {{ throw "synthetic"; }}
+        let parts = data.test.reference_split(#{{ seed: 1 }});
+        if parts.unseen.len() != 70 || parts.evaluation.len() != 30 {{ throw `reference split ${{parts.unseen.len()}}`; }}
+        let halves = data.train.split(0.5);
+        if halves.first.len() != 100 {{ throw "split"; }}
+        let r = forget_uniform(data.train, 0.1, #{{ seed: 3, stratified: true }});
+        if r.size != 20 || r.retain.len() != 180 || r.forget.len() != 20 {{ throw "uniform"; }}
+        if r.definition.kind != "uniform" || r.definition.seed != 3 {{ throw "definition"; }}
+        r.save("{req}");
+        let again = load_request("{req}", data.train);
+        if again.forget_indices != r.forget_indices {{ throw "replay"; }}
+        let c = forget_class(data.train, "class2");
+        if c.size != 50 {{ throw `class ${{c.size}}`; }}
+        if forget_classes(data.train, [0, 1]).size != 100 {{ throw "classes"; }}
+        if forget_indices(data.train, [5, 1]).forget_indices != [1, 5] {{ throw "indices"; }}
+        let rounds = forget_rounds(data.train, #{{ rounds: 2, fraction: 0.5, seed: 1 }});
+        if rounds.len() != 2 || rounds[0].size != 100 || rounds[1].size != 50 || rounds[1].earlier_indices.len() != 100 {{ throw "rounds"; }}
+        let rgb = data.train.with_channels(3).resize(16);
+        if rgb.shape != [3, 16, 16] {{ throw `shape ${{rgb.shape}}`; }}
+        "#,
+        req = req_path.display()
+    );
+    run_source(&src, dir.path(), &[]).unwrap();
+    let err = run_source(
+        "let d = synthetic(#{ train: 10, test: 5, classes: 2 });\nforget_uniform(d.train, 1.5);\n",
+        dir.path(),
+        &[],
+    )
+    .unwrap_err();
+    assert!(err.contains("forget fraction `1.5`") && err.contains("test.rhai:2:1"), "{err}");
+    let err = run_source(
+        "let d = synthetic(#{ train: 10, test: 5, classes: 2 });\nforget_class(d.train, \"dog\");\n",
+        dir.path(),
+        &[],
+    )
+    .unwrap_err();
+    assert!(err.contains("invalid class `dog`"), "{err}");
+    let err = run_source("cifar10(\"/no/such/folder\");\n", dir.path(), &[]).unwrap_err();
+    assert!(err.contains("/no/such/folder/data_batch_1.bin: missing"), "{err}");
+    let err = run_source("synthetic(#{ size: 3 });\n", dir.path(), &[]).unwrap_err();
+    assert!(err.contains("unknown option `size` for synthetic()"), "{err}");
+}

