@@ -35,8 +35,11 @@ demo: build
 test: setup
 	$(CARGO) test $(CARGO_FLAGS) --no-fail-fast
 
+# condensation phases on the bench README's workload (50,000 synthetic CIFAR-shaped images,
+# ipc 1000); BENCH_SET="--set n=10000 --set ipc=200" for a quick run
+BENCH_SET ?=
 bench: build
-	@echo "no benchmarks yet: \`unlearn bench\` arrives with the performance issue"
+	$(BIN) run benches/condense.rhai --out results/bench $(BENCH_SET)
 
 fmt:
 	$(CARGO) fmt --all

@@ -3,9 +3,11 @@
 //! `shared/docs/method.md`, with datasets, models, training, metrics and reports exposed to rhai
 //! scripts (`unlearn run scripts/NAME.rhai`).
 //!
-//! Layout: [`data`] (datasets on the device), [`models`] (architectures, checkpoints),
+//! Layout: [`data`] (datasets on the device, forget requests), [`models`] (architectures,
+//! checkpoints), [`condense`] (Blend and the condensation baselines),
 //! [`train`] (optimisers, schedules, the epoch loop, evaluation), [`report`] (result records),
 //! [`script`] (the rhai engine, a thin skin over the rest).
+pub mod condense;
 pub mod data;
 pub mod error;
 pub mod io;

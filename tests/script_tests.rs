@@ -215,3 +215,28 @@ fn datasets_splits_and_requests_from_a_script() {
     let err = run_source("synthetic(#{ size: 3 });\n", dir.path(), &[]).unwrap_err();
     assert!(err.contains("unknown option `size` for synthetic()"), "{err}");
 }
+
+#[test]
+fn condensation_from_a_script() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = r#"
+        let data = synthetic(#{ train: 300, test: 10, classes: 3, height: 8, width: 8, seed: 1 });
+        let request = forget_uniform(data.train, 0.1, #{ seed: 2 });
+        let reduced = condense(data.train, request, #{ method: "blend", ipc: 20, seed: 1 });
+        if reduced.dataset.len() != reduced.residual + reduced.synthetic { throw "sizes"; }
+        if reduced.ratio >= 1.0 || reduced.ratio <= 0.0 { throw `ratio ${reduced.ratio}`; }
+        let t = reduced.timings;
+        if t.total < t.features || reduced.losses.len() != 12 || reduced.kmeans_iterations.len() != 3 { throw "timings"; }
+        if reduced.images(5).len() != 5 { throw "images"; }
+        let same_size = condense(data.train, request, #{ method: "random", size: reduced.dataset.len() });
+        if same_size.dataset.len() != reduced.dataset.len() { throw "random size"; }
+        let rounds = forget_rounds(data.train, #{ rounds: 2, fraction: 0.1, seed: 3 });
+        let r0 = condense(data.train, rounds[0], #{ ipc: 20 });
+        let r1 = recondense(r0, rounds[1]);
+        if r1.timings.features != 0.0 || r1.timings.kmeans_lloyd != 0.0 { throw "recondense reran k-means"; }
+        print(reduced.describe());
+    "#;
+    run_source(src, dir.path(), &[]).unwrap();
+    let err = run_source("let d = synthetic(#{ train: 30, test: 5, classes: 3 });\nlet r = forget_uniform(d.train, 0.1);\ncondense(d.train, r, #{ ipcs: 3 });\n", dir.path(), &[]).unwrap_err();
+    assert!(err.contains("unknown option `ipcs` for condense() — did you mean `ipc`?") && err.contains("test.rhai:3:1"), "{err}");
+}

@@ -236,6 +236,46 @@ impl Dataset {
         })
     }
 
+    /// New items in this dataset's normalised space (same classes and normalisation), e.g.
+    /// synthetic images made from its items.
+    pub fn derived(&self, name: impl Into<String>, images: Tensor, labels: Vec<i64>) -> Result<Dataset> {
+        let s = images.size();
+        if s.len() != 4 || s[1..] != self.image_shape() || s[0] as usize != labels.len() {
+            return Err(Error::Shape(format!(
+                "derived images {s:?} with {} labels: expected N x {:?}",
+                labels.len(),
+                self.image_shape()
+            )));
+        }
+        let k = self.num_classes() as i64;
+        if let Some(&bad) = labels.iter().find(|&&l| l < 0 || l >= k) {
+            return Err(Error::invalid("label", bad, format!("a class in 0..{k}")));
+        }
+        Ok(Dataset {
+            name: name.into(),
+            source: self.source.clone(),
+            images: images.f_to_device(self.device())?,
+            labels: Tensor::f_from_slice(&labels)?.f_to_device(self.device())?,
+            labels_host: Arc::new(labels),
+            classes: self.classes.clone(),
+            norm: self.norm.clone(),
+        })
+    }
+
+    /// This dataset's items followed by `other`'s (same classes, normalisation and shape).
+    pub fn concat(&self, other: &Dataset, name: impl Into<String>) -> Result<Dataset> {
+        if other.classes != self.classes || other.norm != self.norm || other.image_shape() != self.image_shape() {
+            return Err(Error::Shape(format!(
+                "cannot concatenate {} and {}: classes, normalisation and image shape must agree",
+                self.name, other.name
+            )));
+        }
+        let mut labels = self.labels_host.to_vec();
+        labels.extend_from_slice(&other.labels_host);
+        let images = Tensor::f_cat(&[&self.images, &other.images.f_to_device(self.device())?], 0)?;
+        self.derived(name, images, labels)
+    }
+
     /// Moves the dataset to `device`.
     pub fn to_device(&self, device: Device) -> Result<Dataset> {
         let mut d = self.clone();

@@ -1,6 +1,7 @@
 //! The rhai engine: a thin skin over the typed API (no algorithm lives here). One binding module
 //! per domain, the embedded stdlib, the run context, and error messages that point at the script
 //! line and column.
+pub mod condense;
 pub mod data;
 pub mod models;
 pub mod options;
@@ -84,6 +85,7 @@ pub fn engine(ctx: Rc<RunContext>, script_dir: Option<&Path>) -> Engine {
         .on_debug(|s, src, pos| eprintln!("[debug] {}{pos:?}: {s}", src.map(|s| format!("{s} ")).unwrap_or_default()));
     engine.set_module_resolver(stdlib::resolver(script_dir));
     data::register(&mut engine);
+    condense::register(&mut engine);
     models::register(&mut engine);
     requests::register(&mut engine);
     run::register(&mut engine);

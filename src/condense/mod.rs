@@ -1,0 +1,220 @@
+//! Condensation of the retain set (method.md §1): Blend and the baselines, one file each behind
+//! one trait, found by name in a registry.
+//!
+//! Every condenser takes the training set and a forget request and returns a
+//! [`ReducedRetainSet`]: a dataset the unlearning methods take wherever they take a retain set,
+//! with its size ratio and the time of every phase (device-synchronised).
+pub mod blend;
+pub mod dm;
+pub mod dsa;
+pub mod features;
+pub mod kmeans;
+pub mod random;
+pub mod split;
+
+use crate::data::request::ForgetRequest;
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::models::Model;
+use kmeans::Clustering;
+use serde::{Deserialize, Serialize};
+use std::rc::Rc;
+
+/// Options of `condense()`; fields a method does not use are ignored by it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CondenseConfig {
+    /// "blend", "random" or "dm".
+    pub method: String,
+    /// Clusters (Blend) or images (random, DM) per class.
+    pub ipc: usize,
+    /// Random subset only: this many images in all (drawn per class in proportion), instead of
+    /// `ipc` per class, e.g. the size of a Blend-reduced set.
+    pub size: Option<usize>,
+    /// Iterations; `None`: 12 for Blend (method.md §1.4; 20 in the condensation benchmark),
+    /// 20,000 for DM (§1.7).
+    pub iters: Option<usize>,
+    /// Learning rate; `None`: η(ipc) of method.md §1.4 for Blend, 0.01 for DM (§1.7).
+    pub lr: Option<f64>,
+    /// SGD momentum of Blend's weights and DM's images.
+    pub momentum: f64,
+    /// Seed of every random choice (feature networks, k-means, subsets); `None` takes the run's.
+    pub seed: Option<u64>,
+    pub kmeans_max_iter: usize,
+    pub kmeans_tol: f64,
+    /// Images per no-grad forward (features, Blend targets).
+    pub embed_batch: usize,
+    /// Blend clusters per forward/backward chunk (memory only; the result is the same).
+    pub chunk_clusters: usize,
+}
+
+impl Default for CondenseConfig {
+    fn default() -> Self {
+        CondenseConfig {
+            method: "blend".into(),
+            ipc: 10,
+            size: None,
+            iters: None,
+            lr: None,
+            momentum: 0.5,
+            seed: None,
+            kmeans_max_iter: 100,
+            kmeans_tol: 1e-4,
+            embed_batch: 1024,
+            chunk_clusters: 1024,
+        }
+    }
+}
+
+impl CondenseConfig {
+    pub fn check(&self) -> Result<()> {
+        let bad = |key: &str, msg: String| Error::BadOption { func: "condense".into(), key: key.into(), msg };
+        if !CONDENSERS.contains(&self.method.as_str()) {
+            return Err(bad("method", format!("`{}` is not one of {CONDENSERS:?}", self.method)));
+        }
+        if self.size == Some(0) {
+            return Err(bad("size", "must be at least 1".into()));
+        }
+        if self.ipc == 0 {
+            return Err(bad("ipc", "must be at least 1".into()));
+        }
+        if self.lr.is_some_and(|lr| !lr.is_finite()) {
+            return Err(bad("lr", "must be finite".into()));
+        }
+        if self.embed_batch == 0 || self.chunk_clusters == 0 || self.kmeans_max_iter == 0 {
+            return Err(bad("embed_batch/chunk_clusters/kmeans_max_iter", "must be at least 1".into()));
+        }
+        Ok(())
+    }
+}
+
+/// What a condenser works on.
+pub struct CondenseInput<'a> {
+    pub train: &'a Dataset,
+    pub request: &'a ForgetRequest,
+    /// A clustering to reuse (multi-round: made once in round 0).
+    pub clustering: Option<Rc<Clustering>>,
+    /// The network whose features are clustered; `None`: a fresh random ConvNet-3.
+    pub feature_model: Option<&'a Model>,
+    /// The seed of the run, used where `CondenseConfig::seed` is `None`.
+    pub seed: u64,
+}
+
+/// Seconds per phase, each measured after a device synchronisation.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Timings {
+    pub features: f64,
+    pub kmeans_init: f64,
+    pub kmeans_lloyd: f64,
+    pub split: f64,
+    /// Blend's optimisation, or the whole of a baseline.
+    pub condense: f64,
+}
+
+impl Timings {
+    pub fn total(&self) -> f64 {
+        self.features + self.kmeans_init + self.kmeans_lloyd + self.split + self.condense
+    }
+}
+
+/// The reduced retain set R̃ and how it was made.
+#[derive(Debug, Clone)]
+pub struct ReducedRetainSet {
+    pub method: String,
+    /// Residual real images followed by the synthetic ones.
+    pub dataset: Dataset,
+    pub retain_size: usize,
+    pub residual: usize,
+    pub synthetic: usize,
+    pub timings: Timings,
+    pub clustering: Option<Rc<Clustering>>,
+    pub config: CondenseConfig,
+    /// Blend's loss per iteration, and min(a) at the end.
+    pub blend_losses: Vec<f64>,
+    pub min_weight: Option<f64>,
+}
+
+impl ReducedRetainSet {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        method: &str,
+        dataset: Dataset,
+        retain_size: usize,
+        residual: usize,
+        synthetic: usize,
+        timings: Timings,
+        clustering: Option<Rc<Clustering>>,
+        config: &CondenseConfig,
+    ) -> Self {
+        ReducedRetainSet {
+            method: method.into(),
+            dataset,
+            retain_size,
+            residual,
+            synthetic,
+            timings,
+            clustering,
+            config: config.clone(),
+            blend_losses: Vec::new(),
+            min_weight: None,
+        }
+    }
+
+    /// |R̃| / |R| (method.md §1.5: the reference prints it as "Ratio of Reduced Retain Set to Retain Set").
+    pub fn ratio(&self) -> f64 {
+        self.dataset.len() as f64 / self.retain_size.max(1) as f64
+    }
+
+    /// The synthetic part alone.
+    pub fn synthetic_set(&self) -> Result<Dataset> {
+        let idx: Vec<i64> = (self.residual as i64..(self.residual + self.synthetic) as i64).collect();
+        self.dataset.subset(&idx, format!("{} (synthetic)", self.dataset.name))
+    }
+
+    pub fn describe(&self) -> String {
+        let t = &self.timings;
+        format!(
+            "{} reduced retain set: {} images ({} residual real + {} synthetic) for a retain set of {}: ratio {:.4}\n  time: features {:.3} s, k-means {:.3} s (init {:.3}, Lloyd {:.3}), split {:.3} s, {} {:.3} s, total {:.3} s",
+            self.method,
+            self.dataset.len(),
+            self.residual,
+            self.synthetic,
+            self.retain_size,
+            self.ratio(),
+            t.features,
+            t.kmeans_init + t.kmeans_lloyd,
+            t.kmeans_init,
+            t.kmeans_lloyd,
+            t.split,
+            self.method,
+            t.condense,
+            t.total()
+        )
+    }
+}
+
+/// A condensation method.
+pub trait Condenser {
+    fn name(&self) -> &'static str;
+    fn condense(&self, input: &CondenseInput, cfg: &CondenseConfig) -> Result<ReducedRetainSet>;
+}
+
+/// Names of the registered condensers.
+pub const CONDENSERS: &[&str] = &["blend", "random", "dm"];
+
+/// The condenser called `name`.
+pub fn condenser(name: &str) -> Result<Box<dyn Condenser>> {
+    match name {
+        "blend" => Ok(Box::new(blend::Blend)),
+        "random" => Ok(Box::new(random::RandomSubset)),
+        "dm" => Ok(Box::new(dm::DistributionMatching)),
+        other => Err(Error::invalid("condensation method", other, format!("one of {CONDENSERS:?}"))),
+    }
+}
+
+/// Validates `cfg` and runs the condenser it names.
+pub fn condense(input: &CondenseInput, cfg: &CondenseConfig) -> Result<ReducedRetainSet> {
+    cfg.check()?;
+    input.request.check_dataset(input.train)?;
+    condenser(&cfg.method)?.condense(input, cfg)
+}

@@ -1,0 +1,124 @@
+//! Script bindings for condensation (`src/condense`).
+use super::models::ModelHandle;
+use super::options::parse;
+use super::requests::Request;
+use super::{ctx, rt, RhaiResult};
+use crate::condense::{condense as run_condense, CondenseConfig, CondenseInput, ReducedRetainSet};
+use crate::data::Dataset;
+use rhai::plugin::*;
+use rhai::{Array, Dynamic, Engine, Map};
+
+fn run(context: &NativeCallContext, train: &Dataset, request: &Request, options: &Map, model: Option<&ModelHandle>) -> RhaiResult<ReducedRetainSet> {
+    let c = ctx(context)?;
+    let cfg: CondenseConfig = parse("condense", options).map_err(rt)?;
+    let borrowed = model.map(|m| m.0.borrow());
+    let input = CondenseInput {
+        train,
+        request: &request.request,
+        clustering: None,
+        feature_model: borrowed.as_ref().map(|b| &b.model),
+        seed: c.seed,
+    };
+    run_condense(&input, &cfg).map_err(rt)
+}
+
+#[export_module]
+pub mod condense_api {
+    use super::*;
+
+    /// The reduced retain set for `request` on `train` (method.md §1). Options: method ("blend" |
+    /// "random" | "dm"), ipc (10), size (random: total instead of ipc per class), iters (Blend 12,
+    /// DM 20000), lr (Blend η(ipc), DM 0.01), momentum (0.5), seed (the run's), kmeans_max_iter
+    /// (100), kmeans_tol (1e-4), embed_batch (1024), chunk_clusters (1024).
+    #[rhai_fn(name = "condense", return_raw)]
+    pub fn condense_opts(context: NativeCallContext, train: Dataset, request: Request, options: Map) -> RhaiResult<ReducedRetainSet> {
+        run(&context, &train, &request, &options, None)
+    }
+    /// The reduced retain set with the default options (Blend, ipc 10).
+    #[rhai_fn(name = "condense", return_raw)]
+    pub fn condense_default(context: NativeCallContext, train: Dataset, request: Request) -> RhaiResult<ReducedRetainSet> {
+        run(&context, &train, &request, &Map::new(), None)
+    }
+    /// The reduced retain set, clustering the features of `model` instead of a random ConvNet-3.
+    #[rhai_fn(name = "condense", return_raw)]
+    pub fn condense_with_model(context: NativeCallContext, model: ModelHandle, train: Dataset, request: Request, options: Map) -> RhaiResult<ReducedRetainSet> {
+        run(&context, &train, &request, &options, Some(&model))
+    }
+    /// The reduced retain set for a later round's request, reusing `previous`'s clustering and
+    /// options (method.md §4.4: k-means once, the split and Blend again every round).
+    #[rhai_fn(return_raw)]
+    pub fn recondense(context: NativeCallContext, previous: ReducedRetainSet, request: Request) -> RhaiResult<ReducedRetainSet> {
+        let c = ctx(&context)?;
+        let input = CondenseInput {
+            train: &request.data,
+            request: &request.request,
+            clustering: previous.clustering.clone(),
+            feature_model: None,
+            seed: c.seed,
+        };
+        run_condense(&input, &previous.config).map_err(rt)
+    }
+
+    /// The reduced retain set as a Dataset (residual real images, then the synthetic ones).
+    #[rhai_fn(get = "dataset", pure)]
+    pub fn reduced_dataset(r: &mut ReducedRetainSet) -> Dataset {
+        r.dataset.clone()
+    }
+    /// |reduced| / |retain|.
+    #[rhai_fn(get = "ratio", pure)]
+    pub fn reduced_ratio(r: &mut ReducedRetainSet) -> f64 {
+        r.ratio()
+    }
+    /// Seconds per phase: #{ features, kmeans_init, kmeans_lloyd, split, condense, total }.
+    #[rhai_fn(get = "timings", pure, return_raw)]
+    pub fn reduced_timings(r: &mut ReducedRetainSet) -> RhaiResult<Dynamic> {
+        let mut m: Map = rhai::serde::to_dynamic(&r.timings)?.cast();
+        m.insert("total".into(), Dynamic::from_float(r.timings.total()));
+        Ok(m.into())
+    }
+    /// Number of residual real images.
+    #[rhai_fn(get = "residual", pure)]
+    pub fn reduced_residual(r: &mut ReducedRetainSet) -> i64 {
+        r.residual as i64
+    }
+    /// Number of synthetic images (one per free cluster for Blend).
+    #[rhai_fn(get = "synthetic", pure)]
+    pub fn reduced_synthetic(r: &mut ReducedRetainSet) -> i64 {
+        r.synthetic as i64
+    }
+    /// Lloyd iterations each class ran (empty for methods without k-means).
+    #[rhai_fn(get = "kmeans_iterations", pure)]
+    pub fn reduced_kmeans_iterations(r: &mut ReducedRetainSet) -> Array {
+        r.clustering.as_ref().map(|c| c.iterations.iter().map(|&i| Dynamic::from_int(i as i64)).collect()).unwrap_or_default()
+    }
+    /// Blend's loss at each iteration.
+    #[rhai_fn(get = "losses", pure)]
+    pub fn reduced_losses(r: &mut ReducedRetainSet) -> Array {
+        r.blend_losses.iter().map(|&l| Dynamic::from_float(l)).collect()
+    }
+    /// The first `n` synthetic images, as a Dataset (for viewing).
+    #[rhai_fn(name = "images", pure, return_raw)]
+    pub fn reduced_images(r: &mut ReducedRetainSet, n: i64) -> RhaiResult<Dataset> {
+        let s = r.synthetic_set().map_err(rt)?;
+        let n = n.clamp(0, s.len() as i64);
+        s.subset(&(0..n).collect::<Vec<_>>(), format!("{} (first {n})", s.name)).map_err(rt)
+    }
+    /// Sizes, ratio and time per phase.
+    #[rhai_fn(name = "describe", pure)]
+    pub fn reduced_describe(r: &mut ReducedRetainSet) -> String {
+        r.describe()
+    }
+    #[rhai_fn(name = "to_string", pure)]
+    pub fn reduced_to_string(r: &mut ReducedRetainSet) -> String {
+        r.describe()
+    }
+    #[rhai_fn(name = "to_debug", pure)]
+    pub fn reduced_to_debug(r: &mut ReducedRetainSet) -> String {
+        r.describe()
+    }
+}
+
+pub fn register(engine: &mut Engine) {
+    engine.register_type_with_name::<ReducedRetainSet>("ReducedRetainSet");
+    engine.register_global_module(exported_module!(condense_api).into());
+}
