@@ -24,7 +24,9 @@ fn small_data(n: usize, classes: usize, seed: u64) -> Dataset {
 
 #[test]
 fn blend_lr_polynomial_matches_method_md() {
-    for (ipc, expected, tol) in [(2.0, 1.0, 1e-3), (10.0, 0.1656, 1e-4), (100.0, 99.98, 1e-2), (800.0, 6665.6, 0.1), (1000.0, 9998.7, 0.1)] {
+    for (ipc, expected, tol) in
+        [(2.0, 1.0, 1e-3), (10.0, 0.1656, 1e-4), (100.0, 99.98, 1e-2), (800.0, 6665.6, 0.1), (1000.0, 9998.7, 0.1)]
+    {
         let lr = blend_lr(ipc);
         assert!((lr - expected).abs() < tol, "ipc {ipc}: {lr} vs {expected}");
     }
@@ -33,12 +35,25 @@ fn blend_lr_polynomial_matches_method_md() {
 /// Blend written the straightforward way: one cluster at a time, one weight tensor per cluster.
 fn blend_per_cluster(x: &Tensor, sizes: &[i64], net: &Model, cfg: &BlendConfig) -> (Vec<Tensor>, Vec<Tensor>) {
     let m = sizes.len() as f64;
-    let mut a: Vec<Tensor> = sizes.iter().map(|&n| Tensor::full([n], 1.0 / n as f64, (Kind::Float, Device::Cpu)).set_requires_grad(true)).collect();
+    let mut a: Vec<Tensor> = sizes
+        .iter()
+        .map(|&n| Tensor::full([n], 1.0 / n as f64, (Kind::Float, Device::Cpu)).set_requires_grad(true))
+        .collect();
     let mut bufs: Vec<Option<Tensor>> = sizes.iter().map(|_| None).collect();
     let mut start = 0;
-    let members: Vec<Tensor> = sizes.iter().map(|&n| { let t = x.narrow(0, start, n); start += n; t }).collect();
-    let mu: Vec<Tensor> = tch::no_grad(|| members.iter().map(|xm| net.embed(xm).unwrap().mean_dim(0, true, Kind::Float)).collect());
-    let synth = |a: &Tensor, xm: &Tensor| (xm * (a / a.sum(Kind::Float)).view([-1, 1, 1, 1])).sum_dim_intlist(0, true, Kind::Float);
+    let members: Vec<Tensor> = sizes
+        .iter()
+        .map(|&n| {
+            let t = x.narrow(0, start, n);
+            start += n;
+            t
+        })
+        .collect();
+    let mu: Vec<Tensor> =
+        tch::no_grad(|| members.iter().map(|xm| net.embed(xm).unwrap().mean_dim(0, true, Kind::Float)).collect());
+    let synth = |a: &Tensor, xm: &Tensor| {
+        (xm * (a / a.sum(Kind::Float)).view([-1, 1, 1, 1])).sum_dim_intlist(0, true, Kind::Float)
+    };
     for _ in 0..cfg.iters {
         for (j, xm) in members.iter().enumerate() {
             let s = synth(&a[j], xm);
@@ -48,7 +63,10 @@ fn blend_per_cluster(x: &Tensor, sizes: &[i64], net: &Model, cfg: &BlendConfig) 
         tch::no_grad(|| {
             for j in 0..sizes.len() {
                 let mut g = a[j].grad();
-                let b = match bufs[j].take() { None => g.copy(), Some(b) => b * cfg.momentum + &g };
+                let b = match bufs[j].take() {
+                    None => g.copy(),
+                    Some(b) => b * cfg.momentum + &g,
+                };
                 let _ = a[j].f_sub_(&(&b * cfg.lr)).unwrap();
                 bufs[j] = Some(b);
                 let _ = g.zero_();
@@ -66,7 +84,8 @@ fn batched_blend_equals_the_per_cluster_form() {
     let n: i64 = sizes.iter().sum();
     tch::manual_seed(1);
     let x = Tensor::randn([n, 3, 16, 16], (Kind::Float, Device::Cpu));
-    let seg: Vec<i64> = sizes.iter().enumerate().flat_map(|(j, &s)| std::iter::repeat_n(j as i64, s as usize)).collect();
+    let seg: Vec<i64> =
+        sizes.iter().enumerate().flat_map(|(j, &s)| std::iter::repeat_n(j as i64, s as usize)).collect();
     let net = frozen_convnet(5, shape);
     // an lr that moves the weights well away from the start, yet keeps the 12 steps stable (at
     // lr 50 the loss rises and float rounding is amplified until the two forms part)
@@ -75,8 +94,14 @@ fn batched_blend_equals_the_per_cluster_form() {
     let (weights, images) = blend_per_cluster(&x, &sizes, &net, &cfg);
     let ref_w = Tensor::cat(&weights, 0);
     let ref_s = Tensor::cat(&images, 0);
-    let start_w = Tensor::cat(&sizes.iter().map(|&s| Tensor::full([s], 1.0 / s as f64, (Kind::Float, Device::Cpu))).collect::<Vec<_>>(), 0);
-    assert!((&ref_w - &start_w).abs().max().double_value(&[]) > 1e-3, "the weights did not move: the test would prove nothing");
+    let start_w = Tensor::cat(
+        &sizes.iter().map(|&s| Tensor::full([s], 1.0 / s as f64, (Kind::Float, Device::Cpu))).collect::<Vec<_>>(),
+        0,
+    );
+    assert!(
+        (&ref_w - &start_w).abs().max().double_value(&[]) > 1e-3,
+        "the weights did not move: the test would prove nothing"
+    );
     let dw = (&out.weights - &ref_w).abs().max().double_value(&[]);
     let ds = (&out.images - &ref_s).abs().max().double_value(&[]);
     assert!(dw < 1e-5 && ds < 1e-5, "weights differ by {dw}, images by {ds}");
@@ -95,7 +120,13 @@ fn blend_lowers_its_loss_at_a_sane_rate() {
     let x = Tensor::randn([40, 3, 16, 16], (Kind::Float, Device::Cpu));
     let seg: Vec<i64> = (0..40).map(|i| i / 5).collect();
     let net = frozen_convnet(6, shape);
-    let out = blend(&x, &seg, &net, &BlendConfig { iters: 12, lr: blend_lr(5.0) * 100.0, momentum: 0.5, chunk_clusters: 3, embed_batch: 16 }).unwrap();
+    let out = blend(
+        &x,
+        &seg,
+        &net,
+        &BlendConfig { iters: 12, lr: blend_lr(5.0) * 100.0, momentum: 0.5, chunk_clusters: 3, embed_batch: 16 },
+    )
+    .unwrap();
     assert!(out.losses[11] < out.losses[0], "{:?}", out.losses);
 }
 
@@ -151,19 +182,23 @@ fn kmeans_objective_is_non_increasing_on_hard_data_and_small_classes_get_one_clu
     let sizes = c.sizes();
     let small: Vec<usize> = sizes[16..24].to_vec();
     assert_eq!(small.iter().filter(|&&s| s > 0).count(), 5, "{small:?}");
-    assert!(c.iterations.iter().all(|&i| i >= 1 && i <= 50));
+    assert!(c.iterations.iter().all(|i| (1..=50).contains(i)));
 }
 
 #[test]
 fn free_residual_split_invariants_single_and_multi_round() {
     let data = small_data(400, 4, 1);
     let f = unlearn::condense::features::embed_dataset(&frozen_convnet(2, [3, 8, 8]), &data, 128).unwrap();
-    let clustering = kmeans_per_class(&f, data.labels_host(), 4, &KMeansConfig { k: 20, seed: 3, ..Default::default() }).unwrap();
+    let clustering =
+        kmeans_per_class(&f, data.labels_host(), 4, &KMeansConfig { k: 20, seed: 3, ..Default::default() }).unwrap();
     let rounds = ForgetRequest::rounds(&data, 2, 0.1, false, 7).unwrap();
     for r in &rounds {
         let split = free_residual_split(&clustering, r).unwrap();
         let gone: HashSet<i64> = r.forget.iter().chain(&r.earlier).copied().collect();
-        assert!(split.residual.iter().chain(&split.free_items).all(|i| !gone.contains(i)), "a forgotten item reached the reduced set");
+        assert!(
+            split.residual.iter().chain(&split.free_items).all(|i| !gone.contains(i)),
+            "a forgotten item reached the reduced set"
+        );
         // every retained item is residual or in a free cluster, exactly once
         let mut covered: Vec<i64> = split.residual.iter().chain(&split.free_items).copied().collect();
         covered.sort();
@@ -212,7 +247,8 @@ fn random_subset_baseline_takes_ipc_retained_images_per_class() {
     let r = condense(&input, &CondenseConfig { method: "random".into(), ipc: 7, ..Default::default() }).unwrap();
     assert_eq!(r.dataset.class_counts(), vec![7, 0, 7]);
     // or a given total, spread over the classes in proportion
-    let r = condense(&input, &CondenseConfig { method: "random".into(), size: Some(50), ..Default::default() }).unwrap();
+    let r =
+        condense(&input, &CondenseConfig { method: "random".into(), size: Some(50), ..Default::default() }).unwrap();
     assert_eq!(r.dataset.len(), 50);
     assert_eq!(r.dataset.class_counts()[1], 0);
     let err = condense(&input, &CondenseConfig { method: "dc".into(), ..Default::default() }).unwrap_err().to_string();

@@ -238,5 +238,27 @@ fn condensation_from_a_script() {
     "#;
     run_source(src, dir.path(), &[]).unwrap();
     let err = run_source("let d = synthetic(#{ train: 30, test: 5, classes: 3 });\nlet r = forget_uniform(d.train, 0.1);\ncondense(d.train, r, #{ ipcs: 3 });\n", dir.path(), &[]).unwrap_err();
-    assert!(err.contains("unknown option `ipcs` for condense() — did you mean `ipc`?") && err.contains("test.rhai:3:1"), "{err}");
+    assert!(
+        err.contains("unknown option `ipcs` for condense() — did you mean `ipc`?") && err.contains("test.rhai:3:1"),
+        "{err}"
+    );
+}
+
+#[test]
+fn scripts_import_the_stdlib_and_modules_next_to_them() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("helpers.rhai"), "fn double(x) { x * 2 }\n").unwrap();
+    let script = dir.path().join("main.rhai");
+    std::fs::write(
+        &script,
+        "import \"helpers\" as h;\nimport \"experiments\" as ex;\nif h::double(21) != 42 { throw \"import\"; }\nprint(`ok ${h::double(2)}`);\n",
+    )
+    .unwrap();
+    let out = Command::new(bin()).args(["run", script.to_str().unwrap(), "--device", "cpu"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("ok 4"));
+    std::fs::write(&script, "import \"nowhere\" as n;\n").unwrap();
+    let out = Command::new(bin()).args(["run", script.to_str().unwrap(), "--device", "cpu"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nowhere"), "{}", String::from_utf8_lossy(&out.stderr));
 }

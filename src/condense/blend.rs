@@ -124,18 +124,7 @@ pub fn blend(x: &Tensor, seg_host: &[i64], net: &Model, cfg: &BlendConfig) -> Re
             total = total.f_add(&loss.f_detach()?)?;
         }
         losses_t.push(total);
-        tch::no_grad(|| -> Result<()> {
-            let mut g = a.grad();
-            // PyTorch SGD: buf = g (first step), then buf = momentum * buf + g; a -= lr * buf
-            let b = match buf.take() {
-                None => g.f_mul_scalar(1.0)?,
-                Some(b) => b.f_mul_scalar(cfg.momentum)?.f_add(&g)?,
-            };
-            let _ = a.f_sub_(&b.f_mul_scalar(cfg.lr)?)?;
-            buf = Some(b);
-            let _ = g.f_zero_()?;
-            Ok(())
-        })?;
+        crate::train::optim::sgd_momentum_step(&mut a, &mut buf, cfg.lr, cfg.momentum)?;
     }
     let a = a.f_detach()?;
     let images = tch::no_grad(|| -> Result<Tensor> {
@@ -146,7 +135,11 @@ pub fn blend(x: &Tensor, seg_host: &[i64], net: &Model, cfg: &BlendConfig) -> Re
         }
         Ok(Tensor::f_cat(&out, 0)?)
     })?;
-    let losses = if losses_t.is_empty() { vec![] } else { Vec::<f64>::try_from(&Tensor::f_stack(&losses_t, 0)?.f_to_kind(Kind::Double)?)? };
+    let losses = if losses_t.is_empty() {
+        vec![]
+    } else {
+        Vec::<f64>::try_from(&Tensor::f_stack(&losses_t, 0)?.f_to_kind(Kind::Double)?)?
+    };
     let min_weight = a.f_min()?.f_double_value(&[])?;
     Ok(BlendOutput { images, weights: a, losses, min_weight })
 }
@@ -185,7 +178,12 @@ impl super::Condenser for Blend {
                 };
                 crate::runtime::synchronize(device);
                 timings.features = t.elapsed().as_secs_f64();
-                let km = super::kmeans::KMeansConfig { k: cfg.ipc, max_iter: cfg.kmeans_max_iter, tol: cfg.kmeans_tol, seed: seed_km };
+                let km = super::kmeans::KMeansConfig {
+                    k: cfg.ipc,
+                    max_iter: cfg.kmeans_max_iter,
+                    tol: cfg.kmeans_tol,
+                    seed: seed_km,
+                };
                 let c = super::kmeans::kmeans_per_class(&features, train.labels_host(), train.num_classes(), &km)?;
                 timings.kmeans_init = c.init_seconds;
                 timings.kmeans_lloyd = c.lloyd_seconds;

@@ -81,24 +81,15 @@ impl Condenser for DistributionMatching {
                 total = total.f_add(&loss.f_detach()?)?;
             }
             losses.push(total);
-            tch::no_grad(|| -> Result<()> {
-                let mut g = syn.grad();
-                let b = match buf.take() {
-                    None => g.f_mul_scalar(1.0)?,
-                    Some(b) => b.f_mul_scalar(cfg.momentum)?.f_add(&g)?,
-                };
-                let _ = syn.f_sub_(&b.f_mul_scalar(lr)?)?;
-                buf = Some(b);
-                let _ = g.f_zero_()?;
-                Ok(())
-            })?;
+            crate::train::optim::sgd_momentum_step(&mut syn, &mut buf, lr, cfg.momentum)?;
         }
         let images = syn.f_detach()?;
         crate::runtime::synchronize(device);
         let synthetic = train.derived(format!("{}[dm ipc {}]", train.name, cfg.ipc), images, syn_labels)?;
         let timings = Timings { condense: t.elapsed().as_secs_f64(), ..Default::default() };
         let n = synthetic.len();
-        let mut reduced = ReducedRetainSet::new(self.name(), synthetic, input.request.retain.len(), 0, n, timings, None, cfg);
+        let mut reduced =
+            ReducedRetainSet::new(self.name(), synthetic, input.request.retain.len(), 0, n, timings, None, cfg);
         if !losses.is_empty() {
             reduced.blend_losses = Vec::<f64>::try_from(&Tensor::f_stack(&losses, 0)?.f_to_kind(Kind::Double)?)?;
         }

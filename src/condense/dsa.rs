@@ -62,8 +62,16 @@ impl DsaDraw {
             }
             "cutout" => {
                 let (ch, cw) = (((h as f64) * RATIO_CUTOUT + 0.5) as i64, ((w as f64) * RATIO_CUTOUT + 0.5) as i64);
-                let oy = self.col(0, n, x)?.f_mul_scalar((h + 1 - ch % 2) as f64)?.f_floor()?.f_sub_scalar((ch / 2) as f64)?;
-                let ox = self.col(1, n, x)?.f_mul_scalar((w + 1 - cw % 2) as f64)?.f_floor()?.f_sub_scalar((cw / 2) as f64)?;
+                let oy = self
+                    .col(0, n, x)?
+                    .f_mul_scalar((h + 1 - ch % 2) as f64)?
+                    .f_floor()?
+                    .f_sub_scalar((ch / 2) as f64)?;
+                let ox = self
+                    .col(1, n, x)?
+                    .f_mul_scalar((w + 1 - cw % 2) as f64)?
+                    .f_floor()?
+                    .f_sub_scalar((cw / 2) as f64)?;
                 let ys = Tensor::f_arange(h, (Kind::Float, x.device()))?.f_view([1, 1, h, 1])?;
                 let xs = Tensor::f_arange(w, (Kind::Float, x.device()))?.f_view([1, 1, 1, w])?;
                 let in_y = ys.f_ge_tensor(&oy)?.f_logical_and(&ys.f_lt_tensor(&oy.f_add_scalar(ch as f64)?)?)?;

@@ -66,7 +66,12 @@ fn sq_dist(x: &Tensor, xx: &Tensor, c: &Tensor) -> Result<Tensor> {
 }
 
 /// Runs k-means on `features` (`[N, D]`, on any device) separately for every class of `labels`.
-pub fn kmeans_per_class(features: &Tensor, labels: &[i64], num_classes: usize, cfg: &KMeansConfig) -> Result<Clustering> {
+pub fn kmeans_per_class(
+    features: &Tensor,
+    labels: &[i64],
+    num_classes: usize,
+    cfg: &KMeansConfig,
+) -> Result<Clustering> {
     let device = features.device();
     let (n_items, d) = match features.size().as_slice() {
         &[n, d] => (n as usize, d),
@@ -169,7 +174,8 @@ pub fn kmeans_per_class(features: &Tensor, labels: &[i64], num_classes: usize, c
                 &global,
                 &x.f_mul(&mask.f_unsqueeze(2)?)?.f_view([-1, d])?,
             )?;
-            let sizes = Tensor::f_zeros([c * k], (Kind::Float, device))?.f_index_add(0, &global, &mask.f_view([-1])?)?;
+            let sizes =
+                Tensor::f_zeros([c * k], (Kind::Float, device))?.f_index_add(0, &global, &mask.f_view([-1])?)?;
             let means = sums.f_div(&sizes.f_clamp_min(1.0)?.f_unsqueeze(1)?)?.f_view([c, k, d])?;
             let pos = reseed_u.f_get(it)?.f_mul(&counts_f.f_unsqueeze(1)?)?.f_floor()?.f_to_kind(Kind::Int64)?;
             let pos = pos.f_minimum(&last)?;
@@ -204,15 +210,8 @@ pub fn kmeans_per_class(features: &Tensor, labels: &[i64], num_classes: usize, c
                 assignment[i as usize] = padded[ci * n_max as usize + j];
             }
         }
-        let iterations = Vec::<i64>::try_from(&iters.f_to_device(Device::Cpu)?)?.into_iter().map(|v| v as usize).collect();
-        Ok(Clustering {
-            k: cfg.k,
-            num_classes,
-            assignment,
-            iterations,
-            objective,
-            init_seconds,
-            lloyd_seconds,
-        })
+        let iterations =
+            Vec::<i64>::try_from(&iters.f_to_device(Device::Cpu)?)?.into_iter().map(|v| v as usize).collect();
+        Ok(Clustering { k: cfg.k, num_classes, assignment, iterations, objective, init_seconds, lloyd_seconds })
     })
 }

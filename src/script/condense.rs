@@ -8,7 +8,13 @@ use crate::data::Dataset;
 use rhai::plugin::*;
 use rhai::{Array, Dynamic, Engine, Map};
 
-fn run(context: &NativeCallContext, train: &Dataset, request: &Request, options: &Map, model: Option<&ModelHandle>) -> RhaiResult<ReducedRetainSet> {
+fn run(
+    context: &NativeCallContext,
+    train: &Dataset,
+    request: &Request,
+    options: &Map,
+    model: Option<&ModelHandle>,
+) -> RhaiResult<ReducedRetainSet> {
     let c = ctx(context)?;
     let cfg: CondenseConfig = parse("condense", options).map_err(rt)?;
     let borrowed = model.map(|m| m.0.borrow());
@@ -31,23 +37,42 @@ pub mod condense_api {
     /// DM 20000), lr (Blend η(ipc), DM 0.01), momentum (0.5), seed (the run's), kmeans_max_iter
     /// (100), kmeans_tol (1e-4), embed_batch (1024), chunk_clusters (1024).
     #[rhai_fn(name = "condense", return_raw)]
-    pub fn condense_opts(context: NativeCallContext, train: Dataset, request: Request, options: Map) -> RhaiResult<ReducedRetainSet> {
+    pub fn condense_opts(
+        context: NativeCallContext,
+        train: Dataset,
+        request: Request,
+        options: Map,
+    ) -> RhaiResult<ReducedRetainSet> {
         run(&context, &train, &request, &options, None)
     }
     /// The reduced retain set with the default options (Blend, ipc 10).
     #[rhai_fn(name = "condense", return_raw)]
-    pub fn condense_default(context: NativeCallContext, train: Dataset, request: Request) -> RhaiResult<ReducedRetainSet> {
+    pub fn condense_default(
+        context: NativeCallContext,
+        train: Dataset,
+        request: Request,
+    ) -> RhaiResult<ReducedRetainSet> {
         run(&context, &train, &request, &Map::new(), None)
     }
     /// The reduced retain set, clustering the features of `model` instead of a random ConvNet-3.
     #[rhai_fn(name = "condense", return_raw)]
-    pub fn condense_with_model(context: NativeCallContext, model: ModelHandle, train: Dataset, request: Request, options: Map) -> RhaiResult<ReducedRetainSet> {
+    pub fn condense_with_model(
+        context: NativeCallContext,
+        model: ModelHandle,
+        train: Dataset,
+        request: Request,
+        options: Map,
+    ) -> RhaiResult<ReducedRetainSet> {
         run(&context, &train, &request, &options, Some(&model))
     }
     /// The reduced retain set for a later round's request, reusing `previous`'s clustering and
     /// options (method.md §4.4: k-means once, the split and Blend again every round).
     #[rhai_fn(return_raw)]
-    pub fn recondense(context: NativeCallContext, previous: ReducedRetainSet, request: Request) -> RhaiResult<ReducedRetainSet> {
+    pub fn recondense(
+        context: NativeCallContext,
+        previous: ReducedRetainSet,
+        request: Request,
+    ) -> RhaiResult<ReducedRetainSet> {
         let c = ctx(&context)?;
         let input = CondenseInput {
             train: &request.data,
@@ -89,7 +114,10 @@ pub mod condense_api {
     /// Lloyd iterations each class ran (empty for methods without k-means).
     #[rhai_fn(get = "kmeans_iterations", pure)]
     pub fn reduced_kmeans_iterations(r: &mut ReducedRetainSet) -> Array {
-        r.clustering.as_ref().map(|c| c.iterations.iter().map(|&i| Dynamic::from_int(i as i64)).collect()).unwrap_or_default()
+        r.clustering
+            .as_ref()
+            .map(|c| c.iterations.iter().map(|&i| Dynamic::from_int(i as i64)).collect())
+            .unwrap_or_default()
     }
     /// Blend's loss at each iteration.
     #[rhai_fn(get = "losses", pure)]

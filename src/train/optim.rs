@@ -4,6 +4,7 @@
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, OptimizerConfig};
+use tch::Tensor;
 
 /// Which optimiser.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,4 +60,22 @@ pub fn build(
         }
     };
     Ok(opt)
+}
+
+/// One SGD step with momentum on a single leaf tensor, with PyTorch's semantics (no dampening,
+/// no weight decay): `buf = grad` on the first step, then `buf = momentum * buf + grad`;
+/// `param -= lr * buf`; the gradient is zeroed. For parameters that live outside a `VarStore`
+/// (Blend's weights, DM's images).
+pub fn sgd_momentum_step(param: &mut Tensor, buf: &mut Option<Tensor>, lr: f64, momentum: f64) -> Result<()> {
+    tch::no_grad(|| -> Result<()> {
+        let mut g = param.grad();
+        let b = match buf.take() {
+            None => g.f_mul_scalar(1.0)?,
+            Some(b) => b.f_mul_scalar(momentum)?.f_add(&g)?,
+        };
+        let _ = param.f_sub_(&b.f_mul_scalar(lr)?)?;
+        *buf = Some(b);
+        let _ = g.f_zero_()?;
+        Ok(())
+    })
 }
