@@ -8,6 +8,7 @@
 //! [`train`] (optimisers, schedules, the epoch loop, evaluation), [`report`] (result records),
 //! [`script`] (the rhai engine, a thin skin over the rest).
 pub mod condense;
+pub mod config;
 pub mod data;
 pub mod error;
 pub mod io;
@@ -16,5 +17,6 @@ pub mod report;
 pub mod runtime;
 pub mod script;
 pub mod train;
+pub mod unlearn;
 
 pub use error::{Error, Result};

@@ -262,3 +262,31 @@ fn scripts_import_the_stdlib_and_modules_next_to_them() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("nowhere"), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn unlearning_from_a_script() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = r#"
+        let data = synthetic(#{ train: 200, test: 100, classes: 3, channels: 1, height: 8, width: 8, seed: 1 });
+        let m = convnet3(data, #{ width: 16 });
+        train(m, data.train, #{ epochs: 1, progress: false });
+        let request = forget_uniform(data.train, 0.1, #{ seed: 2 });
+        let parts = data.test.reference_split();
+        let reduced = condense(data.train, request, #{ ipc: 10 });
+        let names = methods().map(|m| m.name);
+        for name in names {
+            let r = unlearn(m, name, #{ request: request, retain: reduced, unseen: parts.unseen, epochs: 1, progress: false });
+            if r.method != name || r.seconds <= 0.0 || r.retain_size != reduced.dataset.len() { throw `${name}: ${r}`; }
+            if accuracy(r.model, parts.evaluation) < 0.0 { throw "accuracy"; }
+        }
+        if !names.contains("a_cf") || !names.contains("retrain") { throw `${names}`; }
+    "#;
+    run_source(src, dir.path(), &[]).unwrap();
+    let err = run_source(
+        "let d = synthetic(#{ train: 30, test: 5, classes: 3 });\nlet m = convnet3(d);\nunlearn(m, \"a_cf\", #{ epochs: 1 });\n",
+        dir.path(),
+        &[],
+    )
+    .unwrap_err();
+    assert!(err.contains("option `request` (a forget request) is required") && err.contains("test.rhai:3:1"), "{err}");
+}

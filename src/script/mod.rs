@@ -8,6 +8,7 @@ pub mod options;
 pub mod requests;
 pub mod run;
 pub mod stdlib;
+pub mod unlearning;
 
 use crate::report::RunInfo;
 use rhai::{Dynamic, Engine, EvalAltResult, NativeCallContext, ParseError, Position};
@@ -89,6 +90,7 @@ pub fn engine(ctx: Rc<RunContext>, script_dir: Option<&Path>) -> Engine {
     models::register(&mut engine);
     requests::register(&mut engine);
     run::register(&mut engine);
+    unlearning::register(&mut engine);
     engine.set_default_tag(Dynamic::from(ctx));
     engine
 }

@@ -104,13 +104,40 @@ pub struct TrainReport {
 /// Steps between progress refreshes (each one reads the running loss: one host sync).
 const PROGRESS_EVERY: usize = 25;
 
+/// Where a training step is: epoch and batch, 0-based.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StepAt {
+    pub epoch: usize,
+    pub batch: usize,
+}
+
+/// What a step's loss function returns: the loss to minimise and, where the step classifies the
+/// batch, its logits (for the running training accuracy).
+pub struct StepLoss {
+    pub loss: Tensor,
+    pub logits: Option<Tensor>,
+}
+
 /// Trains `model` in place on `data` with cross-entropy.
+pub fn train(model: &mut Model, data: &Dataset, cfg: &TrainConfig, seed: u64) -> Result<TrainReport> {
+    fit(model, data, cfg, seed, |m, x, y, _| {
+        let logits = m.forward(x)?;
+        let loss = logits.f_cross_entropy_loss::<Tensor>(y, None, Reduction::Mean, -100, 0.0)?;
+        Ok(StepLoss { loss, logits: Some(logits) })
+    })
+}
+
+/// Trains `model` in place over batches of `data`, minimising what `step` returns for each
+/// batch `(x, y)`: the loop every training-based method shares.
 ///
 /// Batches are index selections of a per-epoch permutation drawn from `seed` (host generator,
 /// so the order does not depend on the device). Running sums stay
 /// on the device and are read every few steps; a non-finite loss stops training with the epoch
 /// and batch where it first appeared.
-pub fn train(model: &mut Model, data: &Dataset, cfg: &TrainConfig, seed: u64) -> Result<TrainReport> {
+pub fn fit<F>(model: &mut Model, data: &Dataset, cfg: &TrainConfig, seed: u64, mut step_loss: F) -> Result<TrainReport>
+where
+    F: FnMut(&Model, &Tensor, &Tensor, StepAt) -> Result<StepLoss>,
+{
     cfg.check()?;
     if data.is_empty() {
         return Err(Error::invalid("training set", &data.name, "a non-empty dataset"));
@@ -144,15 +171,17 @@ pub fn train(model: &mut Model, data: &Dataset, cfg: &TrainConfig, seed: u64) ->
         let mut seen = 0usize;
         while let Some((x, y)) = batches.next_batch()? {
             let n = y.size()[0] as usize;
-            let logits = model.forward(&x)?;
-            let loss = logits.f_cross_entropy_loss::<Tensor>(&y, None, Reduction::Mean, -100, 0.0)?;
+            let StepLoss { loss, logits } = step_loss(model, &x, &y, StepAt { epoch, batch: step })?;
             opt.zero_grad();
             loss.f_backward()?;
             opt.step();
             let loss = loss.f_detach()?;
             loss_sum = loss_sum.f_add(&loss.f_to_kind(Kind::Double)?.f_mul_scalar(n as f64)?)?;
-            let hits = logits.f_argmax(-1, false)?.f_eq_tensor(&y)?.f_sum(Kind::Double)?;
-            correct = correct.f_add(&hits)?;
+            if let Some(logits) = logits {
+                let hits =
+                    logits.f_narrow(0, 0, n as i64)?.f_argmax(-1, false)?.f_eq_tensor(&y)?.f_sum(Kind::Double)?;
+                correct = correct.f_add(&hits)?;
+            }
             let newly_bad = loss.f_isfinite()?.f_logical_not()?.f_logical_and(&first_bad.f_lt(0)?)?;
             first_bad = first_bad.f_where_self(&newly_bad.f_logical_not()?, &step_t)?;
             step_t = step_t.f_add_scalar(1)?;

@@ -1,0 +1,57 @@
+//! Option maps into validated config structs. The known keys come from the config's own
+//! serialised default, so there is no second list to keep in sync; an unknown key is rejected
+//! with the closest known one, a wrong type names the key.
+use crate::error::{Error, Result};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+/// The option keys a config accepts (the fields of its serialised default).
+pub fn known_keys<T: Serialize + Default>() -> Vec<String> {
+    match serde_json::to_value(T::default()) {
+        Ok(serde_json::Value::Object(m)) => m.keys().cloned().collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Deserialises the JSON object `value` into `T` for the function `func`. Keys it does not give
+/// keep `T::default()`'s values (so a config whose defaults differ from those of a struct it
+/// wraps still gets its own).
+pub fn parse_json<T: Serialize + DeserializeOwned + Default>(func: &str, value: &serde_json::Value) -> Result<T> {
+    let known = known_keys::<T>();
+    let mut merged = defaults_json::<T>();
+    if let serde_json::Value::Object(m) = value {
+        for key in m.keys() {
+            if !known.iter().any(|k| k == key) {
+                return Err(unknown(func, key, &known));
+            }
+        }
+        if let serde_json::Value::Object(base) = &mut merged {
+            for (k, v) in m {
+                base.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    serde_path_to_error::deserialize::<_, T>(merged).map_err(|e| Error::BadOption {
+        func: func.into(),
+        key: e.path().to_string(),
+        msg: e.inner().to_string(),
+    })
+}
+
+/// The config's defaults as JSON (what `methods()` shows).
+pub fn defaults_json<T: Serialize + Default>() -> serde_json::Value {
+    serde_json::to_value(T::default()).unwrap_or(serde_json::Value::Null)
+}
+
+fn unknown(func: &str, key: &str, known: &[String]) -> Error {
+    let best = known
+        .iter()
+        .map(|k| (strsim::jaro_winkler(key, k), k))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
+    let hint = match best {
+        Some((_, k)) => format!(" — did you mean `{k}`? (known: {})", known.join(", ")),
+        None => format!(" (known: {})", known.join(", ")),
+    };
+    Error::UnknownOption { func: func.into(), key: key.into(), hint }
+}

@@ -1,0 +1,113 @@
+//! NegGrad+ (Kurmanji et al. 2023; not in the reference code, added as a common baseline):
+//! fine-tune the original model on retain batches while ascending the cross-entropy of forget
+//! batches, L = CE(retain batch) − forget_weight · CE(forget batch), one forget batch of the same
+//! size per retain batch, cycling through a seeded shuffle of the forget set.
+use super::{timed, Method, UnlearnInput, Unlearned};
+use crate::config::{defaults_json, parse_json};
+use crate::error::Result;
+use crate::train::optim::{OptimizerKind, Schedule};
+use crate::train::{fit, StepLoss, TrainConfig};
+use rand::seq::SliceRandom;
+use serde::{Deserialize, Serialize};
+use tch::{Reduction, Tensor};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NegGradOptions {
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub lr: f64,
+    pub momentum: f64,
+    pub weight_decay: f64,
+    /// Weight of the (negated) forget cross-entropy.
+    pub forget_weight: f64,
+    pub seed: Option<u64>,
+    pub progress: bool,
+}
+
+impl Default for NegGradOptions {
+    fn default() -> Self {
+        NegGradOptions {
+            epochs: 5,
+            batch_size: 64,
+            lr: 0.01,
+            momentum: 0.9,
+            weight_decay: 5e-4,
+            forget_weight: 0.05,
+            seed: None,
+            progress: true,
+        }
+    }
+}
+
+pub struct NegGradPlus;
+
+impl Method for NegGradPlus {
+    fn name(&self) -> &'static str {
+        "neggrad_plus"
+    }
+    fn description(&self) -> &'static str {
+        "NegGrad+: retain cross-entropy minus a weighted forget cross-entropy"
+    }
+    fn defaults(&self) -> serde_json::Value {
+        defaults_json::<NegGradOptions>()
+    }
+    fn run(&self, input: &UnlearnInput, options: &serde_json::Value) -> Result<Unlearned> {
+        let o: NegGradOptions = parse_json("neggrad_plus", options)?;
+        let seed = o.seed.unwrap_or(input.seed);
+        let cfg = TrainConfig {
+            epochs: o.epochs,
+            batch_size: o.batch_size,
+            optimizer: OptimizerKind::Sgd,
+            lr: o.lr,
+            momentum: o.momentum,
+            weight_decay: o.weight_decay,
+            schedule: Schedule::Constant,
+            warmup_epochs: 0,
+            seed: Some(seed),
+            progress: o.progress && input.progress,
+        };
+        let retain = input.retain_set()?;
+        let forget = input.forget_set()?;
+        // forget batches: a seeded shuffle of the forget set, cycled, uploaded once
+        let steps_per_epoch = retain.len().div_ceil(o.batch_size.max(1));
+        let mut r = super::amu::method_rng(seed ^ 0x6e67);
+        let mut order: Vec<i64> = Vec::new();
+        while order.len() < steps_per_epoch * o.epochs * o.batch_size {
+            let mut pass: Vec<i64> = (0..forget.len() as i64).collect();
+            pass.shuffle(&mut r);
+            order.extend(pass);
+        }
+        let order = Tensor::f_from_slice(&order)?.f_to_device(forget.device())?;
+        let bs = o.batch_size as i64;
+        let ((model, report), seconds) = timed(input.original.device(), || {
+            let mut model = input.original.try_clone()?;
+            let report = fit(&mut model, &retain, &cfg, seed, |m, x, y, at| {
+                let n = x.size()[0];
+                let start = ((at.epoch * steps_per_epoch + at.batch) as i64) * bs;
+                let idx = order.f_narrow(0, start, n.min(bs))?;
+                let (xf, yf) = (forget.images().f_index_select(0, &idx)?, forget.labels().f_index_select(0, &idx)?);
+                let logits = m.forward(&Tensor::f_cat(&[x, &xf], 0)?)?;
+                let ce_r =
+                    logits.f_narrow(0, 0, n)?.f_cross_entropy_loss::<Tensor>(y, None, Reduction::Mean, -100, 0.0)?;
+                let ce_f = logits.f_narrow(0, n, idx.size()[0])?.f_cross_entropy_loss::<Tensor>(
+                    &yf,
+                    None,
+                    Reduction::Mean,
+                    -100,
+                    0.0,
+                )?;
+                Ok(StepLoss { loss: ce_r.f_sub(&ce_f.f_mul_scalar(o.forget_weight)?)?, logits: Some(logits) })
+            })?;
+            Ok((model, report))
+        })?;
+        Ok(Unlearned {
+            method: self.name().into(),
+            model,
+            seconds,
+            options: serde_json::to_value(&o)?,
+            retain: (retain.name.clone(), retain.len()),
+            history: Some(report),
+        })
+    }
+}

@@ -1,0 +1,207 @@
+//! A-AMU's loss against method.md §2.3's test vector and finite differences; sampling; the
+//! methods on a small real problem.
+use tch::{Device, Kind, Tensor};
+use unlearn::data::builtin::builtin;
+use unlearn::data::request::ForgetRequest;
+use unlearn::data::synthetic::{synthetic, SyntheticOptions};
+use unlearn::data::{Dataset, LoadOptions};
+use unlearn::models::{Arch, Model, ModelSpec};
+use unlearn::train::eval::accuracy;
+use unlearn::train::{train, TrainConfig};
+use unlearn::unlearn::amu::{mmd2, sampling_plan, soft_rank_probit, AmuLoss};
+use unlearn::unlearn::{method, registry, UnlearnInput};
+
+const FORGET_CE: [f64; 6] = [0.01, 0.05, 0.2, 0.02, 0.1, 0.03];
+const TEST_CE: [f64; 6] = [0.3, 1.2, 0.05, 2.5, 0.7, 0.15];
+const G_F: [f64; 6] = [0.0, 0.018180, 0.147359, 0.002058, 0.056986, 0.006133];
+const G_T: [f64; 6] = [0.069485, 0.415738, 0.0, 0.797585, 0.227937, 0.018952];
+const MMD2: f64 = 0.04098796;
+
+fn vec_of(t: &Tensor) -> Vec<f64> {
+    Vec::<f64>::try_from(t.to_kind(Kind::Double)).unwrap()
+}
+
+#[test]
+fn transform_and_mmd_reproduce_the_method_md_test_vector() {
+    for kind in [Kind::Double, Kind::Float] {
+        let f = Tensor::from_slice(&FORGET_CE).to_kind(kind);
+        let t = Tensor::from_slice(&TEST_CE).to_kind(kind);
+        let gf = soft_rank_probit(&f, 2.0, 60.0).unwrap();
+        let gt = soft_rank_probit(&t, 2.0, 60.0).unwrap();
+        for (got, want) in vec_of(&gf).iter().zip(G_F).chain(vec_of(&gt).iter().zip(G_T)) {
+            assert!((got - want).abs() < 1e-5, "{kind:?}: g {got} vs {want}");
+        }
+        let m = mmd2(&gt, &gf, 1.0).unwrap().double_value(&[]);
+        let tol = if kind == Kind::Double { 1e-8 } else { 1e-6 };
+        assert!((m - MMD2).abs() < tol, "{kind:?}: MMD² {m} vs {MMD2}");
+    }
+}
+
+#[test]
+fn gradient_of_the_loss_wrt_forget_logits_matches_finite_differences() {
+    tch::manual_seed(7);
+    let loss_fn = AmuLoss { lambda: 34.0, k: 2.0, clamp: 60.0, sigma: 1.0, per_sample_square: false };
+    let logits_f = (Tensor::randn([8, 5], (Kind::Double, Device::Cpu)) * 2.0).set_requires_grad(true);
+    let yf = Tensor::from_slice(&[0i64, 1, 2, 3, 4, 0, 1, 2]);
+    let logits_t = Tensor::randn([8, 5], (Kind::Double, Device::Cpu)) * 2.0;
+    let yt = Tensor::from_slice(&[4i64, 3, 2, 1, 0, 4, 3, 2]);
+    let ce = |l: &Tensor, y: &Tensor| l.cross_entropy_loss::<Tensor>(y, None, tch::Reduction::None, -100, 0.0);
+    let value = |lf: &Tensor| loss_fn.distribution(&ce(&logits_t, &yt), &ce(lf, &yf)).unwrap();
+    value(&logits_f).backward();
+    let grad = logits_f.grad();
+    let base = logits_f.detach();
+    let eps = 1e-6;
+    for i in 0..8 {
+        for j in 0..5 {
+            let bump = |d: f64| {
+                let l = base.copy();
+                let _ = l.get(i).get(j).fill_(base.double_value(&[i, j]) + d);
+                value(&l).double_value(&[])
+            };
+            let fd = (bump(eps) - bump(-eps)) / (2.0 * eps);
+            let g = grad.double_value(&[i, j]);
+            assert!((fd - g).abs() < 1e-5 * (1.0 + g.abs()), "[{i},{j}] analytic {g} vs numeric {fd}");
+        }
+    }
+}
+
+fn toy(n: usize, classes: usize, seed: u64) -> (Dataset, Dataset) {
+    let o = SyntheticOptions { train: n, test: n, classes, channels: 1, height: 8, width: 8, separation: 0.5, seed };
+    let s = synthetic(&o, &LoadOptions::default(), Device::Cpu).unwrap();
+    (s.train, s.test)
+}
+
+#[test]
+fn the_unseen_sample_only_holds_classes_of_the_forget_sample() {
+    let (train_set, unseen) = toy(400, 10, 1);
+    // forget only classes 2 and 7: every unseen item must be of class 2 or 7
+    let request = ForgetRequest::classes(&train_set, &[2, 7]).unwrap();
+    let forget = request.forget_set(&train_set).unwrap();
+    let mut r = unlearn::data::split::rng(3);
+    let plan = sampling_plan(&[64, 64, 10], &forget, &unseen, &mut r).unwrap();
+    for (k, &((fo, fl), (to, tl))) in plan.steps.iter().enumerate() {
+        let want = if k < 2 { 80.min(forget.len()) as i64 } else { 40 };
+        assert_eq!(fl, want, "step {k}: forget sample size");
+        let f_classes: std::collections::HashSet<i64> =
+            vec_of(&plan.forget.narrow(0, fo, fl)).iter().map(|&i| forget.labels_host()[i as usize]).collect();
+        let t_items = vec_of(&plan.unseen.narrow(0, to, tl));
+        assert!(tl > 0 && t_items.iter().all(|&i| f_classes.contains(&unseen.labels_host()[i as usize])));
+        // without replacement
+        let distinct: std::collections::HashSet<i64> = t_items.iter().map(|&i| i as i64).collect();
+        assert_eq!(distinct.len(), t_items.len());
+    }
+    // per step of a mixed request: classes follow the step's own forget sample
+    let request = ForgetRequest::uniform(&train_set, 0.05, false, 2).unwrap();
+    let forget = request.forget_set(&train_set).unwrap();
+    let plan = sampling_plan(&[2, 2, 2], &forget, &unseen, &mut r).unwrap();
+    for &((fo, fl), (to, tl)) in &plan.steps {
+        let f_classes: std::collections::HashSet<i64> =
+            vec_of(&plan.forget.narrow(0, fo, fl)).iter().map(|&i| forget.labels_host()[i as usize]).collect();
+        assert!(vec_of(&plan.unseen.narrow(0, to, tl))
+            .iter()
+            .all(|&i| f_classes.contains(&unseen.labels_host()[i as usize])));
+    }
+}
+
+fn small_convnet(data: &Dataset, seed: u64) -> Model {
+    let mut spec = ModelSpec::new(Arch::Convnet, data.image_shape(), data.num_classes(), seed);
+    spec.width = 32;
+    Model::new(spec, Device::Cpu).unwrap()
+}
+
+#[test]
+fn a_cf_on_real_mnist_moves_forget_accuracy_towards_test_accuracy() {
+    let split = builtin("mnist", &LoadOptions::default(), Device::Cpu).expect("run `make setup` first");
+    let train_set = split.train.subset(&(0..2000).collect::<Vec<_>>(), "mnist-2000").unwrap();
+    let (unseen, evaluation) = split.test.split(0.7, false, 1).unwrap();
+    let mut original = small_convnet(&train_set, 3);
+    let cfg = TrainConfig { epochs: 8, lr: 0.05, progress: false, ..Default::default() };
+    train(&mut original, &train_set, &cfg, 1).unwrap();
+    let request = ForgetRequest::uniform(&train_set, 0.1, false, 1).unwrap();
+    let forget = request.forget_set(&train_set).unwrap();
+    let retain = request.retain_set(&train_set).unwrap();
+    let before = (
+        accuracy(&original, &retain).unwrap(),
+        accuracy(&original, &forget).unwrap(),
+        accuracy(&original, &evaluation).unwrap(),
+    );
+    let input = UnlearnInput {
+        original: &original,
+        train: &train_set,
+        request: &request,
+        retain: None,
+        unseen: Some(&unseen),
+        seed: 5,
+        progress: false,
+    };
+    let out = method("a_cf").unwrap().run(&input, &serde_json::json!({})).unwrap();
+    let after = (
+        accuracy(&out.model, &retain).unwrap(),
+        accuracy(&out.model, &forget).unwrap(),
+        accuracy(&out.model, &evaluation).unwrap(),
+    );
+    eprintln!("retain/forget/test before {before:?}, after A-CF {after:?}, {:.2} s", out.seconds);
+    let gap_before = before.1 - before.2;
+    let gap_after = (after.1 - after.2).abs();
+    assert!(gap_before > 0.02, "the original model does not overfit its forget set: nothing to test");
+    assert!(gap_after < gap_before, "forget-test gap {gap_before} -> {gap_after}");
+    assert!(after.0 > before.0 - 0.04, "retain accuracy fell from {} to {}", before.0, after.0);
+    // the original is untouched
+    assert_eq!(accuracy(&original, &forget).unwrap(), before.1);
+}
+
+#[test]
+fn retrain_never_learns_from_the_forget_set() {
+    // forget a whole class: a model trained only on the retain set never predicts it
+    let (train_set, _) = toy(300, 3, 4);
+    let request = ForgetRequest::classes(&train_set, &[1]).unwrap();
+    let original = small_convnet(&train_set, 1);
+    let input = UnlearnInput {
+        original: &original,
+        train: &train_set,
+        request: &request,
+        retain: None,
+        unseen: None,
+        seed: 2,
+        progress: false,
+    };
+    let out = method("retrain").unwrap().run(&input, &serde_json::json!({ "epochs": 3, "lr": 0.05 })).unwrap();
+    let forget = request.forget_set(&train_set).unwrap();
+    assert_eq!(accuracy(&out.model, &forget).unwrap(), 0.0);
+    assert_eq!(out.retain.1, request.retain.len());
+    let history = out.history.unwrap();
+    assert_eq!(history.items, 200);
+    assert_eq!(history.config.warmup_epochs, 3, "the default warm-up of 5 shrinks to the 3 epochs asked for");
+}
+
+#[test]
+fn every_registered_method_runs_a_short_epoch_and_rejects_unknown_options() {
+    let (train_set, unseen) = toy(120, 3, 5);
+    let request = ForgetRequest::uniform(&train_set, 0.1, false, 3).unwrap();
+    let original = small_convnet(&train_set, 2);
+    let input = UnlearnInput {
+        original: &original,
+        train: &train_set,
+        request: &request,
+        retain: None,
+        unseen: Some(&unseen),
+        seed: 2,
+        progress: false,
+    };
+    for m in registry() {
+        let out = m.run(&input, &serde_json::json!({ "epochs": 1 })).unwrap();
+        assert!(out.seconds > 0.0, "{}", m.name());
+        assert_eq!(out.options["epochs"], 1);
+        let err = m.run(&input, &serde_json::json!({ "epoch": 1 })).unwrap_err().to_string();
+        assert!(err.contains(&format!("unknown option `epoch` for {}()", m.name())), "{err}");
+    }
+    assert_eq!(method("a_sparse").unwrap().defaults()["l1"], 1e-4);
+    assert_eq!(method("a_cf").unwrap().defaults()["lambda"], 34.0);
+    let err = method("a_cf")
+        .unwrap()
+        .run(&UnlearnInput { unseen: None, ..input }, &serde_json::json!({}))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("unseen"), "{err}");
+    assert!(method("salsa").is_err());
+}
