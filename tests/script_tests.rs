@@ -274,8 +274,11 @@ fn unlearning_from_a_script() {
         let parts = data.test.reference_split();
         let reduced = condense(data.train, request, #{ ipc: 10 });
         let names = methods().map(|m| m.name);
-        for name in names {
-            let r = unlearn(m, name, #{ request: request, retain: reduced, unseen: parts.unseen, epochs: 1, progress: false });
+        for info in methods() {
+            let name = info.name;
+            let opts = #{ request: request, retain: reduced, unseen: parts.unseen, progress: false };
+            if "epochs" in info.defaults { opts.epochs = 1; }
+            let r = unlearn(m, name, opts);
             if r.method != name || r.seconds <= 0.0 || r.retain_size != reduced.dataset.len() { throw `${name}: ${r}`; }
             if accuracy(r.model, parts.evaluation) < 0.0 { throw "accuracy"; }
         }

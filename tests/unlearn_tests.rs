@@ -189,9 +189,16 @@ fn every_registered_method_runs_a_short_epoch_and_rejects_unknown_options() {
         progress: false,
     };
     for m in registry() {
-        let out = m.run(&input, &serde_json::json!({ "epochs": 1 })).unwrap();
+        let opts = if m.defaults().get("epochs").is_some() {
+            serde_json::json!({ "epochs": 1 })
+        } else {
+            serde_json::json!({})
+        };
+        let out = m.run(&input, &opts).unwrap();
         assert!(out.seconds > 0.0, "{}", m.name());
-        assert_eq!(out.options["epochs"], 1);
+        if m.defaults().get("epochs").is_some() {
+            assert_eq!(out.options["epochs"], 1, "{}", m.name());
+        }
         let err = m.run(&input, &serde_json::json!({ "epoch": 1 })).unwrap_err().to_string();
         assert!(err.contains(&format!("unknown option `epoch` for {}()", m.name())), "{err}");
     }
@@ -204,4 +211,72 @@ fn every_registered_method_runs_a_short_epoch_and_rejects_unknown_options() {
         .to_string();
     assert!(err.contains("unseen"), "{err}");
     assert!(method("salsa").is_err());
+}
+
+#[test]
+fn pruning_reaches_its_target_sparsity() {
+    let (train_set, _) = toy(120, 3, 6);
+    let request = ForgetRequest::uniform(&train_set, 0.1, false, 1).unwrap();
+    let original = small_convnet(&train_set, 4);
+    let input = UnlearnInput {
+        original: &original,
+        train: &train_set,
+        request: &request,
+        retain: None,
+        unseen: None,
+        seed: 1,
+        progress: false,
+    };
+    let out = method("pruning").unwrap().run(&input, &serde_json::json!({ "epochs": 8, "step": 2 })).unwrap();
+    let s = unlearn::unlearn::pruning::conv_sparsity(&out.model).unwrap();
+    assert!((s - 0.95).abs() < 0.005, "sparsity {s}");
+    assert_eq!(unlearn::unlearn::pruning::conv_sparsity(&original).unwrap(), 0.0);
+}
+
+#[test]
+fn ssd_dampens_only_where_the_forget_importance_dominates() {
+    let params = vec![Tensor::from_slice(&[1.0f32, 2.0, 3.0, 4.0])];
+    let full = vec![Tensor::from_slice(&[1.0f32, 1.0, 1.0, 0.0])];
+    // equal importances: nothing changes
+    unlearn::unlearn::ssd::dampen(&params, &full, &full, 10.0, 1.0).unwrap();
+    assert_eq!(vec_of(&params[0]), vec![1.0, 2.0, 3.0, 4.0]);
+    // I_f = 20·I_d on the first two: scaled by λ·I_d/I_f = 0.05; 5·I_d on the third: kept
+    let forget = vec![Tensor::from_slice(&[20.0f32, 20.0, 5.0, 0.0])];
+    unlearn::unlearn::ssd::dampen(&params, &forget, &full, 10.0, 1.0).unwrap();
+    let got = vec_of(&params[0]);
+    for (g, w) in got.iter().zip([0.05, 0.1, 3.0, 4.0]) {
+        assert!((g - w).abs() < 1e-6, "{got:?}");
+    }
+}
+
+#[test]
+fn l1_weight_decays_linearly_then_stops() {
+    use unlearn::unlearn::l1_sparse::l1_weight;
+    assert_eq!(l1_weight(1e-4, 0, 30, 1), 1e-4);
+    assert!((l1_weight(1e-4, 29, 30, 1)).abs() < 1e-20);
+    assert!((l1_weight(1e-4, 14, 30, 1) - 1e-4 * (1.0 - 14.0 / 29.0)).abs() < 1e-15);
+}
+
+#[test]
+fn kl_t_matches_its_definition() {
+    let s = Tensor::from_slice(&[1.0f64, 2.0, 0.5, 0.0, -1.0, 3.0]).view([2, 3]);
+    let t = Tensor::from_slice(&[0.5f64, 1.0, 2.0, 1.0, 1.0, 1.0]).view([2, 3]);
+    let got = unlearn::unlearn::kl_t(&s, &t, 2.0).unwrap().double_value(&[]);
+    // Σ_i Σ_j p_t log(p_t / p_s) / B · T², softmaxes at T = 2
+    let sm = |v: &[f64]| {
+        let e: Vec<f64> = v.iter().map(|x| (x / 2.0).exp()).collect();
+        let z: f64 = e.iter().sum();
+        e.iter().map(|x| x / z).collect::<Vec<_>>()
+    };
+    let rows = [([1.0, 2.0, 0.5], [0.5, 1.0, 2.0]), ([0.0, -1.0, 3.0], [1.0, 1.0, 1.0])];
+    let want: f64 = rows
+        .iter()
+        .map(|(a, b)| {
+            let (ps, pt) = (sm(a), sm(b));
+            pt.iter().zip(&ps).map(|(p, q)| p * (p / q).ln()).sum::<f64>()
+        })
+        .sum::<f64>()
+        / 2.0
+        * 4.0;
+    assert!((got - want).abs() < 1e-12, "{got} vs {want}");
 }

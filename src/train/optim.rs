@@ -23,6 +23,8 @@ pub enum Schedule {
     /// Linear warm-up then cosine to zero (method.md §4.3 and §3 "warm+cos"): factor (e+1)/W for
     /// e < W, then ½(1 + cos(π (e − W)/(E − W))).
     WarmupCosine,
+    /// method.md §3's "MS[50,75]": ×0.1 at epochs 50 and 75 (never triggers for E ≤ 50).
+    MultiStep,
 }
 
 impl Schedule {
@@ -30,6 +32,7 @@ impl Schedule {
     pub fn factor(self, epoch: usize, epochs: usize, warmup: usize) -> f64 {
         match self {
             Schedule::Constant => 1.0,
+            Schedule::MultiStep => 0.1f64.powi([50, 75].iter().filter(|&&m| epoch >= m).count() as i32),
             Schedule::WarmupCosine => {
                 if epoch < warmup {
                     (epoch + 1) as f64 / warmup as f64

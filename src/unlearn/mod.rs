@@ -5,9 +5,16 @@
 //! returns a new model with its own timing. The original model is never changed.
 pub mod a_cf;
 pub mod amu;
+pub mod bad_teacher;
+pub mod distillation;
 pub mod finetune;
+pub mod l1_sparse;
 pub mod neggrad;
+pub mod pruning;
 pub mod retrain;
+pub mod salun;
+pub mod scrub;
+pub mod ssd;
 
 use crate::data::request::ForgetRequest;
 use crate::data::Dataset;
@@ -87,8 +94,17 @@ pub fn registry() -> Vec<Box<dyn Method>> {
         Box::new(retrain::Retrain),
         Box::new(finetune::Finetune),
         Box::new(neggrad::NegGradPlus),
+        Box::new(distillation::Distillation),
+        Box::new(scrub::Scrub),
+        Box::new(bad_teacher::BadTeacher),
+        Box::new(l1_sparse::L1Sparse),
+        Box::new(pruning::Pruning),
+        Box::new(ssd::Ssd),
+        Box::new(ssd::SsdLf),
+        Box::new(salun::SalUn),
         Box::new(a_cf::ACf),
         Box::new(a_cf::ASparse),
+        Box::new(scrub::AScrub),
     ]
 }
 
@@ -129,5 +145,143 @@ pub fn method_infos() -> Vec<MethodInfo> {
 pub fn fit_default_warmup(cfg: &mut crate::train::TrainConfig, options: &serde_json::Value) {
     if options.get("warmup_epochs").is_none() {
         cfg.warmup_epochs = cfg.warmup_epochs.min(cfg.epochs);
+    }
+}
+
+/// `kl_div(log_softmax(s/T), softmax(t/T), batchmean) · T²` (method.md porting notes): the
+/// distillation term of SCRUB, Bad-Teacher and distillation.
+pub fn kl_t(student: &tch::Tensor, teacher: &tch::Tensor, t: f64) -> Result<tch::Tensor> {
+    let kind = student.kind();
+    let ls = student.f_div_scalar(t)?.f_log_softmax(-1, kind)?;
+    let lt = teacher.f_div_scalar(t)?.f_log_softmax(-1, kind)?;
+    let kl = lt.f_exp()?.f_mul(&lt.f_sub(&ls)?)?.f_sum(kind)?;
+    Ok(kl.f_div_scalar(student.size()[0] as f64)?.f_mul_scalar(t * t)?)
+}
+
+/// Per-sample or mean cross-entropy.
+pub fn ce(logits: &tch::Tensor, y: &tch::Tensor, mean: bool) -> Result<tch::Tensor> {
+    let r = if mean { tch::Reduction::Mean } else { tch::Reduction::None };
+    Ok(logits.f_cross_entropy_loss::<tch::Tensor>(y, None, r, -100, 0.0)?)
+}
+
+/// Sum of |θ| over every trainable parameter.
+pub fn l1_norm(model: &Model) -> Result<tch::Tensor> {
+    let mut total = tch::Tensor::f_zeros([], (tch::Kind::Float, model.device()))?;
+    for p in model.var_store().trainable_variables() {
+        total = total.f_add(&p.f_abs()?.f_sum(tch::Kind::Float)?)?;
+    }
+    Ok(total)
+}
+
+/// One pass over `n` items in a seeded random order, in batches: `loss(model, indices)` per
+/// batch, an optimiser step each, then `after_step(model)`. For methods whose epochs are made
+/// of several passes sharing one optimiser (SCRUB's forget and retain passes). A non-finite loss
+/// stops the pass with the batch where it appeared. Returns the mean batch loss.
+#[allow(clippy::too_many_arguments)]
+pub fn run_pass<L, A>(
+    model: &Model,
+    opt: &mut tch::nn::Optimizer,
+    n: usize,
+    batch: usize,
+    rng: &mut rand_chacha::ChaCha8Rng,
+    epoch: usize,
+    mut loss: L,
+    mut after_step: A,
+) -> Result<f64>
+where
+    L: FnMut(&Model, &tch::Tensor) -> Result<tch::Tensor>,
+    A: FnMut(&Model) -> Result<()>,
+{
+    use rand::seq::SliceRandom;
+    use tch::{Kind, Tensor};
+    let mut order: Vec<i64> = (0..n as i64).collect();
+    order.shuffle(rng);
+    let device = model.device();
+    let order = Tensor::f_from_slice(&order)?.f_to_device(device)?;
+    let mut sum = Tensor::f_zeros([], (Kind::Double, device))?;
+    let mut first_bad = Tensor::f_full([], -1i64, (Kind::Int64, device))?;
+    let mut step_t = Tensor::f_zeros([], (Kind::Int64, device))?;
+    let batches = n.div_ceil(batch.max(1));
+    for b in 0..batches {
+        let start = (b * batch) as i64;
+        let idx = order.f_narrow(0, start, (batch as i64).min(n as i64 - start))?;
+        let l = loss(model, &idx)?;
+        opt.zero_grad();
+        l.f_backward()?;
+        opt.step();
+        after_step(model)?;
+        let l = l.f_detach()?;
+        sum = sum.f_add(&l.f_to_kind(Kind::Double)?)?;
+        let newly_bad = l.f_isfinite()?.f_logical_not()?.f_logical_and(&first_bad.f_lt(0)?)?;
+        first_bad = first_bad.f_where_self(&newly_bad.f_logical_not()?, &step_t)?;
+        step_t = step_t.f_add_scalar(1)?;
+    }
+    let bad = first_bad.f_int64_value(&[])?;
+    if bad >= 0 {
+        return Err(Error::NonFinite { epoch: epoch + 1, batch: bad as usize + 1, loss: f64::NAN });
+    }
+    Ok(sum.f_double_value(&[])? / batches.max(1) as f64)
+}
+
+/// A result with the common fields filled in.
+pub fn finished(
+    name: &str,
+    model: Model,
+    seconds: f64,
+    options: &impl Serialize,
+    retain: &Dataset,
+    history: Option<TrainReport>,
+) -> Result<Unlearned> {
+    Ok(Unlearned {
+        method: name.into(),
+        model,
+        seconds,
+        options: serde_json::to_value(options)?,
+        retain: (retain.name.clone(), retain.len()),
+        history,
+    })
+}
+
+/// The SGD settings most baselines share (method.md §3), flattened into their option maps.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct SgdOptions {
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub lr: f64,
+    pub momentum: f64,
+    pub weight_decay: f64,
+    /// Seed of the batch order and the method's random choices; `None` takes the run's.
+    pub seed: Option<u64>,
+    pub progress: bool,
+}
+
+impl SgdOptions {
+    pub fn new(epochs: usize, lr: f64, momentum: f64, weight_decay: f64) -> Self {
+        SgdOptions { epochs, batch_size: 64, lr, momentum, weight_decay, seed: None, progress: true }
+    }
+
+    /// The `fit()` config with `schedule` (warm-up `warmup` epochs, shrunk to fit).
+    pub fn train_config(
+        &self,
+        schedule: crate::train::optim::Schedule,
+        warmup: usize,
+        input: &UnlearnInput,
+    ) -> crate::train::TrainConfig {
+        crate::train::TrainConfig {
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            optimizer: crate::train::optim::OptimizerKind::Sgd,
+            lr: self.lr,
+            momentum: self.momentum,
+            weight_decay: self.weight_decay,
+            schedule,
+            warmup_epochs: warmup.min(self.epochs),
+            seed: Some(self.seed.unwrap_or(input.seed)),
+            progress: self.progress && input.progress,
+        }
+    }
+
+    pub fn seed(&self, input: &UnlearnInput) -> u64 {
+        self.seed.unwrap_or(input.seed)
     }
 }

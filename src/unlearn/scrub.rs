@@ -1,0 +1,234 @@
+//! SCRUB (Kurmanji et al. 2023; method.md §3, `scrub.py`) and A-SCRUB (§2.4,
+//! `accelerated_scrub.py`). The student starts as the original model, the teacher is the
+//! original. An epoch is a forget pass (batches of 64 over F, loss −0.2·KL_T(student‖teacher):
+//! move away from the teacher on the forget set; SCRUB only in its first `max_steps` epochs)
+//! then a retain pass with one shared optimiser:
+//! - SCRUB: γ·CE + β·KL_T on retain batches; SGD lr 1e-2, momentum 0.9, wd 5e-4, 15 epochs,
+//!   max_steps 5, warm-up 5 + cosine.
+//! - A-SCRUB: γ·(CE)² + β·KL_T + λ·MMD² (A-AMU's term, §2.1); Adam lr 1e-4, 1 epoch.
+//!   γ 0.99, β 0.001, T 2 for both.
+use super::amu::{method_rng, sampling_plan, AmuLoss};
+use super::{ce, finished, kl_t, run_pass, timed, Method, SgdOptions, UnlearnInput, Unlearned};
+use crate::config::{defaults_json, parse_json};
+use crate::error::Result;
+use crate::train::optim::{self, OptimizerKind, Schedule};
+use serde::{Deserialize, Serialize};
+use tch::Tensor;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ScrubOptions {
+    #[serde(flatten)]
+    pub sgd: SgdOptions,
+    /// Epochs that start with a forget pass.
+    pub max_steps: usize,
+    pub gamma: f64,
+    pub beta: f64,
+    /// Weight of the forget pass's (negated) KL.
+    pub forget_weight: f64,
+    pub temperature: f64,
+    pub warmup_epochs: usize,
+}
+
+impl Default for ScrubOptions {
+    fn default() -> Self {
+        ScrubOptions {
+            sgd: SgdOptions::new(15, 1e-2, 0.9, 5e-4),
+            max_steps: 5,
+            gamma: 0.99,
+            beta: 0.001,
+            forget_weight: 0.2,
+            temperature: 2.0,
+            warmup_epochs: 5,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AScrubOptions {
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub lr: f64,
+    pub gamma: f64,
+    pub beta: f64,
+    pub forget_weight: f64,
+    pub temperature: f64,
+    pub lambda: f64,
+    pub k: f64,
+    pub clamp: f64,
+    pub sigma: f64,
+    pub seed: Option<u64>,
+    pub progress: bool,
+}
+
+impl Default for AScrubOptions {
+    fn default() -> Self {
+        AScrubOptions {
+            epochs: 1,
+            batch_size: 64,
+            lr: 1e-4,
+            gamma: 0.99,
+            beta: 0.001,
+            forget_weight: 0.2,
+            temperature: 2.0,
+            lambda: 34.0,
+            k: 2.0,
+            clamp: 60.0,
+            sigma: 1.0,
+            seed: None,
+            progress: true,
+        }
+    }
+}
+
+pub struct Scrub;
+
+impl Method for Scrub {
+    fn name(&self) -> &'static str {
+        "scrub"
+    }
+    fn description(&self) -> &'static str {
+        "SCRUB: forget passes away from the original (−KL), retain passes towards it (CE + KL) (method.md §3)"
+    }
+    fn defaults(&self) -> serde_json::Value {
+        defaults_json::<ScrubOptions>()
+    }
+    fn run(&self, input: &UnlearnInput, options: &serde_json::Value) -> Result<Unlearned> {
+        let o: ScrubOptions = parse_json(self.name(), options)?;
+        let seed = o.sgd.seed(input);
+        let retain = input.retain_set()?;
+        let forget = input.forget_set()?;
+        let teacher = input.original;
+        let t = o.temperature;
+        let (model, seconds) = timed(teacher.device(), || {
+            let model = teacher.try_clone()?;
+            let mut opt =
+                optim::build(model.var_store(), OptimizerKind::Sgd, o.sgd.lr, o.sgd.momentum, o.sgd.weight_decay)?;
+            let mut r = method_rng(seed);
+            for e in 0..o.sgd.epochs {
+                opt.set_lr(
+                    o.sgd.lr * Schedule::WarmupCosine.factor(e, o.sgd.epochs, o.warmup_epochs.min(o.sgd.epochs)),
+                );
+                if e < o.max_steps {
+                    run_pass(
+                        &model,
+                        &mut opt,
+                        forget.len(),
+                        o.sgd.batch_size,
+                        &mut r,
+                        e,
+                        |m, idx| {
+                            let x = forget.images().f_index_select(0, idx)?;
+                            let tl = tch::no_grad(|| teacher.forward(&x))?;
+                            Ok(kl_t(&m.forward(&x)?, &tl, t)?.f_mul_scalar(-o.forget_weight)?)
+                        },
+                        |_| Ok(()),
+                    )?;
+                }
+                run_pass(
+                    &model,
+                    &mut opt,
+                    retain.len(),
+                    o.sgd.batch_size,
+                    &mut r,
+                    e,
+                    |m, idx| {
+                        let (x, y) = (retain.images().f_index_select(0, idx)?, retain.labels().f_index_select(0, idx)?);
+                        let logits = m.forward(&x)?;
+                        let tl = tch::no_grad(|| teacher.forward(&x))?;
+                        Ok(ce(&logits, &y, true)?
+                            .f_mul_scalar(o.gamma)?
+                            .f_add(&kl_t(&logits, &tl, t)?.f_mul_scalar(o.beta)?)?)
+                    },
+                    |_| Ok(()),
+                )?;
+            }
+            Ok(model)
+        })?;
+        finished(self.name(), model, seconds, &o, &retain, None)
+    }
+}
+
+pub struct AScrub;
+
+impl Method for AScrub {
+    fn name(&self) -> &'static str {
+        "a_scrub"
+    }
+    fn description(&self) -> &'static str {
+        "A-AMU on SCRUB: a forget pass (−KL), then γ·CE² + β·KL + 34·MMD² on retain batches, Adam, 1 epoch (method.md §2.4)"
+    }
+    fn defaults(&self) -> serde_json::Value {
+        defaults_json::<AScrubOptions>()
+    }
+    fn run(&self, input: &UnlearnInput, options: &serde_json::Value) -> Result<Unlearned> {
+        let o: AScrubOptions = parse_json(self.name(), options)?;
+        let seed = o.seed.unwrap_or(input.seed);
+        // method.md §7 item 12: the retain pass uses R̃ when one is given
+        let retain = input.retain_set()?;
+        let forget = input.forget_set()?;
+        let unseen = input.unseen_set(self.name())?;
+        let teacher = input.original;
+        let amu = AmuLoss { lambda: o.lambda, k: o.k, clamp: o.clamp, sigma: o.sigma, per_sample_square: false };
+        let (model, seconds) = timed(teacher.device(), || {
+            let model = teacher.try_clone()?;
+            let mut opt = optim::build(model.var_store(), OptimizerKind::Adam, o.lr, 0.0, 0.0)?;
+            let mut r = method_rng(seed);
+            let b = o.batch_size.max(1);
+            let sizes: Vec<usize> = (0..retain.len().div_ceil(b)).map(|i| b.min(retain.len() - i * b)).collect();
+            for e in 0..o.epochs {
+                run_pass(
+                    &model,
+                    &mut opt,
+                    forget.len(),
+                    b,
+                    &mut r,
+                    e,
+                    |m, idx| {
+                        let x = forget.images().f_index_select(0, idx)?;
+                        let tl = tch::no_grad(|| teacher.forward(&x))?;
+                        Ok(kl_t(&m.forward(&x)?, &tl, o.temperature)?.f_mul_scalar(-o.forget_weight)?)
+                    },
+                    |_| Ok(()),
+                )?;
+                let plan = sampling_plan(&sizes, &forget, &unseen, &mut r)?;
+                let mut step = 0usize;
+                run_pass(
+                    &model,
+                    &mut opt,
+                    retain.len(),
+                    b,
+                    &mut r,
+                    e,
+                    |m, idx| {
+                        let ((fo, fl), (to, tl_)) = plan.steps[step];
+                        step += 1;
+                        let (x, y) = (retain.images().f_index_select(0, idx)?, retain.labels().f_index_select(0, idx)?);
+                        let fi = plan.forget.f_narrow(0, fo, fl)?;
+                        let (xf, yf) =
+                            (forget.images().f_index_select(0, &fi)?, forget.labels().f_index_select(0, &fi)?);
+                        let n = x.size()[0];
+                        let logits = m.forward(&Tensor::f_cat(&[&x, &xf], 0)?)?;
+                        let lr_ = logits.f_narrow(0, 0, n)?;
+                        let tlog = tch::no_grad(|| teacher.forward(&x))?;
+                        let ti = plan.unseen.f_narrow(0, to, tl_)?;
+                        let ce_t = tch::no_grad(|| -> Result<Tensor> {
+                            let (xt, yt) =
+                                (unseen.images().f_index_select(0, &ti)?, unseen.labels().f_index_select(0, &ti)?);
+                            ce(&m.forward(&xt)?, &yt, false)
+                        })?;
+                        let ce_f = ce(&logits.f_narrow(0, n, fl)?, &yf, false)?;
+                        let main = ce(&lr_, &y, true)?.f_square()?.f_mul_scalar(o.gamma)?;
+                        Ok(main
+                            .f_add(&kl_t(&lr_, &tlog, o.temperature)?.f_mul_scalar(o.beta)?)?
+                            .f_add(&amu.distribution(&ce_t, &ce_f)?)?)
+                    },
+                    |_| Ok(()),
+                )?;
+            }
+            Ok(model)
+        })?;
+        finished(self.name(), model, seconds, &o, &retain, None)
+    }
+}
