@@ -110,6 +110,14 @@ fn main() -> ExitCode {
                 println!("{}", engine.gen_fn_metadata_to_json(false).map_err(|e| e.to_string())?);
             } else {
                 print!("{}", script::function_list(&engine)?);
+                println!("\nUnlearning methods, for unlearn(model, NAME, #{{ request, retain, unseen, ... }}):");
+                for m in unlearn::unlearn::method_infos() {
+                    println!("{:<14}{}\n    options: {}", m.name, m.description, m.defaults);
+                }
+                println!(
+                    "\nCondensation methods, for condense(train, request, #{{ method: NAME, ... }}): {:?}",
+                    unlearn::condense::CONDENSERS
+                );
             }
             Ok(())
         })(),

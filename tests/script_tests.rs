@@ -161,6 +161,9 @@ fn cli_functions_lists_the_script_api_and_version_reports_libtorch() {
     ] {
         assert!(text.contains(f), "`unlearn functions` lacks {f}:\n{text}");
     }
+    for m in unlearn::unlearn::registry() {
+        assert!(text.contains(&format!("\n{:<14}", m.name())), "`unlearn functions` lacks method {}", m.name());
+    }
     let out = Command::new(bin()).arg("--version").output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("libtorch 2.11.0") && text.contains("CUDA available:"), "{text}");
@@ -292,4 +295,24 @@ fn unlearning_from_a_script() {
     )
     .unwrap_err();
     assert!(err.contains("option `request` (a forget request) is required") && err.contains("test.rhai:3:1"), "{err}");
+}
+
+#[test]
+fn multi_round_and_method_lists_from_a_script() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = r#"
+        import "experiments" as ex;
+        let data = synthetic(#{ train: 150, test: 90, classes: 3, channels: 1, height: 8, width: 8, seed: 1 });
+        let m = convnet3(data, #{ width: 16 });
+        let parts = data.test.reference_split();
+        let rounds = forget_rounds(data.train, #{ rounds: 2, fraction: 0.1, seed: 3 });
+        let run = unlearn_rounds(m, #{ requests: rounds, methods: #{ a_cf: #{}, finetune: #{ epochs: 1 } },
+                                       condense: #{ ipc: 10 }, unseen: parts.unseen, progress: false });
+        if run.records.len() != 4 || run.models.keys().len() != 2 { throw `records ${run.records.len()}`; }
+        let results = ex::run_methods(m, ["a_cf", "neggrad_plus"], #{ request: rounds[0], unseen: parts.unseen, progress: false },
+                                      #{ neggrad_plus: #{ epochs: 1 } });
+        if results.len() != 2 || results[1].result.options.epochs != 1 { throw "run_methods"; }
+    "#;
+    run_source(src, dir.path(), &[]).unwrap();
+    assert!(dir.path().join("multiround/manifest.json").is_file());
 }

@@ -280,3 +280,42 @@ fn kl_t_matches_its_definition() {
         * 4.0;
     assert!((got - want).abs() < 1e-12, "{got} vs {want}");
 }
+
+#[test]
+fn multi_round_chains_models_reuses_clustering_and_resumes() {
+    use unlearn::condense::CondenseConfig;
+    use unlearn::unlearn::multiround::{run_multiround, Manifest, MultiRoundPlan};
+    let (train_set, unseen) = toy(240, 3, 7);
+    let rounds = ForgetRequest::rounds(&train_set, 3, 0.1, false, 2).unwrap();
+    let original = small_convnet(&train_set, 3);
+    let plan = MultiRoundPlan {
+        methods: vec![("a_cf".into(), serde_json::json!({})), ("finetune".into(), serde_json::json!({ "epochs": 1 }))],
+        condense: Some(CondenseConfig { ipc: 20, ..Default::default() }),
+        seed: 4,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (records, finals) =
+        run_multiround(&original, &train_set, &rounds, Some(&unseen), &plan, dir.path(), false).unwrap();
+    assert_eq!(records.len(), 6);
+    assert_eq!(records.iter().map(|r| r.forget_size).collect::<Vec<_>>(), vec![24, 24, 22, 22, 19, 19]);
+    for r in &records {
+        assert!(r.end_to_end_seconds >= r.unlearning_seconds && r.condense_seconds > 0.0);
+        assert!(r.trained_on < r.retain_size, "condensed sets are smaller");
+    }
+    assert_eq!(finals.len(), 2);
+    // resume: forget the last two steps as if the run had been killed, rerun, get them back
+    let path = dir.path().join("manifest.json");
+    let mut m: Manifest = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert!(m.clustering.is_some());
+    m.records.truncate(4);
+    std::fs::write(&path, serde_json::to_string(&m).unwrap()).unwrap();
+    let (again, _) = run_multiround(&original, &train_set, &rounds, Some(&unseen), &plan, dir.path(), false).unwrap();
+    assert_eq!(again.len(), 6);
+    assert_eq!(again[..4], records[..4], "finished steps must not run again");
+    // a different plan refuses the folder
+    let other = MultiRoundPlan { seed: 5, ..plan };
+    let err = run_multiround(&original, &train_set, &rounds, Some(&unseen), &other, dir.path(), false)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("manifest.json") && err.contains("different plan"), "{err}");
+}

@@ -81,6 +81,91 @@ pub mod unlearn_api {
         Ok(UnlearnedHandle { result: Rc::new(result), model: handle })
     }
 
+    /// Multi-round unlearning (method.md §4.4), resumable. Options: requests (an array of forget
+    /// requests, e.g. forget_rounds()), methods (an array of names, or a map name -> options),
+    /// condense (condense() options, or () for full retain sets), unseen, out (a folder; default
+    /// <out>/multiround), progress. Each method starts round r from its own round r-1 model.
+    /// Returns #{ records: [per round and method: sizes, unlearning/condense/end-to-end seconds,
+    /// checkpoint], models: #{ method: final Model } }. Rerunning continues after the last finished step.
+    #[rhai_fn(return_raw)]
+    pub fn unlearn_rounds(context: NativeCallContext, model: ModelHandle, options: Map) -> RhaiResult<Map> {
+        use crate::unlearn::multiround::{run_multiround, MultiRoundPlan};
+        let c = ctx(&context)?;
+        let known = ["requests", "methods", "condense", "unseen", "out", "progress"];
+        if let Some(k) = options.keys().find(|k| !known.contains(&k.as_str())) {
+            return Err(rt(format!("unknown option `{k}` for unlearn_rounds() (known: {})", known.join(", "))));
+        }
+        let requests: Vec<Request> = options
+            .get("requests")
+            .and_then(|v| v.clone().try_cast::<Array>())
+            .ok_or_else(|| rt("unlearn_rounds(): option `requests` (an array of forget requests) is required"))?
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| {
+                v.try_cast::<Request>()
+                    .ok_or_else(|| rt(format!("unlearn_rounds(): requests[{i}] is not a forget request")))
+            })
+            .collect::<RhaiResult<_>>()?;
+        let methods: Vec<(String, serde_json::Value)> = match options.get("methods") {
+            Some(v) if v.is_array() => v
+                .clone()
+                .cast::<Array>()
+                .into_iter()
+                .map(|n| {
+                    n.into_string()
+                        .map(|n| (n, serde_json::json!({})))
+                        .map_err(|t| rt(format!("unlearn_rounds(): a method name is a {t}")))
+                })
+                .collect::<RhaiResult<_>>()?,
+            Some(v) if v.is_map() => v
+                .clone()
+                .cast::<Map>()
+                .into_iter()
+                .map(|(k, o)| {
+                    let o = o.try_cast::<Map>().unwrap_or_default();
+                    Ok((k.to_string(), map_to_json(&k, &o).map_err(rt)?))
+                })
+                .collect::<RhaiResult<_>>()?,
+            _ => {
+                return Err(rt(
+                    "unlearn_rounds(): option `methods` (an array of names or a map name -> options) is required",
+                ))
+            }
+        };
+        for (m, _) in &methods {
+            method(m).map_err(rt)?;
+        }
+        let condense = match options.get("condense") {
+            Some(v) if v.is_map() => {
+                Some(crate::script::options::parse("condense", &v.clone().cast::<Map>()).map_err(rt)?)
+            }
+            _ => None,
+        };
+        let unseen = options.get("unseen").map(|v| dataset_of(v, "unseen")).transpose()?;
+        let out = match options.get("out") {
+            Some(v) => std::path::PathBuf::from(
+                v.clone().into_string().map_err(|t| rt(format!("unlearn_rounds(): `out` is a {t}")))?,
+            ),
+            None => c.out_dir.join("multiround"),
+        };
+        let progress = options.get("progress").and_then(|v| v.as_bool().ok()).unwrap_or(true);
+        let first = requests.first().ok_or_else(|| rt("unlearn_rounds(): `requests` is empty"))?;
+        let train = first.data.clone();
+        let rounds: Vec<_> = requests.iter().map(|r| r.request.clone()).collect();
+        let plan = MultiRoundPlan { methods, condense, seed: c.seed };
+        let original = model.0.borrow();
+        let (records, finals) =
+            run_multiround(&original.model, &train, &rounds, unseen.as_ref(), &plan, &out, progress).map_err(rt)?;
+        let mut result = Map::new();
+        result.insert("records".into(), rhai::serde::to_dynamic(&records)?);
+        let mut models = Map::new();
+        for (name, m) in finals {
+            models.insert(name.into(), Dynamic::from(ModelHandle::new(m)));
+        }
+        result.insert("models".into(), models.into());
+        Ok(result)
+    }
+
     /// Every registered unlearning method: an array of #{ name, description, defaults }.
     #[rhai_fn(return_raw)]
     pub fn methods() -> RhaiResult<Array> {

@@ -1,10 +1,10 @@
 //! Fine-tune ("CF", method.md §3): the original model trained further with cross-entropy on the
 //! retain set. SGD lr 0.04, momentum 0.502, weight decay 0.0014, 50 epochs, warm-up 5 + cosine.
-use super::{timed, Method, UnlearnInput, Unlearned};
+use super::{Method, UnlearnInput, Unlearned};
 use crate::config::{defaults_json, parse_json};
 use crate::error::Result;
 use crate::train::optim::{OptimizerKind, Schedule};
-use crate::train::{train, TrainConfig};
+use crate::train::TrainConfig;
 use serde::{Deserialize, Serialize};
 
 /// Fine-tune's options: those of `train()`, with method.md §3's defaults.
@@ -42,23 +42,7 @@ impl Method for Finetune {
         defaults_json::<FinetuneOptions>()
     }
     fn run(&self, input: &UnlearnInput, options: &serde_json::Value) -> Result<Unlearned> {
-        let FinetuneOptions(mut cfg) = parse_json("finetune", options)?;
-        cfg.progress &= input.progress;
-        super::fit_default_warmup(&mut cfg, options);
-        let seed = cfg.seed.unwrap_or(input.seed);
-        let retain = input.retain_set()?;
-        let ((model, report), seconds) = timed(input.original.device(), || {
-            let mut model = input.original.try_clone()?;
-            let report = train(&mut model, &retain, &cfg, seed)?;
-            Ok((model, report))
-        })?;
-        Ok(Unlearned {
-            method: self.name().into(),
-            model,
-            seconds,
-            options: serde_json::to_value(&cfg)?,
-            retain: (retain.name.clone(), retain.len()),
-            history: Some(report),
-        })
+        let FinetuneOptions(cfg) = parse_json(self.name(), options)?;
+        super::train_on_retain(self.name(), input, options, cfg, false)
     }
 }

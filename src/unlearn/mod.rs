@@ -9,6 +9,7 @@ pub mod bad_teacher;
 pub mod distillation;
 pub mod finetune;
 pub mod l1_sparse;
+pub mod multiround;
 pub mod neggrad;
 pub mod pruning;
 pub mod retrain;
@@ -284,4 +285,32 @@ impl SgdOptions {
     pub fn seed(&self, input: &UnlearnInput) -> u64 {
         self.seed.unwrap_or(input.seed)
     }
+}
+
+/// Trains on the retain set with `train()`: from a fresh initialisation (Retrain) or from a
+/// copy of the original (Fine-tune). The shared body of both.
+pub fn train_on_retain(
+    name: &str,
+    input: &UnlearnInput,
+    options: &serde_json::Value,
+    mut cfg: crate::train::TrainConfig,
+    fresh: bool,
+) -> Result<Unlearned> {
+    cfg.progress &= input.progress;
+    fit_default_warmup(&mut cfg, options);
+    let seed = cfg.seed.unwrap_or(input.seed);
+    let retain = input.retain_set()?;
+    let device = input.original.device();
+    let ((model, report), seconds) = timed(device, || {
+        let mut model = if fresh {
+            let mut spec = input.original.spec.clone();
+            spec.init_seed = seed;
+            Model::new(spec, device)?
+        } else {
+            input.original.try_clone()?
+        };
+        let report = crate::train::train(&mut model, &retain, &cfg, seed)?;
+        Ok((model, report))
+    })?;
+    finished(name, model, seconds, &cfg, &retain, Some(report))
 }

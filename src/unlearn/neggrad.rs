@@ -2,41 +2,27 @@
 //! fine-tune the original model on retain batches while ascending the cross-entropy of forget
 //! batches, L = CE(retain batch) − forget_weight · CE(forget batch), one forget batch of the same
 //! size per retain batch, cycling through a seeded shuffle of the forget set.
-use super::{timed, Method, UnlearnInput, Unlearned};
+use super::{finished, timed, Method, SgdOptions, UnlearnInput, Unlearned};
 use crate::config::{defaults_json, parse_json};
 use crate::error::Result;
-use crate::train::optim::{OptimizerKind, Schedule};
-use crate::train::{fit, StepLoss, TrainConfig};
+use crate::train::optim::Schedule;
+use crate::train::{fit, StepLoss};
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 use tch::{Reduction, Tensor};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct NegGradOptions {
-    pub epochs: usize,
-    pub batch_size: usize,
-    pub lr: f64,
-    pub momentum: f64,
-    pub weight_decay: f64,
+    #[serde(flatten)]
+    pub sgd: SgdOptions,
     /// Weight of the (negated) forget cross-entropy.
     pub forget_weight: f64,
-    pub seed: Option<u64>,
-    pub progress: bool,
 }
 
 impl Default for NegGradOptions {
     fn default() -> Self {
-        NegGradOptions {
-            epochs: 5,
-            batch_size: 64,
-            lr: 0.01,
-            momentum: 0.9,
-            weight_decay: 5e-4,
-            forget_weight: 0.05,
-            seed: None,
-            progress: true,
-        }
+        NegGradOptions { sgd: SgdOptions::new(5, 0.01, 0.9, 5e-4), forget_weight: 0.05 }
     }
 }
 
@@ -54,32 +40,21 @@ impl Method for NegGradPlus {
     }
     fn run(&self, input: &UnlearnInput, options: &serde_json::Value) -> Result<Unlearned> {
         let o: NegGradOptions = parse_json("neggrad_plus", options)?;
-        let seed = o.seed.unwrap_or(input.seed);
-        let cfg = TrainConfig {
-            epochs: o.epochs,
-            batch_size: o.batch_size,
-            optimizer: OptimizerKind::Sgd,
-            lr: o.lr,
-            momentum: o.momentum,
-            weight_decay: o.weight_decay,
-            schedule: Schedule::Constant,
-            warmup_epochs: 0,
-            seed: Some(seed),
-            progress: o.progress && input.progress,
-        };
+        let seed = o.sgd.seed(input);
+        let cfg = o.sgd.train_config(Schedule::Constant, 0, input);
         let retain = input.retain_set()?;
         let forget = input.forget_set()?;
         // forget batches: a seeded shuffle of the forget set, cycled, uploaded once
-        let steps_per_epoch = retain.len().div_ceil(o.batch_size.max(1));
+        let steps_per_epoch = retain.len().div_ceil(o.sgd.batch_size.max(1));
         let mut r = super::amu::method_rng(seed ^ 0x6e67);
         let mut order: Vec<i64> = Vec::new();
-        while order.len() < steps_per_epoch * o.epochs * o.batch_size {
+        while order.len() < steps_per_epoch * o.sgd.epochs * o.sgd.batch_size {
             let mut pass: Vec<i64> = (0..forget.len() as i64).collect();
             pass.shuffle(&mut r);
             order.extend(pass);
         }
         let order = Tensor::f_from_slice(&order)?.f_to_device(forget.device())?;
-        let bs = o.batch_size as i64;
+        let bs = o.sgd.batch_size as i64;
         let ((model, report), seconds) = timed(input.original.device(), || {
             let mut model = input.original.try_clone()?;
             let report = fit(&mut model, &retain, &cfg, seed, |m, x, y, at| {
@@ -101,13 +76,6 @@ impl Method for NegGradPlus {
             })?;
             Ok((model, report))
         })?;
-        Ok(Unlearned {
-            method: self.name().into(),
-            model,
-            seconds,
-            options: serde_json::to_value(&o)?,
-            retain: (retain.name.clone(), retain.len()),
-            history: Some(report),
-        })
+        finished(self.name(), model, seconds, &o, &retain, Some(report))
     }
 }

@@ -1,12 +1,11 @@
 //! Retrain from scratch (method.md §3): a new random initialisation trained with cross-entropy
 //! on the retain set only. SGD lr 0.1, momentum 0.9, weight decay 5e-4, 100 epochs, warm-up 5 +
 //! cosine: the exact but slow reference every other method is compared with.
-use super::{timed, Method, UnlearnInput, Unlearned};
+use super::{Method, UnlearnInput, Unlearned};
 use crate::config::{defaults_json, parse_json};
 use crate::error::Result;
-use crate::models::Model;
 use crate::train::optim::{OptimizerKind, Schedule};
-use crate::train::{train, TrainConfig};
+use crate::train::TrainConfig;
 use serde::{Deserialize, Serialize};
 
 /// Retrain's options: those of `train()`, with method.md §3's defaults.
@@ -44,26 +43,7 @@ impl Method for Retrain {
         defaults_json::<RetrainOptions>()
     }
     fn run(&self, input: &UnlearnInput, options: &serde_json::Value) -> Result<Unlearned> {
-        let RetrainOptions(mut cfg) = parse_json("retrain", options)?;
-        cfg.progress &= input.progress;
-        super::fit_default_warmup(&mut cfg, options);
-        let seed = cfg.seed.unwrap_or(input.seed);
-        let retain = input.retain_set()?;
-        let device = input.original.device();
-        let ((model, report), seconds) = timed(device, || {
-            let mut spec = input.original.spec.clone();
-            spec.init_seed = seed;
-            let mut model = Model::new(spec, device)?;
-            let report = train(&mut model, &retain, &cfg, seed)?;
-            Ok((model, report))
-        })?;
-        Ok(Unlearned {
-            method: self.name().into(),
-            model,
-            seconds,
-            options: serde_json::to_value(&cfg)?,
-            retain: (retain.name.clone(), retain.len()),
-            history: Some(report),
-        })
+        let RetrainOptions(cfg) = parse_json(self.name(), options)?;
+        super::train_on_retain(self.name(), input, options, cfg, true)
     }
 }
