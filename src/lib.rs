@@ -12,6 +12,7 @@ pub mod config;
 pub mod data;
 pub mod error;
 pub mod io;
+pub mod metrics;
 pub mod models;
 pub mod report;
 pub mod runtime;

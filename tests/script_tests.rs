@@ -316,3 +316,36 @@ fn multi_round_and_method_lists_from_a_script() {
     run_source(src, dir.path(), &[]).unwrap();
     assert!(dir.path().join("multiround/manifest.json").is_file());
 }
+
+#[test]
+fn evaluation_tables_from_a_script() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("table");
+    let src = format!(
+        r#"
+        let data = synthetic(#{{ train: 200, test: 120, classes: 3, channels: 1, height: 8, width: 8, seed: 1 }});
+        let m = convnet3(data, #{{ width: 16 }});
+        train(m, data.train, #{{ epochs: 2, progress: false }});
+        let request = forget_uniform(data.train, 0.1, #{{ seed: 2 }});
+        let parts = data.test.reference_split();
+        let retrained = unlearn(m, "retrain", #{{ request: request, epochs: 2, progress: false }});
+        let fast = unlearn(m, "a_cf", #{{ request: request, unseen: parts.unseen, progress: false }});
+        let table = evaluate([m, retrained, fast], request, parts.evaluation, #{{ reference: retrained }});
+        print(table);
+        let rows = table.rows;
+        if rows.len() != 3 || rows[0].method != "original" || rows[2].method != "a_cf" {{ throw "rows"; }}
+        if rows[1].gaps.mean != 0.0 || rows[2].speedup <= 0.0 {{ throw `reference ${{rows[1].gaps}}`; }}
+        table.save("{out}");
+        "#,
+        out = out.display()
+    );
+    run_source(&src, dir.path(), &[]).unwrap();
+    let csv = std::fs::read_to_string(out.join("table.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 4);
+    assert_eq!(lines[0], unlearn::report::table::COLUMNS.join(","));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("table.json")).unwrap()).unwrap();
+    assert_eq!(json["result"]["reference"], "retrain");
+    assert_eq!(json["run"]["seed"], 3);
+}

@@ -1,6 +1,8 @@
 //! Run records: every result file carries the configuration, seed, versions, device and times of
 //! the run that produced it.
 use crate::error::Result;
+pub mod table;
+
 use crate::io::write_json_atomic;
 use crate::runtime::Versions;
 use serde::Serialize;

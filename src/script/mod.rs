@@ -3,6 +3,7 @@
 //! line and column.
 pub mod condense;
 pub mod data;
+pub mod metrics;
 pub mod models;
 pub mod options;
 pub mod requests;
@@ -88,6 +89,7 @@ pub fn engine(ctx: Rc<RunContext>, script_dir: Option<&Path>) -> Engine {
     data::register(&mut engine);
     condense::register(&mut engine);
     models::register(&mut engine);
+    metrics::register(&mut engine);
     requests::register(&mut engine);
     run::register(&mut engine);
     unlearning::register(&mut engine);
