@@ -171,7 +171,7 @@ fn retrain_never_learns_from_the_forget_set() {
     assert_eq!(out.retain.1, request.retain.len());
     let history = out.history.unwrap();
     assert_eq!(history.items, 200);
-    assert_eq!(history.config.warmup_epochs, 3, "the default warm-up of 5 shrinks to the 3 epochs asked for");
+    assert_eq!(history.config.warmup_epochs, 0, "the default warm-up (5 of 100 epochs) keeps its share of 3 epochs");
 }
 
 #[test]

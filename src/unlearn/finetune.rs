@@ -43,6 +43,6 @@ impl Method for Finetune {
     }
     fn run(&self, input: &UnlearnInput, options: &serde_json::Value) -> Result<Unlearned> {
         let FinetuneOptions(cfg) = parse_json(self.name(), options)?;
-        super::train_on_retain(self.name(), input, options, cfg, false)
+        super::train_on_retain(self.name(), input, options, cfg, &FinetuneOptions::default().0, false)
     }
 }

@@ -141,11 +141,17 @@ pub fn method_infos() -> Vec<MethodInfo> {
         .collect()
 }
 
-/// A default warm-up longer than the epochs the user asked for shrinks to fit; one the user set
-/// is left for the config check to judge.
-pub fn fit_default_warmup(cfg: &mut crate::train::TrainConfig, options: &serde_json::Value) {
-    if options.get("warmup_epochs").is_none() {
-        cfg.warmup_epochs = cfg.warmup_epochs.min(cfg.epochs);
+/// A default warm-up keeps its share of the default schedule when the user asks for fewer
+/// epochs (Retrain's 5 of 100 becomes 0 of 3, not 3 of 3, which would end at the peak learning
+/// rate); a warm-up the user set is left for the config check to judge.
+pub fn fit_default_warmup(
+    cfg: &mut crate::train::TrainConfig,
+    options: &serde_json::Value,
+    default: &crate::train::TrainConfig,
+) {
+    if options.get("warmup_epochs").is_none() && cfg.epochs != default.epochs {
+        let share = default.warmup_epochs as f64 / default.epochs.max(1) as f64;
+        cfg.warmup_epochs = ((share * cfg.epochs as f64).round() as usize).min(cfg.epochs);
     }
 }
 
@@ -294,10 +300,11 @@ pub fn train_on_retain(
     input: &UnlearnInput,
     options: &serde_json::Value,
     mut cfg: crate::train::TrainConfig,
+    default: &crate::train::TrainConfig,
     fresh: bool,
 ) -> Result<Unlearned> {
     cfg.progress &= input.progress;
-    fit_default_warmup(&mut cfg, options);
+    fit_default_warmup(&mut cfg, options, default);
     let seed = cfg.seed.unwrap_or(input.seed);
     let retain = input.retain_set()?;
     let device = input.original.device();

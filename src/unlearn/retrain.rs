@@ -44,6 +44,6 @@ impl Method for Retrain {
     }
     fn run(&self, input: &UnlearnInput, options: &serde_json::Value) -> Result<Unlearned> {
         let RetrainOptions(cfg) = parse_json(self.name(), options)?;
-        super::train_on_retain(self.name(), input, options, cfg, true)
+        super::train_on_retain(self.name(), input, options, cfg, &RetrainOptions::default().0, true)
     }
 }
