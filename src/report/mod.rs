@@ -1,6 +1,7 @@
 //! Run records: every result file carries the configuration, seed, versions, device and times of
 //! the run that produced it.
 use crate::error::Result;
+pub mod summary;
 pub mod table;
 
 use crate::io::write_json_atomic;

@@ -1,10 +1,12 @@
 //! Script bindings for evaluation (`src/metrics`) and result tables (`src/report/table.rs`).
 use super::models::ModelHandle;
+use super::options::map_to_json;
 use super::requests::Request;
 use super::unlearning::UnlearnedHandle;
 use super::{ctx, rt, RhaiResult};
 use crate::data::Dataset;
 use crate::metrics::{evaluate_model, gaps, run_time_efficiency, tug_of_war, MiaOptions};
+use crate::report::summary::{summarize, Summary};
 use crate::report::table::{Row, Table};
 use rhai::plugin::*;
 use rhai::{Array, Dynamic, Engine, Map};
@@ -94,6 +96,77 @@ pub mod metrics_api {
         t.save(std::path::Path::new(dir), &c.info).map_err(rt)?;
         Ok(dir.to_string())
     }
+    /// Flat rows of the table (method, accuracies, mia, mia_raw, seconds, speedup, gap_*, tug_of_war),
+    /// ready for summarize().
+    #[rhai_fn(name = "flat_rows", pure, return_raw)]
+    pub fn table_flat_rows(t: &mut Table) -> RhaiResult<Array> {
+        let mut out = Array::new();
+        for r in &t.rows {
+            let m = &r.metrics;
+            let mut row = Map::new();
+            row.insert("method".into(), Dynamic::from(r.method.clone()));
+            for (k, v) in [
+                ("retain_acc", m.retain_acc),
+                ("forget_acc", m.forget_acc),
+                ("test_acc", m.test_acc),
+                ("mia", m.mia.score),
+                ("mia_raw", m.mia.raw),
+                ("seconds", r.seconds),
+            ] {
+                row.insert(k.into(), Dynamic::from_float(v));
+            }
+            if let (Some(g), Some(tow)) = (&r.gaps, r.tug_of_war) {
+                for (k, v) in [
+                    ("gap_retain", g.retain),
+                    ("gap_forget", g.forget),
+                    ("gap_test", g.test),
+                    ("gap_mia", g.mia),
+                    ("gap_mean", g.mean),
+                    ("tug_of_war", tow),
+                ] {
+                    row.insert(k.into(), Dynamic::from_float(v));
+                }
+            }
+            if let Some(s) = r.speedup {
+                row.insert("speedup".into(), Dynamic::from_float(s));
+            }
+            out.push(row.into());
+        }
+        Ok(out)
+    }
+    /// Mean ± std (sample) over runs: `rows` (maps) grouped by the fields named in `by`; every
+    /// other numeric field except `seed` is summarised.
+    #[rhai_fn(name = "summarize", return_raw)]
+    pub fn summarize_rows(rows: Array, by: Array) -> RhaiResult<Summary> {
+        let by: Vec<String> = by
+            .into_iter()
+            .map(|b| b.into_string().map_err(|t| rt(format!("summarize(): a grouping field is a {t}"))))
+            .collect::<RhaiResult<_>>()?;
+        let rows: Vec<serde_json::Value> = rows
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let m = r.try_cast::<Map>().ok_or_else(|| rt(format!("summarize(): row {i} is not a map")))?;
+                map_to_json("summarize", &m).map_err(rt)
+            })
+            .collect::<RhaiResult<_>>()?;
+        summarize(&rows, &by).map_err(rt)
+    }
+    /// Writes `<dir>/<name>.csv` and `<dir>/<name>.json` (with the run record); returns dir.
+    #[rhai_fn(name = "save", return_raw)]
+    pub fn summary_save(context: NativeCallContext, s: &mut Summary, dir: &str, name: &str) -> RhaiResult<String> {
+        let c = ctx(&context)?;
+        s.save(std::path::Path::new(dir), name, &c.info).map_err(rt)?;
+        Ok(dir.to_string())
+    }
+    #[rhai_fn(name = "to_string", pure)]
+    pub fn summary_to_string(s: &mut Summary) -> String {
+        s.to_text()
+    }
+    #[rhai_fn(name = "to_debug", pure)]
+    pub fn summary_to_debug(s: &mut Summary) -> String {
+        s.to_text()
+    }
     #[rhai_fn(name = "to_string", pure)]
     pub fn table_to_string(t: &mut Table) -> String {
         t.to_text()
@@ -106,5 +179,6 @@ pub mod metrics_api {
 
 pub fn register(engine: &mut Engine) {
     engine.register_type_with_name::<Table>("Table");
+    engine.register_type_with_name::<Summary>("Summary");
     engine.register_global_module(exported_module!(metrics_api).into());
 }

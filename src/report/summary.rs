@@ -1,0 +1,134 @@
+//! Mean ± standard deviation over repeated runs (seeds): rows (flat JSON objects) grouped by
+//! some of their fields, every other numeric field summarised.
+use super::RunInfo;
+use crate::error::{Error, Result};
+use serde::Serialize;
+use std::path::Path;
+
+/// One group's statistics.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Group {
+    /// The grouping fields' values, as text.
+    pub key: Vec<String>,
+    /// Runs in the group.
+    pub n: usize,
+    /// (field, mean, sample standard deviation; 0 for a single run).
+    pub stats: Vec<(String, f64, f64)>,
+}
+
+/// A summary table.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Summary {
+    pub by: Vec<String>,
+    pub fields: Vec<String>,
+    pub groups: Vec<Group>,
+}
+
+fn text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => "-".into(),
+        other => other.to_string(),
+    }
+}
+
+/// Groups `rows` by the fields `by` (first-seen order) and summarises every numeric field that
+/// is not a grouping field and not `seed`.
+pub fn summarize(rows: &[serde_json::Value], by: &[String]) -> Result<Summary> {
+    let mut fields: Vec<String> = Vec::new();
+    for (i, r) in rows.iter().enumerate() {
+        let obj = r.as_object().ok_or_else(|| Error::invalid(format!("row {i}"), r, "a map of values"))?;
+        for b in by {
+            if !obj.contains_key(b) {
+                return Err(Error::invalid(
+                    format!("row {i}"),
+                    format!("{r}"),
+                    format!("a value for the grouping field `{b}`"),
+                ));
+            }
+        }
+        for (k, v) in obj {
+            if v.is_number() && !by.contains(k) && k != "seed" && !fields.contains(k) {
+                fields.push(k.clone());
+            }
+        }
+    }
+    let mut groups: Vec<(Vec<String>, Vec<&serde_json::Value>)> = Vec::new();
+    for r in rows {
+        let key: Vec<String> = by.iter().map(|b| text(&r[b])).collect();
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, members)) => members.push(r),
+            None => groups.push((key, vec![r])),
+        }
+    }
+    let groups = groups
+        .into_iter()
+        .map(|(key, members)| {
+            let stats = fields
+                .iter()
+                .map(|f| {
+                    let vals: Vec<f64> = members.iter().filter_map(|r| r[f].as_f64()).collect();
+                    let n = vals.len().max(1) as f64;
+                    let mean = vals.iter().sum::<f64>() / n;
+                    let var = if vals.len() > 1 {
+                        vals.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)
+                    } else {
+                        0.0
+                    };
+                    (f.clone(), mean, var.sqrt())
+                })
+                .collect();
+            Group { key, n: members.len(), stats }
+        })
+        .collect();
+    Ok(Summary { by: by.to_vec(), fields, groups })
+}
+
+impl Summary {
+    /// `by..., n, field_mean, field_std, ...` as CSV.
+    pub fn to_csv(&self) -> String {
+        let mut head: Vec<String> = self.by.clone();
+        head.push("n".into());
+        for f in &self.fields {
+            head.push(format!("{f}_mean"));
+            head.push(format!("{f}_std"));
+        }
+        let mut out = head.join(",") + "\n";
+        for g in &self.groups {
+            let mut cells: Vec<String> =
+                g.key.iter().map(|k| if k.contains(',') { format!("\"{k}\"") } else { k.clone() }).collect();
+            cells.push(g.n.to_string());
+            for (_, m, s) in &g.stats {
+                cells.push(format!("{m:.6}"));
+                cells.push(format!("{s:.6}"));
+            }
+            out.push_str(&(cells.join(",") + "\n"));
+        }
+        out
+    }
+
+    /// A terminal table of mean ± std.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        let head: Vec<String> =
+            self.by.iter().cloned().chain(["n".to_string()]).chain(self.fields.iter().cloned()).collect();
+        out.push_str(&head.iter().map(|h| format!("{h:>20}")).collect::<String>());
+        out.push('\n');
+        for g in &self.groups {
+            let mut line: String = g.key.iter().map(|k| format!("{k:>20}")).collect();
+            line.push_str(&format!("{:>20}", g.n));
+            for (_, m, s) in &g.stats {
+                line.push_str(&format!("{:>20}", format!("{m:.4} ± {s:.4}")));
+            }
+            out.push_str(&line);
+            out.push('\n');
+        }
+        out
+    }
+
+    /// Writes `<dir>/<name>.csv` and `<dir>/<name>.json` (with the run record), atomically.
+    pub fn save(&self, dir: &Path, name: &str, run: &RunInfo) -> Result<()> {
+        crate::io::write_atomic(dir.join(format!("{name}.csv")), self.to_csv().as_bytes())?;
+        super::save_result(&dir.join(format!("{name}.json")), self, run)
+    }
+}
