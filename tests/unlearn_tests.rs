@@ -65,6 +65,17 @@ fn gradient_of_the_loss_wrt_forget_logits_matches_finite_differences() {
     }
 }
 
+/// The inputs of a method run on the request's own retain set, without progress output.
+fn input_for<'a>(
+    original: &'a Model,
+    train: &'a Dataset,
+    request: &'a ForgetRequest,
+    unseen: Option<&'a Dataset>,
+    seed: u64,
+) -> UnlearnInput<'a> {
+    UnlearnInput { original, train, request, retain: None, unseen, seed, progress: false }
+}
+
 fn toy(n: usize, classes: usize, seed: u64) -> (Dataset, Dataset) {
     let o = SyntheticOptions { train: n, test: n, classes, channels: 1, height: 8, width: 8, separation: 0.5, seed };
     let s = synthetic(&o, &LoadOptions::default(), Device::Cpu).unwrap();
@@ -125,15 +136,7 @@ fn a_cf_on_real_mnist_moves_forget_accuracy_towards_test_accuracy() {
         accuracy(&original, &forget).unwrap(),
         accuracy(&original, &evaluation).unwrap(),
     );
-    let input = UnlearnInput {
-        original: &original,
-        train: &train_set,
-        request: &request,
-        retain: None,
-        unseen: Some(&unseen),
-        seed: 5,
-        progress: false,
-    };
+    let input = input_for(&original, &train_set, &request, Some(&unseen), 5);
     let out = method("a_cf").unwrap().run(&input, &serde_json::json!({})).unwrap();
     let after = (
         accuracy(&out.model, &retain).unwrap(),
@@ -156,15 +159,7 @@ fn retrain_never_learns_from_the_forget_set() {
     let (train_set, _) = toy(300, 3, 4);
     let request = ForgetRequest::classes(&train_set, &[1]).unwrap();
     let original = small_convnet(&train_set, 1);
-    let input = UnlearnInput {
-        original: &original,
-        train: &train_set,
-        request: &request,
-        retain: None,
-        unseen: None,
-        seed: 2,
-        progress: false,
-    };
+    let input = input_for(&original, &train_set, &request, None, 2);
     let out = method("retrain").unwrap().run(&input, &serde_json::json!({ "epochs": 3, "lr": 0.05 })).unwrap();
     let forget = request.forget_set(&train_set).unwrap();
     assert_eq!(accuracy(&out.model, &forget).unwrap(), 0.0);
@@ -179,15 +174,7 @@ fn every_registered_method_runs_a_short_epoch_and_rejects_unknown_options() {
     let (train_set, unseen) = toy(120, 3, 5);
     let request = ForgetRequest::uniform(&train_set, 0.1, false, 3).unwrap();
     let original = small_convnet(&train_set, 2);
-    let input = UnlearnInput {
-        original: &original,
-        train: &train_set,
-        request: &request,
-        retain: None,
-        unseen: Some(&unseen),
-        seed: 2,
-        progress: false,
-    };
+    let input = input_for(&original, &train_set, &request, Some(&unseen), 2);
     for m in registry() {
         let opts = if m.defaults().get("epochs").is_some() {
             serde_json::json!({ "epochs": 1 })
@@ -218,15 +205,7 @@ fn pruning_reaches_its_target_sparsity() {
     let (train_set, _) = toy(120, 3, 6);
     let request = ForgetRequest::uniform(&train_set, 0.1, false, 1).unwrap();
     let original = small_convnet(&train_set, 4);
-    let input = UnlearnInput {
-        original: &original,
-        train: &train_set,
-        request: &request,
-        retain: None,
-        unseen: None,
-        seed: 1,
-        progress: false,
-    };
+    let input = input_for(&original, &train_set, &request, None, 1);
     let out = method("pruning").unwrap().run(&input, &serde_json::json!({ "epochs": 8, "step": 2 })).unwrap();
     let s = unlearn::unlearn::pruning::conv_sparsity(&out.model).unwrap();
     assert!((s - 0.95).abs() < 0.005, "sparsity {s}");
