@@ -7,13 +7,12 @@
 //! acts per image); the unseen batch in a no-grad forward. All sampling is planned before the
 //! loop (see [`super::amu::sampling_plan`]).
 use super::amu::{method_rng, sampling_plan, AmuLoss};
-use super::{timed, Method, UnlearnInput, Unlearned};
+use super::{ce, l1_norm, timed, Method, UnlearnInput, Unlearned};
 use crate::config::{defaults_json, parse_json};
 use crate::error::Result;
 use crate::train::optim::{OptimizerKind, Schedule};
 use crate::train::{fit, StepLoss, TrainConfig};
 use serde::{Deserialize, Serialize};
-use tch::{Kind, Reduction, Tensor};
 
 /// Options of A-CF and A-Sparse.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -100,29 +99,13 @@ pub fn run_amu(name: &str, input: &UnlearnInput, o: &AmuOptions) -> Result<Unlea
             (0..o.epochs).map(|_| sampling_plan(&sizes, &forget, &unseen, &mut r)).collect::<Result<Vec<_>>>()?;
         let mut model = input.original.try_clone()?;
         let report = fit(&mut model, &retain, &cfg, seed, |m, x, y, at| {
-            let plan = &plans[at.epoch];
-            let ((fo, fl), (to, tl)) = plan.steps[at.batch];
-            let fi = plan.forget.f_narrow(0, fo, fl)?;
-            let ti = plan.unseen.f_narrow(0, to, tl)?;
-            let (xf, yf) = (forget.images().f_index_select(0, &fi)?, forget.labels().f_index_select(0, &fi)?);
-            let nr = x.size()[0];
-            let logits = m.forward(&Tensor::f_cat(&[x, &xf], 0)?)?;
-            let ce_r =
-                logits.f_narrow(0, 0, nr)?.f_cross_entropy_loss::<Tensor>(y, None, Reduction::None, -100, 0.0)?;
-            let ce_f =
-                logits.f_narrow(0, nr, fl)?.f_cross_entropy_loss::<Tensor>(&yf, None, Reduction::None, -100, 0.0)?;
-            let ce_t = tch::no_grad(|| -> Result<Tensor> {
-                let (xt, yt) = (unseen.images().f_index_select(0, &ti)?, unseen.labels().f_index_select(0, &ti)?);
-                Ok(m.forward(&xt)?.f_cross_entropy_loss::<Tensor>(&yt, None, Reduction::None, -100, 0.0)?)
-            })?;
-            let mut loss = loss_fn.main(&ce_r)?.f_add(&loss_fn.distribution(&ce_t, &ce_f)?)?;
+            let f = plans[at.epoch].forward(at.batch, m, x, &forget, &unseen)?;
+            let ce_r = ce(&f.logits.f_narrow(0, 0, x.size()[0])?, y, false)?;
+            let mut loss = loss_fn.main(&ce_r)?.f_add(&loss_fn.distribution(&f.unseen_ce, &f.forget_ce)?)?;
             if o.l1 > 0.0 {
-                let mut l1 = Tensor::f_zeros([], (Kind::Float, x.device()))?;
-                for p in m.var_store().trainable_variables() {
-                    l1 = l1.f_add(&p.f_abs()?.f_sum(Kind::Float)?)?;
-                }
-                loss = loss.f_add(&l1.f_mul_scalar(o.l1)?)?;
+                loss = loss.f_add(&l1_norm(m)?.f_mul_scalar(o.l1)?)?;
             }
+            let logits = f.logits;
             Ok(StepLoss { loss, logits: Some(logits) })
         })?;
         Ok((model, report))

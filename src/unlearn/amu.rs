@@ -9,6 +9,7 @@
 use crate::data::split::rng;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
+use crate::models::Model;
 use rand::seq::{IndexedRandom, SliceRandom};
 use rand_chacha::ChaCha8Rng;
 use tch::{Kind, Tensor};
@@ -77,6 +78,41 @@ pub struct SamplingPlan {
     pub unseen: Tensor,
     /// (offset, length) of each step's forget and unseen slices.
     pub steps: Vec<((i64, i64), (i64, i64))>,
+}
+
+/// One step's forwards (method.md §2.1).
+pub struct AmuForward {
+    /// Logits of the retain batch followed by the forget sample (one forward, with gradient).
+    pub logits: Tensor,
+    /// Per-item cross-entropy of the forget sample.
+    pub forget_ce: Tensor,
+    /// Per-item cross-entropy of the unseen sample (a no-grad forward).
+    pub unseen_ce: Tensor,
+}
+
+impl SamplingPlan {
+    /// The forwards of step `step` for the retain batch `x` (the retain rows of `logits` are
+    /// its first `x.size()[0]`).
+    pub fn forward(
+        &self,
+        step: usize,
+        m: &Model,
+        x: &Tensor,
+        forget: &Dataset,
+        unseen: &Dataset,
+    ) -> Result<AmuForward> {
+        let ((fo, fl), (to, tl)) = self.steps[step];
+        let fi = self.forget.f_narrow(0, fo, fl)?;
+        let (xf, yf) = (forget.images().f_index_select(0, &fi)?, forget.labels().f_index_select(0, &fi)?);
+        let logits = m.forward(&Tensor::f_cat(&[x, &xf], 0)?)?;
+        let forget_ce = super::ce(&logits.f_narrow(0, x.size()[0], fl)?, &yf, false)?;
+        let ti = self.unseen.f_narrow(0, to, tl)?;
+        let unseen_ce = tch::no_grad(|| -> Result<Tensor> {
+            let (xt, yt) = (unseen.images().f_index_select(0, &ti)?, unseen.labels().f_index_select(0, &ti)?);
+            super::ce(&m.forward(&xt)?, &yt, false)
+        })?;
+        Ok(AmuForward { logits, forget_ce, unseen_ce })
+    }
 }
 
 /// Draws a plan for retain batches of the given sizes (method.md §2.1 steps 1-2).

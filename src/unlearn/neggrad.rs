@@ -2,14 +2,14 @@
 //! fine-tune the original model on retain batches while ascending the cross-entropy of forget
 //! batches, L = CE(retain batch) − forget_weight · CE(forget batch), one forget batch of the same
 //! size per retain batch, cycling through a seeded shuffle of the forget set.
-use super::{finished, timed, Method, SgdOptions, UnlearnInput, Unlearned};
+use super::{ce, finished, timed, Method, SgdOptions, UnlearnInput, Unlearned};
 use crate::config::{defaults_json, parse_json};
 use crate::error::Result;
 use crate::train::optim::Schedule;
 use crate::train::{fit, StepLoss};
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
-use tch::{Reduction, Tensor};
+use tch::Tensor;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -63,15 +63,8 @@ impl Method for NegGradPlus {
                 let idx = order.f_narrow(0, start, n.min(bs))?;
                 let (xf, yf) = (forget.images().f_index_select(0, &idx)?, forget.labels().f_index_select(0, &idx)?);
                 let logits = m.forward(&Tensor::f_cat(&[x, &xf], 0)?)?;
-                let ce_r =
-                    logits.f_narrow(0, 0, n)?.f_cross_entropy_loss::<Tensor>(y, None, Reduction::Mean, -100, 0.0)?;
-                let ce_f = logits.f_narrow(0, n, idx.size()[0])?.f_cross_entropy_loss::<Tensor>(
-                    &yf,
-                    None,
-                    Reduction::Mean,
-                    -100,
-                    0.0,
-                )?;
+                let ce_r = ce(&logits.f_narrow(0, 0, n)?, y, true)?;
+                let ce_f = ce(&logits.f_narrow(0, n, idx.size()[0])?, &yf, true)?;
                 Ok(StepLoss { loss: ce_r.f_sub(&ce_f.f_mul_scalar(o.forget_weight)?)?, logits: Some(logits) })
             })?;
             Ok((model, report))

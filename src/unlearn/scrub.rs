@@ -13,7 +13,6 @@ use crate::config::{defaults_json, parse_json};
 use crate::error::Result;
 use crate::train::optim::{self, OptimizerKind, Schedule};
 use serde::{Deserialize, Serialize};
-use tch::Tensor;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -202,23 +201,12 @@ impl Method for AScrub {
                     &mut r,
                     e,
                     |m, idx| {
-                        let ((fo, fl), (to, tl_)) = plan.steps[step];
-                        step += 1;
                         let (x, y) = (retain.images().f_index_select(0, idx)?, retain.labels().f_index_select(0, idx)?);
-                        let fi = plan.forget.f_narrow(0, fo, fl)?;
-                        let (xf, yf) =
-                            (forget.images().f_index_select(0, &fi)?, forget.labels().f_index_select(0, &fi)?);
-                        let n = x.size()[0];
-                        let logits = m.forward(&Tensor::f_cat(&[&x, &xf], 0)?)?;
-                        let lr_ = logits.f_narrow(0, 0, n)?;
+                        let f = plan.forward(step, m, &x, &forget, &unseen)?;
+                        step += 1;
+                        let lr_ = f.logits.f_narrow(0, 0, x.size()[0])?;
                         let tlog = tch::no_grad(|| teacher.forward(&x))?;
-                        let ti = plan.unseen.f_narrow(0, to, tl_)?;
-                        let ce_t = tch::no_grad(|| -> Result<Tensor> {
-                            let (xt, yt) =
-                                (unseen.images().f_index_select(0, &ti)?, unseen.labels().f_index_select(0, &ti)?);
-                            ce(&m.forward(&xt)?, &yt, false)
-                        })?;
-                        let ce_f = ce(&logits.f_narrow(0, n, fl)?, &yf, false)?;
+                        let (ce_t, ce_f) = (f.unseen_ce, f.forget_ce);
                         let main = ce(&lr_, &y, true)?.f_square()?.f_mul_scalar(o.gamma)?;
                         Ok(main
                             .f_add(&kl_t(&lr_, &tlog, o.temperature)?.f_mul_scalar(o.beta)?)?
