@@ -95,6 +95,7 @@ fn gaps_tug_of_war_and_speedup_by_hand() {
         forget_acc: f,
         test_acc: t,
         mia: unlearn::metrics::mia::MiaScore { score: mia, raw: mia, n: 10 },
+        lira: None,
         eval_seconds: 0.0,
     };
     let g = gaps(&m(0.98, 0.95, 0.90, 55.0), &m(0.99, 0.90, 0.91, 50.0));
@@ -107,4 +108,66 @@ fn gaps_tug_of_war_and_speedup_by_hand() {
     assert!((g.mean - 0.03).abs() < 1e-12);
     assert!((tug_of_war(&g) - 0.95 * 0.99 * 0.99).abs() < 1e-12);
     assert_eq!(run_time_efficiency(100.0, 4.0), 25.0);
+}
+
+#[test]
+fn lira_masks_put_every_target_in_half_the_shadows_and_tpr_counts_by_hand() {
+    use unlearn::metrics::lira::{balanced_masks, tpr_at_fpr};
+    let m = balanced_masks(7, 6, 3);
+    assert_eq!(m.len(), 6);
+    let per_target: Vec<usize> = (0..7).map(|t| m.iter().filter(|shadow| shadow[t]).count()).collect();
+    assert_eq!(per_target, vec![3; 7]);
+    let odd = balanced_masks(4, 5, 3);
+    let ins: Vec<usize> = (0..4).map(|t| (0..5).filter(|&s| odd[s][t]).count()).collect();
+    assert_eq!(ins, vec![2, 3, 2, 3]);
+    // negatives 0..100 (scores 0..99), positives 95.5, 98.5, 200: at 1 % FPR one negative (99)
+    // may lie above the threshold 98, so 98.5 and 200 count; at 0.1 % none: only 200
+    let mut scores: Vec<f64> = (0..100).map(f64::from).collect();
+    let mut labels = vec![0u8; 100];
+    scores.extend([95.5, 98.5, 200.0]);
+    labels.extend([1, 1, 1]);
+    assert!((tpr_at_fpr(&scores, &labels, 0.01) - 2.0 / 3.0).abs() < 1e-12);
+    assert!((tpr_at_fpr(&scores, &labels, 0.001) - 1.0 / 3.0).abs() < 1e-12);
+}
+
+/// A tiny problem where a small ConvNet memorises its noisy training items: the likelihood-ratio
+/// attack tells the forget items from held-out ones on the original model (which trained on
+/// them) far better than chance, and not on a model trained without them.
+#[test]
+fn lira_separates_members_from_non_members_on_a_tiny_problem() {
+    use unlearn::data::request::ForgetRequest;
+    use unlearn::data::synthetic::{synthetic, SyntheticOptions};
+    use unlearn::data::LoadOptions;
+    use unlearn::metrics::lira::{train_shadows, LiraConfig};
+    use unlearn::models::{Arch, Model, ModelSpec};
+    use unlearn::train::{train, TrainConfig};
+    let o = SyntheticOptions {
+        train: 160,
+        test: 160,
+        classes: 4,
+        channels: 1,
+        height: 8,
+        width: 8,
+        separation: 0.15,
+        seed: 4,
+    };
+    let s = synthetic(&o, &LoadOptions::default(), tch::Device::Cpu).unwrap();
+    let request = ForgetRequest::uniform(&s.train, 0.25, true, 1).unwrap();
+    let mut spec = ModelSpec::new(Arch::Convnet, s.train.image_shape(), 4, 7);
+    spec.width = 16;
+    let cfg = TrainConfig { epochs: 30, lr: 0.05, batch_size: 32, progress: false, ..Default::default() };
+    let mut original = Model::new(spec.clone(), tch::Device::Cpu).unwrap();
+    train(&mut original, &s.train, &cfg, 1).unwrap();
+    let mut retrained = Model::new(spec.clone(), tch::Device::Cpu).unwrap();
+    train(&mut retrained, &request.retain_set(&s.train).unwrap(), &cfg, 1).unwrap();
+    let lcfg = LiraConfig { shadows: 8, train: cfg.clone(), ..Default::default() };
+    let bank = train_shadows(&spec, tch::Device::Cpu, &s.train, &request, &s.test, &lcfg, 5).unwrap();
+    assert_eq!(bank.forget_targets.len(), 40);
+    assert_eq!(bank.in_mask.len(), 8);
+    assert!(bank.seconds > 0.0 && bank.shadow_seconds.len() == 8);
+    let on_original = bank.attack(&original).unwrap();
+    let on_retrained = bank.attack(&retrained).unwrap();
+    eprintln!("LiRA AUC: original {:.3}, retrained {:.3}", on_original.auc, on_retrained.auc);
+    assert!(on_original.auc > 0.75, "members not separated: {on_original:?}");
+    assert!(on_retrained.auc < on_original.auc - 0.15, "retrained {on_retrained:?} vs original {on_original:?}");
 }

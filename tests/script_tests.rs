@@ -351,49 +351,6 @@ fn evaluation_tables_from_a_script() {
 }
 
 #[test]
-fn single_round_experiment_rows_and_summary() {
-    let dir = tempfile::tempdir().unwrap();
-    let src = format!(
-        r#"
-        import "experiments" as ex;
-        let data = synthetic(#{{ train: 150, test: 90, classes: 3, channels: 1, height: 8, width: 8, seed: 1 }});
-        let rows = ex::single_round(#{{
-            dataset: data, model: "convnet3", model_options: #{{ width: 8 }},
-            train: #{{ epochs: 1, progress: false }},
-            request: #{{ kind: "uniform", fraction: 0.1 }},
-            methods: ["finetune", "a_cf"],
-            method_options: #{{ retrain: #{{ epochs: 1 }}, finetune: #{{ epochs: 1 }} }},
-            condense: [(), #{{ method: "blend", ipc: 5 }}],
-            seeds: [1, 2],
-        }});
-        if rows.len() != 12 {{ throw `rows ${{rows.len()}}`; }}
-        let s = summarize(rows, ["condense", "method"]);
-        s.save("{dir}", "summary");
-        print(s);
-        "#,
-        dir = dir.path().display()
-    );
-    run_source(&src, dir.path(), &[]).unwrap();
-    let csv = std::fs::read_to_string(dir.path().join("summary.csv")).unwrap();
-    let lines: Vec<&str> = csv.lines().collect();
-    // 2 settings x 3 methods (retrain added as the reference)
-    assert_eq!(lines.len(), 7, "{csv}");
-    for col in [
-        "condense",
-        "method",
-        "n",
-        "retain_acc_mean",
-        "forget_acc_std",
-        "mia_mean",
-        "gap_mean_mean",
-        "end_to_end_seconds_mean",
-    ] {
-        assert!(lines[0].split(',').any(|c| c == col), "missing column {col}: {}", lines[0]);
-    }
-    assert!(lines[1..].iter().all(|l| l.split(',').nth(2) == Some("2")), "two seeds per group: {csv}");
-}
-
-#[test]
 fn summaries_are_means_and_sample_deviations() {
     let rows = vec![
         serde_json::json!({ "method": "a", "seed": 1, "x": 1.0 }),

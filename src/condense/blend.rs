@@ -13,6 +13,7 @@
 use crate::error::{Error, Result};
 use crate::models::Model;
 use serde::Serialize;
+use std::rc::Rc;
 use tch::{Kind, Tensor};
 
 /// Blend's learning rate as a function of `ipc` (method.md §1.4, copied verbatim from the
@@ -225,6 +226,7 @@ impl super::Condenser for Blend {
         );
         reduced.blend_losses = out.losses;
         reduced.min_weight = Some(out.min_weight);
+        reduced.split = Some(Rc::new(split));
         Ok(reduced)
     }
 }

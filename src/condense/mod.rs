@@ -132,6 +132,8 @@ pub struct ReducedRetainSet {
     /// Blend's loss per iteration, and min(a) at the end.
     pub blend_losses: Vec<f64>,
     pub min_weight: Option<f64>,
+    /// Blend's free/residual split: which retained items each synthetic image blends.
+    pub split: Option<Rc<split::FreeResidualSplit>>,
 }
 
 impl ReducedRetainSet {
@@ -157,6 +159,7 @@ impl ReducedRetainSet {
             config: config.clone(),
             blend_losses: Vec::new(),
             min_weight: None,
+            split: None,
         }
     }
 
@@ -217,4 +220,25 @@ pub fn condense(input: &CondenseInput, cfg: &CondenseConfig) -> Result<ReducedRe
     cfg.check()?;
     input.request.check_dataset(input.train)?;
     condenser(&cfg.method)?.condense(input, cfg)
+}
+
+/// Condenses the whole of `train`, nothing forgotten: the condensation benchmark of method.md
+/// §1.7 (with Blend every cluster is free, so R̃ holds exactly `ipc` images per class).
+pub fn condense_whole(
+    train: &Dataset,
+    cfg: &CondenseConfig,
+    feature_model: Option<&Model>,
+    seed: u64,
+) -> Result<ReducedRetainSet> {
+    use crate::data::request::{labels_digest, RequestKind};
+    let request = ForgetRequest {
+        kind: RequestKind::Indices { source: "nothing: the whole set (method.md §1.7)".into() },
+        dataset: train.name.clone(),
+        dataset_len: train.len(),
+        labels_digest: labels_digest(train.labels_host()),
+        forget: Vec::new(),
+        retain: (0..train.len() as i64).collect(),
+        earlier: Vec::new(),
+    };
+    condense(&CondenseInput { train, request: &request, clustering: None, feature_model, seed }, cfg)
 }

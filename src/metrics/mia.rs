@@ -115,7 +115,7 @@ pub fn oof_auc(x: &[f64], y: &[u8], folds: &[usize]) -> Result<f64> {
 }
 
 /// The MIA result.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct MiaScore {
     /// 100 × AUC, after the reference's swap rule when it applies.
     pub score: f64,
@@ -166,4 +166,21 @@ pub fn mia_score(
         }
     }
     Ok(MiaScore { score, raw, n })
+}
+
+/// The paper's MIA as a [`Metric`](super::Metric): forget items against the evaluation items of
+/// the forget set's classes.
+pub struct PaperMia;
+
+impl super::Metric for PaperMia {
+    fn name(&self) -> &'static str {
+        "mia"
+    }
+    fn measure(&self, model: &crate::models::Model, ctx: &super::EvalContext, out: &mut super::Metrics) -> Result<()> {
+        use crate::train::eval::logits;
+        let phi_f = logit_confidence(&logits(model, &ctx.forget)?, ctx.forget.labels())?;
+        let phi_t = logit_confidence(&logits(model, &ctx.heldout)?, ctx.heldout.labels())?;
+        out.mia = mia_score(&phi_f, &phi_t, ctx.mia.seed, ctx.mia.swap_below, None)?;
+        Ok(())
+    }
 }

@@ -1,17 +1,25 @@
-//! Metrics (method.md §4.5): retain / forget / test accuracy, the paper's MIA, gaps to the
-//! retrained model, Tug-of-War and run-time efficiency.
+//! Metrics (method.md §4.5), one file each behind the small [`Metric`] trait:
+//! - [`accuracy`]: retain / forget / test accuracy (retain on the *real* retain set);
+//! - [`mia`]: the paper's membership-inference score;
+//! - [`lira`]: a per-example likelihood-ratio attack with shadow models (U-LiRA style);
+//! - [`compare`]: gaps to the retrained model, Tug-of-War and run-time efficiency.
+pub mod accuracy;
+pub mod compare;
+pub mod lira;
 pub mod mia;
+
+pub use compare::{gaps, run_time_efficiency, tug_of_war, Gaps};
 
 use crate::data::request::ForgetRequest;
 use crate::data::Dataset;
 use crate::error::Result;
 use crate::models::Model;
-use crate::train::eval::{accuracy, logits};
-use mia::{logit_confidence, mia_score, MiaScore};
+use lira::{LiraScore, ShadowBank};
+use mia::MiaScore;
 use serde::Serialize;
 
 /// One model's metrics.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Metrics {
     /// Accuracy on the real retain set (even when training used a reduced one).
     pub retain_acc: f64,
@@ -19,6 +27,8 @@ pub struct Metrics {
     /// Accuracy on the evaluation part of the test set.
     pub test_acc: f64,
     pub mia: MiaScore,
+    /// The likelihood-ratio attack, when a shadow bank was given.
+    pub lira: Option<LiraScore>,
     /// Seconds of evaluation (device-synchronised).
     pub eval_seconds: f64,
 }
@@ -31,7 +41,72 @@ pub struct MiaOptions {
     pub swap_below: Option<f64>,
 }
 
-/// Metrics of `model` for `request` on `train`, tested on `evaluation`.
+/// What every metric may look at: the request's real retain and forget sets, the evaluation
+/// set, its items of the forget set's classes, and the attack settings.
+pub struct EvalContext<'a> {
+    pub retain: Dataset,
+    pub forget: Dataset,
+    pub evaluation: &'a Dataset,
+    /// Evaluation items of the classes present in the forget set (method.md §4.5 MIA step 1).
+    pub heldout: Dataset,
+    pub mia: MiaOptions,
+    pub lira: Option<&'a ShadowBank>,
+}
+
+impl<'a> EvalContext<'a> {
+    pub fn new(
+        train: &Dataset,
+        request: &ForgetRequest,
+        evaluation: &'a Dataset,
+        mia: MiaOptions,
+        lira: Option<&'a ShadowBank>,
+    ) -> Result<Self> {
+        let retain = request.retain_set(train)?;
+        let forget = request.forget_set(train)?;
+        let heldout = heldout_of_classes(evaluation, forget.labels_host(), train.num_classes())?;
+        Ok(EvalContext { retain, forget, evaluation, heldout, mia, lira })
+    }
+}
+
+/// The items of `data` whose class occurs in `labels`.
+pub fn heldout_of_classes(data: &Dataset, labels: &[i64], num_classes: usize) -> Result<Dataset> {
+    let mut present = vec![false; num_classes.max(data.num_classes())];
+    for &l in labels {
+        present[l as usize] = true;
+    }
+    let idx: Vec<i64> = (0..data.len() as i64).filter(|&i| present[data.labels_host()[i as usize] as usize]).collect();
+    data.subset(&idx, format!("{} (forget classes)", data.name))
+}
+
+/// A metric: measures a model and fills its part of [`Metrics`].
+pub trait Metric {
+    fn name(&self) -> &'static str;
+    fn measure(&self, model: &Model, ctx: &EvalContext, out: &mut Metrics) -> Result<()>;
+}
+
+/// The metrics that apply to `ctx`: accuracies and the paper's MIA always, the likelihood-ratio
+/// attack when `ctx` carries a shadow bank.
+pub fn standard_metrics(ctx: &EvalContext) -> Vec<Box<dyn Metric>> {
+    let mut out: Vec<Box<dyn Metric>> = vec![Box::new(accuracy::Accuracies), Box::new(mia::PaperMia)];
+    if ctx.lira.is_some() {
+        out.push(Box::new(lira::Lira));
+    }
+    out
+}
+
+/// Every standard metric of `model` in `ctx`, timed with a device synchronisation.
+pub fn evaluate(model: &Model, ctx: &EvalContext) -> Result<Metrics> {
+    let t = std::time::Instant::now();
+    let mut out = Metrics::default();
+    for m in standard_metrics(ctx) {
+        m.measure(model, ctx, &mut out)?;
+    }
+    crate::runtime::synchronize(model.device());
+    out.eval_seconds = t.elapsed().as_secs_f64();
+    Ok(out)
+}
+
+/// Metrics of `model` for `request` on `train`, tested on `evaluation` (no shadow bank).
 pub fn evaluate_model(
     model: &Model,
     train: &Dataset,
@@ -39,52 +114,5 @@ pub fn evaluate_model(
     evaluation: &Dataset,
     mia: &MiaOptions,
 ) -> Result<Metrics> {
-    let t = std::time::Instant::now();
-    let retain = request.retain_set(train)?;
-    let forget = request.forget_set(train)?;
-    let retain_acc = accuracy(model, &retain)?;
-    let forget_acc = accuracy(model, &forget)?;
-    let test_acc = accuracy(model, evaluation)?;
-    // held-out items of the classes present in the forget set (§4.5 step 1)
-    let mut present = vec![false; train.num_classes()];
-    for &l in forget.labels_host() {
-        present[l as usize] = true;
-    }
-    let held: Vec<i64> =
-        (0..evaluation.len() as i64).filter(|&i| present[evaluation.labels_host()[i as usize] as usize]).collect();
-    let held = evaluation.subset(&held, format!("{} (forget classes)", evaluation.name))?;
-    let phi_f = logit_confidence(&logits(model, &forget)?, forget.labels())?;
-    let phi_t = logit_confidence(&logits(model, &held)?, held.labels())?;
-    let mia = mia_score(&phi_f, &phi_t, mia.seed, mia.swap_below, None)?;
-    crate::runtime::synchronize(model.device());
-    Ok(Metrics { retain_acc, forget_acc, test_acc, mia, eval_seconds: t.elapsed().as_secs_f64() })
-}
-
-/// Absolute differences to the reference (retrained) model, accuracies in [0, 1], MIA /100.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Gaps {
-    pub retain: f64,
-    pub forget: f64,
-    pub test: f64,
-    pub mia: f64,
-    /// Mean of the four.
-    pub mean: f64,
-}
-
-pub fn gaps(m: &Metrics, reference: &Metrics) -> Gaps {
-    let retain = (m.retain_acc - reference.retain_acc).abs();
-    let forget = (m.forget_acc - reference.forget_acc).abs();
-    let test = (m.test_acc - reference.test_acc).abs();
-    let mia = (m.mia.score - reference.mia.score).abs() / 100.0;
-    Gaps { retain, forget, test, mia, mean: (retain + forget + test + mia) / 4.0 }
-}
-
-/// Tug-of-War: Π over forget, retain and test accuracy of (1 − |gap to the reference|).
-pub fn tug_of_war(g: &Gaps) -> f64 {
-    (1.0 - g.forget) * (1.0 - g.retain) * (1.0 - g.test)
-}
-
-/// Run-time efficiency: the reference's time over the method's.
-pub fn run_time_efficiency(reference_seconds: f64, seconds: f64) -> f64 {
-    reference_seconds / seconds.max(1e-12)
+    evaluate(model, &EvalContext::new(train, request, evaluation, mia.clone(), None)?)
 }

@@ -1,6 +1,7 @@
 //! Run records: every result file carries the configuration, seed, versions, device and times of
 //! the run that produced it.
 use crate::error::Result;
+pub mod plot;
 pub mod summary;
 pub mod table;
 

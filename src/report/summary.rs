@@ -5,6 +5,21 @@ use crate::error::{Error, Result};
 use serde::Serialize;
 use std::path::Path;
 
+/// Fields shown in the terminal when present (accuracies, MIA, time, gap); the CSV has all.
+const HEADLINE: [&str; 11] = [
+    "retain_acc",
+    "forget_acc",
+    "test_acc",
+    "mia",
+    "lira_auc",
+    "end_to_end_s",
+    "speedup",
+    "gap_mean",
+    "train_acc",
+    "condense_seconds",
+    "images",
+];
+
 /// One group's statistics.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Group {
@@ -95,8 +110,7 @@ impl Summary {
         }
         let mut out = head.join(",") + "\n";
         for g in &self.groups {
-            let mut cells: Vec<String> =
-                g.key.iter().map(|k| if k.contains(',') { format!("\"{k}\"") } else { k.clone() }).collect();
+            let mut cells: Vec<String> = g.key.iter().map(|k| super::table::csv_cell(k)).collect();
             cells.push(g.n.to_string());
             for (_, m, s) in &g.stats {
                 cells.push(format!("{m:.6}"));
@@ -109,19 +123,40 @@ impl Summary {
 
     /// A terminal table of mean ± std.
     pub fn to_text(&self) -> String {
+        // the headline fields when the summary has them; every field is in the CSV
+        let shown: Vec<usize> = {
+            let head: Vec<usize> = HEADLINE.iter().filter_map(|h| self.fields.iter().position(|f| f == h)).collect();
+            if head.is_empty() {
+                (0..self.fields.len()).collect()
+            } else {
+                head
+            }
+        };
+        let key_w: Vec<usize> = (0..self.by.len())
+            .map(|j| self.groups.iter().map(|g| g.key[j].len()).chain([self.by[j].len()]).max().unwrap_or(4) + 2)
+            .collect();
         let mut out = String::new();
-        let head: Vec<String> =
-            self.by.iter().cloned().chain(["n".to_string()]).chain(self.fields.iter().cloned()).collect();
-        out.push_str(&head.iter().map(|h| format!("{h:>20}")).collect::<String>());
+        for (j, b) in self.by.iter().enumerate() {
+            out.push_str(&format!("{b:<w$}", w = key_w[j]));
+        }
+        out.push_str(&format!("{:>3}", "n"));
+        for &i in &shown {
+            out.push_str(&format!("{:>20}", self.fields[i]));
+        }
         out.push('\n');
         for g in &self.groups {
-            let mut line: String = g.key.iter().map(|k| format!("{k:>20}")).collect();
-            line.push_str(&format!("{:>20}", g.n));
-            for (_, m, s) in &g.stats {
-                line.push_str(&format!("{:>20}", format!("{m:.4} ± {s:.4}")));
+            for (j, k) in g.key.iter().enumerate() {
+                out.push_str(&format!("{k:<w$}", w = key_w[j]));
             }
-            out.push_str(&line);
+            out.push_str(&format!("{:>3}", g.n));
+            for &i in &shown {
+                let (_, m, s) = &g.stats[i];
+                out.push_str(&format!("{:>20}", format!("{m:.4} ± {s:.4}")));
+            }
             out.push('\n');
+        }
+        if shown.len() < self.fields.len() {
+            out.push_str("(mean ± sample std; every field is in the CSV)\n");
         }
         out
     }

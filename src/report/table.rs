@@ -6,17 +6,78 @@ use crate::metrics::{Gaps, Metrics};
 use serde::Serialize;
 use std::path::Path;
 
+/// Seconds per phase of one method's run, each measured after a device synchronisation:
+/// condensation (features, k-means, the condenser itself) when it trained on a reduced retain
+/// set, the unlearning itself, and its evaluation.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Phases {
+    pub features: f64,
+    pub kmeans: f64,
+    /// Blend's optimisation (or the whole of another condenser), with the free/residual split.
+    pub condense: f64,
+    pub unlearning: f64,
+    pub evaluation: f64,
+}
+
+impl Phases {
+    /// Pre-processing plus unlearning: the time a deletion request waits (method.md §4.4's
+    /// "reported time" with Blend). Evaluation is not included.
+    pub fn end_to_end(&self) -> f64 {
+        self.features + self.kmeans + self.condense + self.unlearning
+    }
+}
+
 /// One method's row.
 #[derive(Debug, Clone, Serialize)]
 pub struct Row {
+    /// The method, with `+<condenser>` when it trained on a reduced retain set.
     pub method: String,
     /// Unlearning seconds (0 for the original model).
     pub seconds: f64,
+    pub phases: Phases,
     pub metrics: Metrics,
-    /// Gaps to the reference model, Tug-of-War and run-time efficiency, when there is a reference.
+    /// Gaps to the reference model, Tug-of-War and run-time efficiency (reference end-to-end
+    /// time over this row's), when there is a reference.
     pub gaps: Option<Gaps>,
     pub tug_of_war: Option<f64>,
     pub speedup: Option<f64>,
+}
+
+impl Row {
+    pub fn new(method: String, phases: Phases, metrics: Metrics) -> Self {
+        Row { method, seconds: phases.unlearning, phases, metrics, gaps: None, tug_of_war: None, speedup: None }
+    }
+
+    /// The row's numeric fields by column name (`None`: not available), in [`COLUMNS`] order
+    /// after `method`. Used for the CSV and for flat script rows, so both list the same fields.
+    pub fn fields(&self) -> Vec<(&'static str, Option<f64>)> {
+        let m = &self.metrics;
+        let g = self.gaps.as_ref();
+        let l = m.lira.as_ref();
+        let p = &self.phases;
+        vec![
+            ("retain_acc", Some(m.retain_acc)),
+            ("forget_acc", Some(m.forget_acc)),
+            ("test_acc", Some(m.test_acc)),
+            ("mia", Some(m.mia.score)),
+            ("mia_raw", Some(m.mia.raw)),
+            ("lira_auc", l.map(|l| l.auc)),
+            ("lira_tpr_1pct", l.map(|l| l.tpr_at_1pct)),
+            ("seconds", Some(self.seconds)),
+            ("features_s", Some(p.features)),
+            ("kmeans_s", Some(p.kmeans)),
+            ("condense_s", Some(p.condense)),
+            ("eval_s", Some(p.evaluation)),
+            ("end_to_end_s", Some(p.end_to_end())),
+            ("speedup", self.speedup),
+            ("gap_retain", g.map(|g| g.retain)),
+            ("gap_forget", g.map(|g| g.forget)),
+            ("gap_test", g.map(|g| g.test)),
+            ("gap_mia", g.map(|g| g.mia)),
+            ("gap_mean", g.map(|g| g.mean)),
+            ("tug_of_war", self.tug_of_war),
+        ]
+    }
 }
 
 /// A methods x metrics table.
@@ -28,76 +89,94 @@ pub struct Table {
 }
 
 /// CSV columns, in order.
-pub const COLUMNS: [&str; 12] = [
+pub const COLUMNS: [&str; 21] = [
     "method",
     "retain_acc",
     "forget_acc",
     "test_acc",
     "mia",
     "mia_raw",
+    "lira_auc",
+    "lira_tpr_1pct",
     "seconds",
+    "features_s",
+    "kmeans_s",
+    "condense_s",
+    "eval_s",
+    "end_to_end_s",
     "speedup",
     "gap_retain",
     "gap_forget",
     "gap_test",
+    "gap_mia",
     "gap_mean",
+    "tug_of_war",
 ];
 
-impl Table {
-    fn cells(r: &Row) -> Vec<String> {
-        let opt = |v: Option<f64>| v.map(|v| format!("{v:.6}")).unwrap_or_default();
-        let g = r.gaps.as_ref();
-        vec![
-            r.method.clone(),
-            format!("{:.6}", r.metrics.retain_acc),
-            format!("{:.6}", r.metrics.forget_acc),
-            format!("{:.6}", r.metrics.test_acc),
-            format!("{:.4}", r.metrics.mia.score),
-            format!("{:.4}", r.metrics.mia.raw),
-            format!("{:.4}", r.seconds),
-            opt(r.speedup),
-            opt(g.map(|g| g.retain)),
-            opt(g.map(|g| g.forget)),
-            opt(g.map(|g| g.test)),
-            opt(g.map(|g| g.mean)),
-        ]
+/// A CSV cell: quoted when it holds a comma, a quote or a line break.
+pub fn csv_cell(c: &str) -> String {
+    if c.contains([',', '"', '\n']) {
+        format!("\"{}\"", c.replace('"', "\"\""))
+    } else {
+        c.to_string()
     }
+}
 
-    /// The table as CSV (header + one line per method).
+impl Table {
+    /// The table as CSV (header + one line per method; empty cells for what a row lacks).
     pub fn to_csv(&self) -> String {
         let mut out = COLUMNS.join(",");
         out.push('\n');
         for r in &self.rows {
-            let cells: Vec<String> =
-                Self::cells(r).into_iter().map(|c| if c.contains(',') { format!("\"{c}\"") } else { c }).collect();
+            let mut cells = vec![csv_cell(&r.method)];
+            cells.extend(r.fields().into_iter().map(|(_, v)| v.map(|v| format!("{v:.6}")).unwrap_or_default()));
             out.push_str(&cells.join(","));
             out.push('\n');
         }
         out
     }
 
-    /// A terminal table: accuracies in %, MIA, time, speed-up and mean gap to the reference.
+    /// A terminal table: accuracies in %, MIA, end-to-end time, speed-up and mean gap.
     pub fn to_text(&self) -> String {
+        let lira = self.rows.iter().any(|r| r.metrics.lira.is_some());
         let mut out = format!(
-            "{:<14} {:>8} {:>8} {:>8} {:>7} {:>9} {:>8} {:>9}\n",
-            "method", "retain%", "forget%", "test%", "MIA", "seconds", "speedup", "mean gap"
+            "{:<16} {:>8} {:>8} {:>8} {:>7}{} {:>9} {:>8} {:>9} {:>6}\n",
+            "method",
+            "retain%",
+            "forget%",
+            "test%",
+            "MIA",
+            if lira { format!(" {:>8}", "LiRA AUC") } else { String::new() },
+            "seconds",
+            "speedup",
+            "mean gap",
+            "ToW"
         );
+        let dash = |v: Option<String>| v.unwrap_or_else(|| "-".into());
         for r in &self.rows {
             let m = &r.metrics;
             out.push_str(&format!(
-                "{:<14} {:>8.2} {:>8.2} {:>8.2} {:>7.2} {:>9.2} {:>8} {:>9}\n",
+                "{:<16} {:>8.2} {:>8.2} {:>8.2} {:>7.2}{} {:>9.2} {:>8} {:>9} {:>6}\n",
                 r.method,
                 100.0 * m.retain_acc,
                 100.0 * m.forget_acc,
                 100.0 * m.test_acc,
                 m.mia.score,
-                r.seconds,
-                r.speedup.map(|s| format!("{s:.1}x")).unwrap_or_else(|| "-".into()),
-                r.gaps.as_ref().map(|g| format!("{:.4}", g.mean)).unwrap_or_else(|| "-".into()),
+                if lira {
+                    format!(" {:>8}", dash(m.lira.as_ref().map(|l| format!("{:.3}", l.auc))))
+                } else {
+                    String::new()
+                },
+                r.phases.end_to_end(),
+                dash(r.speedup.map(|s| format!("{s:.1}x"))),
+                dash(r.gaps.as_ref().map(|g| format!("{:.4}", g.mean))),
+                dash(r.tug_of_war.map(|t| format!("{t:.3}"))),
             ));
         }
         if let Some(reference) = &self.reference {
-            out.push_str(&format!("(gaps and speed-up against {reference})\n"));
+            out.push_str(&format!(
+                "(seconds: end to end, condensation included; speed-up, gaps and Tug-of-War against {reference})\n"
+            ));
         }
         out
     }

@@ -54,6 +54,18 @@ pub mod condense_api {
     ) -> RhaiResult<ReducedRetainSet> {
         run(&context, &train, &request, &Map::new(), None)
     }
+    /// The whole of `train` condensed, nothing forgotten (method.md §1.7's benchmark: with
+    /// Blend, `ipc` images per class). Same options as condense(train, request, options).
+    #[rhai_fn(name = "condense", return_raw)]
+    pub fn condense_whole_set(
+        context: NativeCallContext,
+        train: Dataset,
+        options: Map,
+    ) -> RhaiResult<ReducedRetainSet> {
+        let c = ctx(&context)?;
+        let cfg: CondenseConfig = parse("condense", &options).map_err(rt)?;
+        crate::condense::condense_whole(&train, &cfg, None, c.seed).map_err(rt)
+    }
     /// The reduced retain set, clustering the features of `model` instead of a random ConvNet-3.
     #[rhai_fn(name = "condense", return_raw)]
     pub fn condense_with_model(

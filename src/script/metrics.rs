@@ -1,25 +1,30 @@
 //! Script bindings for evaluation (`src/metrics`) and result tables (`src/report/table.rs`).
 use super::models::ModelHandle;
-use super::options::map_to_json;
+use super::options::{bool_or, check_keys, int_or, map_to_json};
 use super::requests::Request;
 use super::unlearning::UnlearnedHandle;
 use super::{ctx, rt, RhaiResult};
 use crate::data::Dataset;
-use crate::metrics::{evaluate_model, gaps, run_time_efficiency, tug_of_war, MiaOptions};
+use crate::metrics::lira::{train_shadows, LiraConfig, ShadowBank};
+use crate::metrics::{evaluate as evaluate_metrics, gaps, run_time_efficiency, tug_of_war, EvalContext, MiaOptions};
 use crate::report::summary::{summarize, Summary};
-use crate::report::table::{Row, Table};
+use crate::report::table::{Phases, Row, Table};
 use rhai::plugin::*;
 use rhai::{Array, Dynamic, Engine, Map};
+use std::rc::Rc;
 
 #[export_module]
 pub mod metrics_api {
     use super::*;
 
-    /// Evaluates unlearning results (and plain models, shown as "original") on `request`:
-    /// retain / forget / test accuracy (test on `evaluation`, e.g. reference_split().evaluation),
-    /// the paper's MIA (method.md §4.5), time. Options: reference (the retrained result: adds gaps,
-    /// Tug-of-War and speed-up), seed (MIA; the run's), mia_swap (true: the reference's swap
-    /// rule under 42). Returns a Table to print or save.
+    /// Evaluates unlearning results and models on `request`: retain / forget / test accuracy
+    /// (test on `evaluation`, e.g. reference_split().evaluation), the paper's MIA (method.md §4.5),
+    /// time per phase. An item is an unlearn() result (named after its method, `+blend` when it
+    /// trained on a reduced set, with that set's condensation time), a Model (named "original"),
+    /// or #{ name, model } with a Model or result. Options: reference (the retrained result: adds
+    /// gaps, Tug-of-War and speed-up), lira (a shadow bank from shadow_models(): adds the
+    /// likelihood-ratio attack), seed (MIA; the run's), mia_swap (true: the reference's swap rule
+    /// under 42). Returns a Table to print, save or plot.
     #[rhai_fn(return_raw)]
     pub fn evaluate(
         context: NativeCallContext,
@@ -29,50 +34,123 @@ pub mod metrics_api {
         options: Map,
     ) -> RhaiResult<Table> {
         let c = ctx(&context)?;
-        let known = ["reference", "seed", "mia_swap"];
-        if let Some(k) = options.keys().find(|k| !known.contains(&k.as_str())) {
-            return Err(rt(format!("unknown option `{k}` for evaluate() (known: {})", known.join(", "))));
-        }
-        let seed = match options.get("seed") {
-            Some(v) => v.as_int().map_err(|t| rt(format!("evaluate(): `seed` is a {t}")))? as u64,
-            None => c.seed,
+        check_keys("evaluate", &options, &["reference", "seed", "mia_swap", "lira"])?;
+        let mia = mia_options("evaluate", c.seed, &options)?;
+        let lira = match options.get("lira") {
+            Some(v) => Some(v.clone().try_cast::<Rc<ShadowBank>>().ok_or_else(|| {
+                rt(format!("evaluate(): `lira` is a {}, expected a shadow bank (shadow_models())", v.type_name()))
+            })?),
+            None => None,
         };
-        let swap = options.get("mia_swap").map(|v| v.as_bool().unwrap_or(true)).unwrap_or(true);
-        let mia = MiaOptions { seed, swap_below: swap.then_some(42.0) };
+        let ectx = EvalContext::new(&request.data, &request.request, &evaluation, mia, lira.as_deref()).map_err(rt)?;
         let mut rows = Vec::new();
         for (i, item) in items.into_iter().enumerate() {
-            let (name, model, seconds) = if let Some(u) = item.clone().try_cast::<UnlearnedHandle>() {
-                (u.result.method.clone(), u.model.clone(), u.result.seconds)
-            } else if let Some(m) = item.try_cast::<ModelHandle>() {
-                ("original".to_string(), m, 0.0)
-            } else {
-                return Err(rt(format!("evaluate(): item {i} is neither an unlearning result nor a model")));
-            };
-            let metrics = evaluate_model(&model.0.borrow().model, &request.data, &request.request, &evaluation, &mia)
-                .map_err(rt)?;
-            rows.push(Row { method: name, seconds, metrics, gaps: None, tug_of_war: None, speedup: None });
+            let (name, model, phases) = evaluated_item(item, i)?;
+            let mut metrics = evaluate_metrics(&model.0.borrow().model, &ectx).map_err(rt)?;
+            let phases = Phases { evaluation: metrics.eval_seconds, ..phases };
+            metrics.eval_seconds = phases.evaluation;
+            rows.push(Row::new(name, phases, metrics));
         }
         let mut reference = None;
         if let Some(r) = options.get("reference") {
-            let u = r
-                .clone()
-                .try_cast::<UnlearnedHandle>()
-                .ok_or_else(|| rt("evaluate(): `reference` must be an unlearning result (e.g. the retrained one)"))?;
-            let ref_metrics =
-                evaluate_model(&u.model.0.borrow().model, &request.data, &request.request, &evaluation, &mia)
-                    .map_err(rt)?;
+            let (name, model, phases) = evaluated_item(r.clone(), 0)
+                .map_err(|_| rt("evaluate(): `reference` must be an unlearning result (e.g. the retrained one), a model or #{ name, model }"))?;
+            let ref_metrics = evaluate_metrics(&model.0.borrow().model, &ectx).map_err(rt)?;
+            let ref_seconds = phases.end_to_end();
             for row in &mut rows {
                 let g = gaps(&row.metrics, &ref_metrics);
                 row.tug_of_war = Some(tug_of_war(&g));
                 row.gaps = Some(g);
-                if row.seconds > 0.0 {
-                    row.speedup = Some(run_time_efficiency(u.result.seconds, row.seconds));
+                if row.phases.end_to_end() > 0.0 && ref_seconds > 0.0 {
+                    row.speedup = Some(run_time_efficiency(ref_seconds, row.phases.end_to_end()));
                 }
             }
-            reference = Some(u.result.method.clone());
+            reference = Some(name);
         }
         Ok(Table { rows, reference })
     }
+    /// Trains the shadow models of the likelihood-ratio attack (U-LiRA style, see
+    /// src/metrics/lira.rs) for `request`: each a fresh model of `model`'s architecture trained on
+    /// the retain set plus half of the targets (forget items and `heldout` items of the same
+    /// classes, e.g. reference_split().evaluation). Options: shadows (8), max_targets (500 per
+    /// side), retain_fraction (1.0), global_variance (true), train (train() options of each
+    /// shadow: mimic the original's), seed (the run's). Pass it to evaluate(..., #{ lira: bank }).
+    #[rhai_fn(return_raw)]
+    pub fn shadow_models(
+        context: NativeCallContext,
+        model: ModelHandle,
+        request: Request,
+        heldout: Dataset,
+        options: Map,
+    ) -> RhaiResult<Rc<ShadowBank>> {
+        let c = ctx(&context)?;
+        let cfg: LiraConfig = crate::script::options::parse("shadow_models", &options).map_err(rt)?;
+        let (spec, device) = {
+            let m = model.0.borrow();
+            (m.model.spec.clone(), m.model.device())
+        };
+        let bank = train_shadows(&spec, device, &request.data, &request.request, &heldout, &cfg, c.seed).map_err(rt)?;
+        Ok(Rc::new(bank))
+    }
+    /// The likelihood-ratio attack of `bank` against one model or unlearning result:
+    /// #{ auc, tpr_at_1pct, tpr_at_01pct, forget_targets, heldout_targets, shadows, shadow_seconds, attack_seconds }.
+    #[rhai_fn(return_raw)]
+    pub fn lira(bank: Rc<ShadowBank>, item: Dynamic) -> RhaiResult<Dynamic> {
+        let (_, model, _) = evaluated_item(item, 0)?;
+        let score = bank.attack(&model.0.borrow().model).map_err(rt)?;
+        rhai::serde::to_dynamic(&score)
+    }
+    /// Seconds the shadow bank took to build.
+    #[rhai_fn(get = "seconds", pure)]
+    pub fn bank_seconds(bank: &mut Rc<ShadowBank>) -> f64 {
+        bank.seconds
+    }
+    #[rhai_fn(name = "to_string", pure)]
+    pub fn bank_to_string(bank: &mut Rc<ShadowBank>) -> String {
+        format!(
+            "shadow bank: {} shadows, {} forget + {} held-out targets, {:.1} s",
+            bank.in_mask.len(),
+            bank.forget_targets.len(),
+            bank.heldout_targets.len(),
+            bank.seconds
+        )
+    }
+
+    /// The paper's MIA (method.md §4.5) of `model` telling `members` from `nonmembers` (only
+    /// non-members of the members' classes are used): #{ score, raw, n }. E.g. train vs test for
+    /// a model trained on a condensed set (method.md §1.7). Options: seed (the run's), mia_swap (true).
+    #[rhai_fn(return_raw)]
+    pub fn mia(
+        context: NativeCallContext,
+        item: Dynamic,
+        members: Dataset,
+        nonmembers: Dataset,
+        options: Map,
+    ) -> RhaiResult<Dynamic> {
+        use crate::metrics::mia::{logit_confidence, mia_score};
+        use crate::train::eval::logits;
+        let c = ctx(&context)?;
+        check_keys("mia", &options, &["seed", "mia_swap"])?;
+        let o = mia_options("mia", c.seed, &options)?;
+        let (_, model, _) = evaluated_item(item, 0)?;
+        let m = &model.0.borrow().model;
+        let held = crate::metrics::heldout_of_classes(&nonmembers, members.labels_host(), members.num_classes())
+            .map_err(rt)?;
+        let phi_m = logit_confidence(&logits(m, &members).map_err(rt)?, members.labels()).map_err(rt)?;
+        let phi_n = logit_confidence(&logits(m, &held).map_err(rt)?, held.labels()).map_err(rt)?;
+        let score = mia_score(&phi_m, &phi_n, o.seed, o.swap_below, None).map_err(rt)?;
+        rhai::serde::to_dynamic(&score)
+    }
+    #[rhai_fn(name = "mia", return_raw)]
+    pub fn mia_default(
+        context: NativeCallContext,
+        item: Dynamic,
+        members: Dataset,
+        nonmembers: Dataset,
+    ) -> RhaiResult<Dynamic> {
+        mia(context, item, members, nonmembers, Map::new())
+    }
+
     /// evaluate() with the default options.
     #[rhai_fn(name = "evaluate", return_raw)]
     pub fn evaluate_default(
@@ -96,43 +174,22 @@ pub mod metrics_api {
         t.save(std::path::Path::new(dir), &c.info).map_err(rt)?;
         Ok(dir.to_string())
     }
-    /// Flat rows of the table (method, accuracies, mia, mia_raw, seconds, speedup, gap_*, tug_of_war),
-    /// ready for summarize().
+    /// Flat rows of the table (method and the CSV's numeric columns it has), ready for summarize().
     #[rhai_fn(name = "flat_rows", pure, return_raw)]
     pub fn table_flat_rows(t: &mut Table) -> RhaiResult<Array> {
-        let mut out = Array::new();
-        for r in &t.rows {
-            let m = &r.metrics;
-            let mut row = Map::new();
-            row.insert("method".into(), Dynamic::from(r.method.clone()));
-            for (k, v) in [
-                ("retain_acc", m.retain_acc),
-                ("forget_acc", m.forget_acc),
-                ("test_acc", m.test_acc),
-                ("mia", m.mia.score),
-                ("mia_raw", m.mia.raw),
-                ("seconds", r.seconds),
-            ] {
-                row.insert(k.into(), Dynamic::from_float(v));
-            }
-            if let (Some(g), Some(tow)) = (&r.gaps, r.tug_of_war) {
-                for (k, v) in [
-                    ("gap_retain", g.retain),
-                    ("gap_forget", g.forget),
-                    ("gap_test", g.test),
-                    ("gap_mia", g.mia),
-                    ("gap_mean", g.mean),
-                    ("tug_of_war", tow),
-                ] {
-                    row.insert(k.into(), Dynamic::from_float(v));
+        Ok(t.rows
+            .iter()
+            .map(|r| {
+                let mut row = Map::new();
+                row.insert("method".into(), Dynamic::from(r.method.clone()));
+                for (k, v) in r.fields() {
+                    if let Some(v) = v {
+                        row.insert(k.into(), Dynamic::from_float(v));
+                    }
                 }
-            }
-            if let Some(s) = r.speedup {
-                row.insert("speedup".into(), Dynamic::from_float(s));
-            }
-            out.push(row.into());
-        }
-        Ok(out)
+                row.into()
+            })
+            .collect())
     }
     /// Mean ± std (sample) over runs: `rows` (maps) grouped by the fields named in `by`; every
     /// other numeric field except `seed` is summarised.
@@ -177,8 +234,64 @@ pub mod metrics_api {
     }
 }
 
+/// The MIA options of an option map: seed (default the run's) and mia_swap (default true: the
+/// reference's swap rule under 42).
+fn mia_options(func: &str, run_seed: u64, options: &Map) -> RhaiResult<MiaOptions> {
+    let seed = int_or(func, options, "seed", run_seed as i64)? as u64;
+    let swap = bool_or(func, options, "mia_swap", true)?;
+    Ok(MiaOptions { seed, swap_below: swap.then_some(42.0) })
+}
+
+/// The phases of an unlearning result: its condensation (if any) and the unlearning itself.
+fn phases_of(u: &UnlearnedHandle) -> Phases {
+    let mut p = Phases { unlearning: u.result.seconds, ..Phases::default() };
+    if let Some((_, t)) = &u.condensed {
+        p.features = t.features;
+        p.kmeans = t.kmeans_init + t.kmeans_lloyd;
+        p.condense = t.split + t.condense;
+    }
+    p
+}
+
+/// The row name, model and phases of an evaluate() item: an unlearn() result, a Model
+/// ("original"), or #{ name, model[, seconds, condense_seconds] } (e.g. a multi-round record).
+pub(crate) fn evaluated_item(item: Dynamic, i: usize) -> RhaiResult<(String, ModelHandle, Phases)> {
+    if let Some(u) = item.clone().try_cast::<UnlearnedHandle>() {
+        let name = match &u.condensed {
+            Some((c, _)) => format!("{}+{c}", u.result.method),
+            None => u.result.method.clone(),
+        };
+        return Ok((name, u.model.clone(), phases_of(&u)));
+    }
+    if let Some(m) = item.clone().try_cast::<ModelHandle>() {
+        return Ok(("original".to_string(), m, Phases::default()));
+    }
+    if let Some(map) = item.clone().try_cast::<Map>() {
+        let name = map
+            .get("name")
+            .and_then(|n| n.clone().into_string().ok())
+            .ok_or_else(|| rt(format!("evaluate(): item {i} is a map without a string `name`")))?;
+        let inner =
+            map.get("model").cloned().ok_or_else(|| rt(format!("evaluate(): item {i} (`{name}`) has no `model`")))?;
+        let (_, model, mut phases) = evaluated_item(inner, i)?;
+        for (key, slot) in [("seconds", &mut phases.unlearning), ("condense_seconds", &mut phases.condense)] {
+            if let Some(v) = map.get(key) {
+                *slot = v
+                    .as_float()
+                    .map_err(|t| rt(format!("evaluate(): `{key}` of item `{name}` is a {t}, expected a number")))?;
+            }
+        }
+        return Ok((name, model, phases));
+    }
+    Err(rt(format!(
+        "evaluate(): item {i} is a {}, expected an unlearning result, a model or #{{ name, model }}",
+        item.type_name()
+    )))
+}
+
 pub fn register(engine: &mut Engine) {
     engine.register_type_with_name::<Table>("Table");
     engine.register_type_with_name::<Summary>("Summary");
+    engine.register_type_with_name::<Rc<ShadowBank>>("ShadowBank");
     engine.register_global_module(exported_module!(metrics_api).into());
 }

@@ -6,6 +6,7 @@ pub mod data;
 pub mod metrics;
 pub mod models;
 pub mod options;
+pub mod plots;
 pub mod requests;
 pub mod run;
 pub mod stdlib;
@@ -90,6 +91,7 @@ pub fn engine(ctx: Rc<RunContext>, script_dir: Option<&Path>) -> Engine {
     condense::register(&mut engine);
     models::register(&mut engine);
     metrics::register(&mut engine);
+    plots::register(&mut engine);
     requests::register(&mut engine);
     run::register(&mut engine);
     unlearning::register(&mut engine);

@@ -38,6 +38,10 @@ pub mod run_api {
     pub fn out_path(context: NativeCallContext, name: &str) -> RhaiResult<String> {
         Ok(ctx(&context)?.out_dir.join(name).display().to_string())
     }
+    /// Whether `path` names an existing file (e.g. a cached checkpoint).
+    pub fn file_exists(path: &str) -> bool {
+        std::path::Path::new(path).is_file()
+    }
     /// The run's seed (`--seed`, default 0): the default of every `seed` option.
     #[rhai_fn(return_raw)]
     pub fn seed(context: NativeCallContext) -> RhaiResult<i64> {

@@ -1,9 +1,9 @@
 //! Script bindings for unlearning methods (`src/unlearn`).
 use super::models::ModelHandle;
-use super::options::map_to_json;
+use super::options::{check_keys, int_or, map_to_json};
 use super::requests::Request;
 use super::{ctx, rt, RhaiResult};
-use crate::condense::ReducedRetainSet;
+use crate::condense::{ReducedRetainSet, Timings};
 use crate::data::Dataset;
 use crate::unlearn::{method, method_infos, UnlearnInput, Unlearned};
 use rhai::plugin::*;
@@ -15,6 +15,8 @@ use std::rc::Rc;
 pub struct UnlearnedHandle {
     pub result: Rc<Unlearned>,
     pub model: ModelHandle,
+    /// The condenser and its timings when the method trained on a reduced retain set.
+    pub condensed: Option<(String, Timings)>,
 }
 
 /// The inputs an `unlearn()` map may carry besides the method's own options.
@@ -52,6 +54,9 @@ pub mod unlearn_api {
                 rt(format!("unlearn(model, \"{name}\", ...): option `request` (a forget request) is required"))
             })?;
         let retain = options.get("retain").map(|v| dataset_of(v, "retain")).transpose()?;
+        let condensed = options
+            .get("retain")
+            .and_then(|v| v.read_lock::<ReducedRetainSet>().map(|r| (r.method.clone(), r.timings.clone())));
         let unseen = options.get("unseen").map(|v| dataset_of(v, "unseen")).transpose()?;
         let progress = match options.get("progress") {
             Some(v) => v.as_bool().map_err(|t| rt(format!("unlearn(): `progress` is a {t}, expected a bool")))?,
@@ -78,23 +83,24 @@ pub mod unlearn_api {
         if let Some(h) = result.history.take() {
             handle.0.borrow_mut().history.push(h);
         }
-        Ok(UnlearnedHandle { result: Rc::new(result), model: handle })
+        Ok(UnlearnedHandle { result: Rc::new(result), model: handle, condensed })
     }
 
     /// Multi-round unlearning (method.md §4.4), resumable. Options: requests (an array of forget
     /// requests, e.g. forget_rounds()), methods (an array of names, or a map name -> options),
     /// condense (condense() options, or () for full retain sets), unseen, out (a folder; default
-    /// <out>/multiround), progress. Each method starts round r from its own round r-1 model.
+    /// <out>/multiround), progress, seed (the run's). Each method starts round r from its own round r-1 model.
     /// Returns #{ records: [per round and method: sizes, unlearning/condense/end-to-end seconds,
     /// checkpoint], models: #{ method: final Model } }. Rerunning continues after the last finished step.
     #[rhai_fn(return_raw)]
     pub fn unlearn_rounds(context: NativeCallContext, model: ModelHandle, options: Map) -> RhaiResult<Map> {
         use crate::unlearn::multiround::{run_multiround, MultiRoundPlan};
         let c = ctx(&context)?;
-        let known = ["requests", "methods", "condense", "unseen", "out", "progress"];
-        if let Some(k) = options.keys().find(|k| !known.contains(&k.as_str())) {
-            return Err(rt(format!("unknown option `{k}` for unlearn_rounds() (known: {})", known.join(", "))));
-        }
+        check_keys(
+            "unlearn_rounds",
+            &options,
+            &["requests", "methods", "condense", "unseen", "out", "progress", "seed"],
+        )?;
         let requests: Vec<Request> = options
             .get("requests")
             .and_then(|v| v.clone().try_cast::<Array>())
@@ -152,7 +158,8 @@ pub mod unlearn_api {
         let first = requests.first().ok_or_else(|| rt("unlearn_rounds(): `requests` is empty"))?;
         let train = first.data.clone();
         let rounds: Vec<_> = requests.iter().map(|r| r.request.clone()).collect();
-        let plan = MultiRoundPlan { methods, condense, seed: c.seed };
+        let seed = int_or("unlearn_rounds", &options, "seed", c.seed as i64)? as u64;
+        let plan = MultiRoundPlan { methods, condense, seed };
         let original = model.0.borrow();
         let (records, finals) =
             run_multiround(&original.model, &train, &rounds, unseen.as_ref(), &plan, &out, progress).map_err(rt)?;

@@ -36,3 +36,11 @@ pub fn logits(model: &Model, data: &Dataset) -> Result<Tensor> {
         Ok(Tensor::f_cat(&out, 0)?)
     })
 }
+
+/// Cross-entropy of `model` on every item of `data`, in item order (host copy, one sync).
+pub fn per_item_loss(model: &Model, data: &Dataset) -> Result<Vec<f64>> {
+    let data = if data.device() != model.device() { data.to_device(model.device())? } else { data.clone() };
+    let l =
+        logits(model, &data)?.f_cross_entropy_loss::<Tensor>(data.labels(), None, tch::Reduction::None, -100, 0.0)?;
+    Ok(Vec::<f64>::try_from(&l.f_to_kind(Kind::Double)?.f_to_device(tch::Device::Cpu)?)?)
+}

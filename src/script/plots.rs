@@ -1,0 +1,89 @@
+//! Script bindings for plots (`src/report/plot.rs`). Every plot function returns a Figure;
+//! `figure.save(path)` writes PNG or SVG by extension, or both for a path without one.
+use super::metrics::evaluated_item;
+use super::options::{check_keys, int_or};
+use super::requests::Request;
+use super::{ctx, rt, RhaiResult};
+use crate::condense::ReducedRetainSet;
+use crate::data::Dataset;
+use crate::report::plot::{self, Figure};
+use crate::report::table::Table;
+use crate::train::eval::per_item_loss;
+use rhai::plugin::*;
+use rhai::{Array, Dynamic, Engine, Map};
+
+#[export_module]
+pub mod plots_api {
+    use super::*;
+
+    /// Bars per method: retain, forget and test accuracy and MIA (and LiRA AUC when evaluated).
+    pub fn plot_metrics(table: Table) -> Figure {
+        plot::metric_bars(&table)
+    }
+    /// Each method's end-to-end time against its mean gap to the table's reference.
+    #[rhai_fn(return_raw)]
+    pub fn plot_time_vs_gap(table: Table) -> RhaiResult<Figure> {
+        plot::time_vs_gap(&table).map_err(rt)
+    }
+    /// Per-item loss distributions of the forget set and of `unseen` data, one panel per item
+    /// (models or unlearn() results, e.g. [model, fast]: before and after unlearning).
+    #[rhai_fn(return_raw)]
+    pub fn plot_losses(items: Array, request: Request, unseen: Dataset) -> RhaiResult<Figure> {
+        let forget = request.request.forget_set(&request.data).map_err(rt)?;
+        let mut panels = Vec::new();
+        for (i, item) in items.into_iter().enumerate() {
+            let (name, model, _) = evaluated_item(item, i)?;
+            let m = &model.0.borrow().model;
+            let f = per_item_loss(m, &forget).map_err(rt)?;
+            let u = per_item_loss(m, &unseen).map_err(rt)?;
+            panels.push((name, f, u));
+        }
+        Ok(plot::loss_distributions(panels))
+    }
+    /// Blended images next to members of their clusters. Options: clusters (8), members (8),
+    /// seed (the run's).
+    #[rhai_fn(return_raw)]
+    pub fn plot_blend(
+        context: NativeCallContext,
+        reduced: ReducedRetainSet,
+        train: Dataset,
+        options: Map,
+    ) -> RhaiResult<Figure> {
+        let c = ctx(&context)?;
+        check_keys("plot_blend", &options, &["clusters", "members", "seed"])?;
+        let int = |k: &str, d: i64| int_or("plot_blend", &options, k, d);
+        let (clusters, members, seed) = (int("clusters", 8)?, int("members", 8)?, int("seed", c.seed as i64)?);
+        if clusters < 1 || members < 0 {
+            return Err(rt("plot_blend(): `clusters` must be at least 1 and `members` at least 0"));
+        }
+        plot::blend_grid(&reduced, &train, clusters as usize, members as usize, seed as u64).map_err(rt)
+    }
+    #[rhai_fn(name = "plot_blend", return_raw)]
+    pub fn plot_blend_default(
+        context: NativeCallContext,
+        reduced: ReducedRetainSet,
+        train: Dataset,
+    ) -> RhaiResult<Figure> {
+        plot_blend(context, reduced, train, Map::new())
+    }
+    /// Writes the figure (atomically): `x.png` / `x.svg`, or both for a path without extension.
+    /// Returns the paths written.
+    #[rhai_fn(name = "save", return_raw)]
+    pub fn figure_save(f: &mut Figure, path: &str) -> RhaiResult<Array> {
+        let written = f.save(std::path::Path::new(path)).map_err(rt)?;
+        Ok(written.into_iter().map(|p| Dynamic::from(p.display().to_string())).collect())
+    }
+    #[rhai_fn(name = "to_string", pure)]
+    pub fn figure_to_string(f: &mut Figure) -> String {
+        f.describe()
+    }
+    #[rhai_fn(name = "to_debug", pure)]
+    pub fn figure_to_debug(f: &mut Figure) -> String {
+        f.describe()
+    }
+}
+
+pub fn register(engine: &mut Engine) {
+    engine.register_type_with_name::<Figure>("Figure");
+    engine.register_global_module(exported_module!(plots_api).into());
+}

@@ -1,0 +1,159 @@
+//! Every experiment script in scripts/ runs end to end on a tiny configuration, through the CLI,
+//! and writes a CSV with the expected columns and rows.
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn run_script(script: &str, out: &Path, sets: &[&str]) -> String {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_unlearn"));
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR")).args(["run", script, "--out"]).arg(out);
+    for s in sets {
+        cmd.args(["--set", s]);
+    }
+    let o = cmd.output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert!(o.status.success(), "{script} failed:\n{text}");
+    text
+}
+
+/// The CSV's header cells and data lines.
+fn csv(path: PathBuf) -> (Vec<String>, Vec<String>) {
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut lines = text.lines();
+    let header = lines.next().unwrap().split(',').map(String::from).collect();
+    (header, lines.map(String::from).collect())
+}
+
+fn has_columns(header: &[String], cols: &[&str]) {
+    for c in cols {
+        assert!(header.iter().any(|h| h == c), "missing column {c} in {header:?}");
+    }
+}
+
+#[test]
+fn quickstart_writes_the_table_and_four_plots() {
+    let dir = tempfile::tempdir().unwrap();
+    let sets = ["take=500", "width=8", "epochs=1", "ipc=4", "lira_shadows=2"];
+    let text = run_script("scripts/quickstart.rhai", dir.path(), &sets);
+    assert!(text.contains("a_cf+blend") && text.contains("speed-up"), "{text}");
+    let (header, rows) = csv(dir.path().join("table.csv"));
+    assert_eq!(header, unlearn::report::table::COLUMNS.map(String::from).to_vec());
+    let methods: Vec<&str> = rows.iter().map(|r| r.split(',').next().unwrap()).collect();
+    assert_eq!(methods, ["original", "retrain", "finetune", "a_cf+blend"]);
+    let lira = header.iter().position(|h| h == "lira_auc").unwrap();
+    for r in &rows {
+        let auc: f64 = r.split(',').nth(lira).unwrap().parse().unwrap_or_else(|_| panic!("no LiRA AUC: {r}"));
+        assert!((0.0..=1.0).contains(&auc), "{r}");
+    }
+    for name in ["metrics", "time_vs_gap", "losses", "blend"] {
+        let png = image::open(dir.path().join(format!("{name}.png"))).unwrap();
+        assert!(png.width() > 300 && png.height() > 200, "{name}.png is {}x{}", png.width(), png.height());
+        let svg = std::fs::read_to_string(dir.path().join(format!("{name}.svg"))).unwrap();
+        assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"), "{name}.svg");
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("table.json")).unwrap()).unwrap();
+    assert!(json["run"]["versions"].is_object() && json["run"]["seed"].is_u64());
+    // a second run reuses the cached original model
+    let again = run_script("scripts/quickstart.rhai", dir.path(), &["take=500", "width=8", "epochs=1", "ipc=4"]);
+    assert!(again.contains("reusing the original model"), "{again}");
+}
+
+#[test]
+fn single_round_script_summarises_every_setting_and_method() {
+    let dir = tempfile::tempdir().unwrap();
+    run_script(
+        "scripts/single_round.rhai",
+        dir.path(),
+        &["take=400", "width=8", "epochs=1", "ipc=4", "seeds=2", "methods=retrain,finetune,a_cf"],
+    );
+    let (header, rows) = csv(dir.path().join("single_round.csv"));
+    has_columns(
+        &header,
+        &[
+            "condense",
+            "method",
+            "n",
+            "retain_acc_mean",
+            "forget_acc_std",
+            "mia_mean",
+            "gap_mean_mean",
+            "end_to_end_s_mean",
+            "tug_of_war_mean",
+        ],
+    );
+    assert_eq!(rows.len(), 6, "2 settings x 3 methods: {rows:?}");
+    let n_col = header.iter().position(|h| h == "n").unwrap();
+    assert!(rows.iter().all(|r| r.split(',').nth(n_col) == Some("2")), "two seeds per group: {rows:?}");
+}
+
+#[test]
+fn multi_round_script_reports_every_round_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let sets = ["take=400", "width=8", "epochs=1", "ipc=4", "rounds=2", "methods=finetune,a_cf"];
+    run_script("scripts/multi_round.rhai", dir.path(), &sets);
+    let (header, rows) = csv(dir.path().join("multi_round.csv"));
+    has_columns(
+        &header,
+        &[
+            "condense",
+            "round",
+            "method",
+            "n",
+            "forget_acc_mean",
+            "gap_mean_mean",
+            "end_to_end_s_mean",
+            "forget_size_mean",
+        ],
+    );
+    // full: finetune, a_cf and the Retrain reference; blend: finetune, a_cf; two rounds each
+    assert_eq!(rows.len(), 10, "{rows:?}");
+    let first = std::fs::read_to_string(dir.path().join("multi_round.csv")).unwrap();
+    let manifest = dir.path().join("multiround/seed1_full/manifest.json");
+    let stamp = std::fs::metadata(dir.path().join("multiround/seed1_full/round0_retrain.safetensors"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    assert!(manifest.is_file());
+    // rerunning resumes: no step is redone, and the results are the same
+    run_script("scripts/multi_round.rhai", dir.path(), &sets);
+    let again = std::fs::metadata(dir.path().join("multiround/seed1_full/round0_retrain.safetensors"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    assert_eq!(stamp, again, "a finished step was redone");
+    let second = std::fs::read_to_string(dir.path().join("multi_round.csv")).unwrap();
+    // everything but the evaluation time (measured anew) is the same
+    let keep = |text: &str| -> Vec<Vec<String>> {
+        let head: Vec<&str> = text.lines().next().unwrap().split(',').collect();
+        text.lines()
+            .map(|l| {
+                l.split(',').zip(&head).filter(|(_, h)| !h.starts_with("eval_s")).map(|(c, _)| c.to_string()).collect()
+            })
+            .collect()
+    };
+    assert_eq!(keep(&first), keep(&second));
+}
+
+#[test]
+fn condense_benchmark_script_compares_condensers_per_ipc() {
+    let dir = tempfile::tempdir().unwrap();
+    run_script(
+        "scripts/condense_benchmark.rhai",
+        dir.path(),
+        &["take=400", "width=8", "ipcs=2,3", "dm_iters=3", "epochs_scale=0.05"],
+    );
+    let (header, rows) = csv(dir.path().join("condense_benchmark.csv"));
+    has_columns(
+        &header,
+        &["ipc", "method", "n", "train_acc_mean", "test_acc_mean", "mia_mean", "condense_seconds_mean", "images_mean"],
+    );
+    assert_eq!(rows.len(), 6, "2 ipc x 3 methods: {rows:?}");
+    // ipc images per class, 10 classes, for every condenser
+    let ipc = header.iter().position(|h| h == "ipc").unwrap();
+    let images = header.iter().position(|h| h == "images_mean").unwrap();
+    for r in &rows {
+        let cells: Vec<&str> = r.split(',').collect();
+        let want: f64 = cells[ipc].parse::<f64>().unwrap() * 10.0;
+        assert_eq!(cells[images].parse::<f64>().unwrap(), want, "{r}");
+    }
+}

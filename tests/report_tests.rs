@@ -1,0 +1,84 @@
+//! Plots: every figure kind renders to a PNG that decodes and an SVG; saving is atomic and by
+//! extension; histogram densities integrate to one.
+use unlearn::report::plot::{density, loss_distributions, Figure, GridRow, Point, Series};
+
+fn figures() -> Vec<Figure> {
+    vec![
+        Figure::Bars {
+            title: "bars".into(),
+            y_label: "%".into(),
+            categories: vec!["a".into(), "b".into(), "c".into()],
+            series: vec![
+                Series { name: "x".into(), values: vec![10.0, 50.0, 90.0] },
+                Series { name: "y".into(), values: vec![20.0, 0.0, 100.0] },
+            ],
+        },
+        Figure::Scatter {
+            title: "scatter".into(),
+            x_label: "s".into(),
+            y_label: "gap".into(),
+            points: vec![Point { label: "p".into(), x: 0.5, y: 0.01 }, Point { label: "q".into(), x: 50.0, y: 0.0 }],
+            log_x: true,
+        },
+        loss_distributions(vec![
+            ("before".into(), vec![0.01, 0.02, 0.5], vec![0.1, 1.0, 2.0, 0.3]),
+            ("after".into(), vec![0.2, 0.9], vec![0.1, 1.0, 2.0]),
+        ]),
+        Figure::ImageGrid {
+            title: "grid".into(),
+            header: vec!["blend".into(), "members".into()],
+            rows: vec![GridRow {
+                label: "0: 3 images".into(),
+                images: vec![image::RgbImage::from_pixel(8, 8, image::Rgb([200, 10, 10])); 3],
+            }],
+            scale: 2,
+        },
+    ]
+}
+
+#[test]
+fn every_figure_renders_as_png_and_svg() {
+    let dir = tempfile::tempdir().unwrap();
+    for (i, f) in figures().iter().enumerate() {
+        let written = f.save(&dir.path().join(format!("f{i}"))).unwrap();
+        assert_eq!(written.len(), 2);
+        let png = image::open(&written[0]).unwrap().to_rgb8();
+        // not a blank canvas
+        let first = *png.get_pixel(0, 0);
+        assert!(png.pixels().any(|p| *p != first), "figure {i} ({}) is blank", f.describe());
+        let svg = std::fs::read_to_string(&written[1]).unwrap();
+        assert!(svg.starts_with("<svg") && svg.contains("</svg>"), "figure {i}");
+        // no temporary files left behind
+        let names: Vec<String> =
+            std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into()).collect();
+        assert!(names.iter().all(|n| n.ends_with(".png") || n.ends_with(".svg")), "{names:?}");
+    }
+    // the image grid puts the blend and its members side by side at the chosen scale
+    let grid = &figures()[3];
+    let img = grid.to_rgb().unwrap();
+    assert!(img.pixels().filter(|p| **p == image::Rgb([200, 10, 10])).count() >= 3 * 16 * 16);
+}
+
+#[test]
+fn saving_picks_the_format_by_extension_and_rejects_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = &figures()[0];
+    assert_eq!(f.save(&dir.path().join("a.svg")).unwrap().len(), 1);
+    assert!(std::fs::read_to_string(dir.path().join("a.svg")).unwrap().starts_with("<svg"));
+    assert_eq!(f.save(&dir.path().join("a.png")).unwrap().len(), 1);
+    assert!(image::open(dir.path().join("a.png")).is_ok());
+    let err = f.save(&dir.path().join("a.jpg")).unwrap_err().to_string();
+    assert!(err.contains("a.jpg") && err.contains(".png or .svg"), "{err}");
+}
+
+#[test]
+fn histogram_densities_integrate_to_one() {
+    let v: Vec<f64> = (0..1000).map(|i| (i as f64 * 0.37).sin()).chain([f64::NAN, 5.0]).collect();
+    let (lo, hi, bins) = (-1.0, 1.0, 20);
+    let d = density(&v, lo, hi, bins);
+    let width = (hi - lo) / bins as f64;
+    let total: f64 = d.iter().map(|x| x * width).sum();
+    assert!((total - 1.0).abs() < 1e-12, "{total}");
+    // out-of-range values are clamped into the end bins
+    assert!(d[bins - 1] > 0.0);
+}
