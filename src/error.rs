@@ -37,6 +37,9 @@ pub enum Error {
     /// An error reported by libtorch.
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
+    /// A script (or notebook cell) failed; the message carries the rendered position.
+    #[error("{0}")]
+    Script(String),
     /// JSON (de)serialisation of a record.
     #[error("JSON: {0}")]
     Json(#[from] serde_json::Error),

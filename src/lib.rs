@@ -14,6 +14,7 @@ pub mod error;
 pub mod io;
 pub mod metrics;
 pub mod models;
+pub mod notebook;
 pub mod report;
 pub mod runtime;
 pub mod script;

@@ -532,6 +532,18 @@ pub fn loss_distributions(panels: Vec<(String, Vec<f64>, Vec<f64>)>) -> Figure {
 }
 
 impl Figure {
+    /// evcxr's rich display: the figure as an inline PNG.
+    pub fn evcxr_display(&self) {
+        use base64::Engine as _;
+        match self.to_png() {
+            Ok(png) => println!(
+                "EVCXR_BEGIN_CONTENT image/png\n{}\nEVCXR_END_CONTENT",
+                base64::engine::general_purpose::STANDARD.encode(png)
+            ),
+            Err(e) => println!("cannot render the figure: {e}"),
+        }
+    }
+
     /// One line: the kind of figure and what it holds.
     pub fn describe(&self) -> String {
         match self {

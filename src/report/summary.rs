@@ -121,17 +121,20 @@ impl Summary {
         out
     }
 
+    /// The fields shown in the terminal and in notebooks: the headline ones when the summary has
+    /// them (every field is in the CSV).
+    fn shown(&self) -> Vec<usize> {
+        let head: Vec<usize> = HEADLINE.iter().filter_map(|h| self.fields.iter().position(|f| f == h)).collect();
+        if head.is_empty() {
+            (0..self.fields.len()).collect()
+        } else {
+            head
+        }
+    }
+
     /// A terminal table of mean ± std.
     pub fn to_text(&self) -> String {
-        // the headline fields when the summary has them; every field is in the CSV
-        let shown: Vec<usize> = {
-            let head: Vec<usize> = HEADLINE.iter().filter_map(|h| self.fields.iter().position(|f| f == h)).collect();
-            if head.is_empty() {
-                (0..self.fields.len()).collect()
-            } else {
-                head
-            }
-        };
+        let shown = self.shown();
         let key_w: Vec<usize> = (0..self.by.len())
             .map(|j| self.groups.iter().map(|g| g.key[j].len()).chain([self.by[j].len()]).max().unwrap_or(4) + 2)
             .collect();
@@ -159,6 +162,40 @@ impl Summary {
             out.push_str("(mean ± sample std; every field is in the CSV)\n");
         }
         out
+    }
+
+    /// An HTML table of mean ± std (notebooks), the terminal's columns.
+    pub fn to_html(&self) -> String {
+        let esc = crate::notebook::escape;
+        let shown = self.shown();
+        let mut h = String::from("<table><tr>");
+        for b in &self.by {
+            h.push_str(&format!("<th>{}</th>", esc(b)));
+        }
+        h.push_str("<th>n</th>");
+        for &i in &shown {
+            h.push_str(&format!("<th>{}</th>", esc(&self.fields[i])));
+        }
+        h.push_str("</tr>");
+        for g in &self.groups {
+            h.push_str("<tr>");
+            for k in &g.key {
+                h.push_str(&format!("<td>{}</td>", esc(k)));
+            }
+            h.push_str(&format!("<td>{}</td>", g.n));
+            for &i in &shown {
+                let (_, m, s) = &g.stats[i];
+                h.push_str(&format!("<td>{m:.4} ± {s:.4}</td>"));
+            }
+            h.push_str("</tr>");
+        }
+        h.push_str("</table>");
+        h
+    }
+
+    /// evcxr's rich display.
+    pub fn evcxr_display(&self) {
+        println!("EVCXR_BEGIN_CONTENT text/html\n{}\nEVCXR_END_CONTENT", self.to_html());
     }
 
     /// Writes `<dir>/<name>.csv` and `<dir>/<name>.json` (with the run record), atomically.

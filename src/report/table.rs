@@ -181,6 +181,60 @@ impl Table {
         out
     }
 
+    /// An HTML table (notebooks): the terminal table's columns.
+    pub fn to_html(&self) -> String {
+        let esc = crate::notebook::escape;
+        let lira = self.rows.iter().any(|r| r.metrics.lira.is_some());
+        let mut head = vec!["method", "retain %", "forget %", "test %", "MIA"];
+        if lira {
+            head.push("LiRA AUC");
+        }
+        head.extend(["seconds", "speed-up", "mean gap", "ToW"]);
+        let mut h = String::from("<table><tr>");
+        for c in head {
+            h.push_str(&format!("<th>{c}</th>"));
+        }
+        h.push_str("</tr>");
+        let dash = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+        for r in &self.rows {
+            let m = &r.metrics;
+            let mut cells = vec![
+                esc(&r.method),
+                format!("{:.2}", 100.0 * m.retain_acc),
+                format!("{:.2}", 100.0 * m.forget_acc),
+                format!("{:.2}", 100.0 * m.test_acc),
+                format!("{:.2}", m.mia.score),
+            ];
+            if lira {
+                cells.push(dash(m.lira.as_ref().map(|l| format!("{:.3}", l.auc))));
+            }
+            cells.extend([
+                format!("{:.2}", r.phases.end_to_end()),
+                dash(r.speedup.map(|s| format!("{s:.1}x"))),
+                dash(r.gaps.as_ref().map(|g| format!("{:.4}", g.mean))),
+                dash(r.tug_of_war.map(|t| format!("{t:.3}"))),
+            ]);
+            h.push_str("<tr>");
+            for c in cells {
+                h.push_str(&format!("<td>{c}</td>"));
+            }
+            h.push_str("</tr>");
+        }
+        h.push_str("</table>");
+        if let Some(reference) = &self.reference {
+            h.push_str(&format!(
+                "<p>seconds end to end (condensation included); speed-up, gaps and ToW against {}</p>",
+                esc(reference)
+            ));
+        }
+        h
+    }
+
+    /// evcxr's rich display (a notebook cell whose value is a table).
+    pub fn evcxr_display(&self) {
+        println!("EVCXR_BEGIN_CONTENT text/html\n{}\nEVCXR_END_CONTENT", self.to_html());
+    }
+
     /// Writes `<dir>/table.csv` and `<dir>/table.json` (with the run record), atomically.
     pub fn save(&self, dir: &Path, run: &RunInfo) -> Result<()> {
         crate::io::write_atomic(dir.join("table.csv"), self.to_csv().as_bytes())?;

@@ -110,6 +110,11 @@ pub fn read_script(path: &Path) -> Result<String, String> {
     std::fs::read_to_string(path).map_err(|e| format!("error: cannot read script {}: {e}", path.display()))
 }
 
+/// Compiles a cell against the variables of `scope` (notebooks: strict variables see them).
+pub fn check_with_scope(engine: &Engine, scope: &rhai::Scope, name: &str, source: &str) -> Result<rhai::AST, String> {
+    engine.compile_with_scope(scope, source).map_err(|e| render_parse_error(&e, name, source))
+}
+
 /// Compiles a script without running it; the error is rendered with file, line and caret.
 pub fn check(engine: &Engine, name: &str, source: &str) -> Result<rhai::AST, String> {
     engine.compile(source).map_err(|e| render_parse_error(&e, name, source))
