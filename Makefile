@@ -16,12 +16,13 @@ CARGO ?= cargo
 # tests and the demo share one (release) build
 CARGO_FLAGS ?= --release
 
-.PHONY: setup build demo test bench fmt lint clean help
+.PHONY: setup build demo test bench fmt lint clean help notebook notebook-setup test-notebooks
 
 help:
 	@echo "make demo   set up (first time), build, run scripts/quickstart.rhai on the built-in MNIST"
 	@echo "make test   set up (first time), build, run all tests"
 	@echo "make bench  benchmarks;  make fmt / make lint  formatting and clippy"
+	@echo "make notebook  set up evcxr + JupyterLab (first time) and open examples/;  make test-notebooks  run them headlessly"
 
 setup:
 	@bash .ci/setup.sh
@@ -50,3 +51,14 @@ lint: setup
 
 clean:
 	$(CARGO) clean
+
+# notebooks (evcxr Jupyter kernel): set-up is idempotent; the first one builds evcxr_jupyter
+# (about 14 minutes on 2 cores) and the first kernel start compiles the crate (about 5 minutes)
+notebook-setup: setup
+	@bash .ci/notebook-setup.sh
+
+notebook: notebook-setup
+	JUPYTER_PATH=$(CACHE)/jupyter $(CACHE)/venv/bin/jupyter lab examples/
+
+test-notebooks: notebook-setup
+	bash .ci/test-notebooks.sh

@@ -41,7 +41,6 @@ spec = {
         "LIBTORCH": libtorch,
         "LD_LIBRARY_PATH": os.path.join(libtorch, "lib") + ":" + os.environ.get("LD_LIBRARY_PATH", ""),
         "EVCXR_TMPDIR": tmp,
-        "CARGO_TARGET_DIR": os.path.join(tmp, "target"),
         "PATH": os.environ["PATH"],
     },
 }
