@@ -58,7 +58,8 @@ notebook-setup: setup
 	@bash .ci/notebook-setup.sh
 
 notebook: notebook-setup
-	JUPYTER_PATH=$(CACHE)/jupyter $(CACHE)/venv/bin/jupyter lab examples/
+	JUPYTER_PATH=$(CACHE)/jupyter LIBTORCH=$$(readlink -f $(CACHE)/libtorch) LD_LIBRARY_PATH=$$(readlink -f $(CACHE)/libtorch)/lib \
+		EVCXR_TMPDIR=$(CACHE)/evcxr-tmp $(CACHE)/venv/bin/jupyter lab examples/
 
 test-notebooks: notebook-setup
 	bash .ci/test-notebooks.sh

@@ -10,10 +10,12 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 "$ROOT/.ci/setup.sh" >/dev/null
 
 # 1. evcxr_jupyter, built once into the cache (about 14 minutes on 2 cores)
-if [ ! -x "$CACHE/evcxr/bin/evcxr_jupyter" ] || ! "$CACHE/evcxr/bin/evcxr_jupyter" --version 2>/dev/null | grep -q "$EVCXR_VERSION"; then
+# (evcxr_jupyter has no --version: a stamp file records what was installed)
+if [ ! -x "$CACHE/evcxr/bin/evcxr_jupyter" ] || [ "$(cat "$CACHE/evcxr/.version" 2>/dev/null)" != "$EVCXR_VERSION" ]; then
     echo "installing evcxr_jupyter $EVCXR_VERSION into $CACHE/evcxr (first time only)" >&2
     CARGO_TARGET_DIR="$CACHE/evcxr-build" cargo install --locked --root "$CACHE/evcxr" evcxr_jupyter --version "$EVCXR_VERSION"
     rm -rf "$CACHE/evcxr-build"
+    echo "$EVCXR_VERSION" > "$CACHE/evcxr/.version"
 fi
 
 # 2. Jupyter into the project venv

@@ -6,6 +6,9 @@ set -euo pipefail
 CACHE="${UNLEARN_CACHE:-$HOME/.cache/unlearn}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 export JUPYTER_PATH="$CACHE/jupyter"
+# the kernel's own link (evcxr's) needs libtorch from the launching environment too
+LIBTORCH="$(readlink -f "$CACHE/libtorch")"
+export LIBTORCH LD_LIBRARY_PATH="$LIBTORCH/lib:${LD_LIBRARY_PATH:-}" EVCXR_TMPDIR="$CACHE/evcxr-tmp"
 OUT="$(mktemp -d)"
 trap 'rm -rf "$OUT"' EXIT
 status=0
