@@ -16,7 +16,7 @@
 //! s.run(r#" let data = builtin("mnist"); data "#)?     // class counts + a sample grid
 //! ```
 use crate::error::{Error, Result};
-use crate::report::plot::{rgb_images, Figure, GridRow};
+use crate::report::plot::{png_base64, rgb_images, Figure, GridRow};
 use crate::script::{self, RunContext};
 use rhai::{Dynamic, Scope};
 use std::collections::BTreeMap;
@@ -59,11 +59,6 @@ impl std::fmt::Debug for Output {
 /// Prints one evcxr rich-output block.
 fn emit(mime: &str, content: &str) {
     println!("EVCXR_BEGIN_CONTENT {mime}\n{content}\nEVCXR_END_CONTENT");
-}
-
-fn png_base64(png: &[u8]) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.encode(png)
 }
 
 /// HTML-escapes `s`.

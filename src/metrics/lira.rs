@@ -170,6 +170,7 @@ pub fn train_shadows(
     let n_targets = targets.len();
     let retain = request.retain_set(train_set)?;
     let in_mask = balanced_masks(n_targets, cfg.shadows, seed ^ 0x5eed_1a2a);
+    let targets_here = targets.to_device(device)?;
     let mut phi = Vec::with_capacity(cfg.shadows);
     let mut shadow_seconds = Vec::with_capacity(cfg.shadows);
     for (s, mask) in in_mask.iter().enumerate() {
@@ -187,7 +188,6 @@ pub fn train_shadows(
         let mut model = Model::new(ModelSpec { init_seed: shadow_seed, ..spec.clone() }, device)?;
         let tcfg = TrainConfig { progress: false, ..cfg.train.clone() };
         train(&mut model, &data, &tcfg, shadow_seed)?;
-        let targets_here = targets.to_device(device)?;
         phi.push(logit_confidence(&logits(&model, &targets_here)?, targets_here.labels())?);
         crate::runtime::synchronize(device);
         shadow_seconds.push(t.elapsed().as_secs_f64());
@@ -243,17 +243,12 @@ impl ShadowBank {
             }
             (i, o)
         };
-        let stats: Vec<((f64, f64), (f64, f64))> = (0..n)
-            .map(|t| {
-                let (i, o) = split(t);
-                (mean_std(&i), mean_std(&o))
-            })
-            .collect();
+        let splits: Vec<(Vec<f64>, Vec<f64>)> = (0..n).map(split).collect();
+        let stats: Vec<((f64, f64), (f64, f64))> = splits.iter().map(|(i, o)| (mean_std(i), mean_std(o))).collect();
         let (g_in, g_out) = if self.config.global_variance {
             // pooled deviations from each target's own mean
             let (mut di, mut dout) = (Vec::new(), Vec::new());
-            for (t, ((mi, _), (mo, _))) in stats.iter().enumerate() {
-                let (i, o) = split(t);
+            for ((i, o), ((mi, _), (mo, _))) in splits.iter().zip(&stats) {
                 di.extend(i.iter().map(|x| x - mi));
                 dout.extend(o.iter().map(|x| x - mo));
             }

@@ -168,6 +168,20 @@ pub fn mia_score(
     Ok(MiaScore { score, raw, n })
 }
 
+/// The paper's MIA of `model`: `members` (e.g. the forget set, label 0) against `heldout`
+/// (held-out items of the same classes, label 1).
+pub fn model_mia(
+    model: &crate::models::Model,
+    members: &crate::data::Dataset,
+    heldout: &crate::data::Dataset,
+    o: &super::MiaOptions,
+) -> Result<MiaScore> {
+    use crate::train::eval::logits;
+    let phi_m = logit_confidence(&logits(model, members)?, members.labels())?;
+    let phi_h = logit_confidence(&logits(model, heldout)?, heldout.labels())?;
+    mia_score(&phi_m, &phi_h, o.seed, o.swap_below, None)
+}
+
 /// The paper's MIA as a [`Metric`](super::Metric): forget items against the evaluation items of
 /// the forget set's classes.
 pub struct PaperMia;
@@ -177,10 +191,7 @@ impl super::Metric for PaperMia {
         "mia"
     }
     fn measure(&self, model: &crate::models::Model, ctx: &super::EvalContext, out: &mut super::Metrics) -> Result<()> {
-        use crate::train::eval::logits;
-        let phi_f = logit_confidence(&logits(model, &ctx.forget)?, ctx.forget.labels())?;
-        let phi_t = logit_confidence(&logits(model, &ctx.heldout)?, ctx.heldout.labels())?;
-        out.mia = mia_score(&phi_f, &phi_t, ctx.mia.seed, ctx.mia.swap_below, None)?;
+        out.mia = model_mia(model, &ctx.forget, &ctx.heldout, &ctx.mia)?;
         Ok(())
     }
 }

@@ -279,7 +279,7 @@ impl Figure {
     pub fn to_rgb(&self) -> Result<image::RgbImage> {
         let (w, h) = self.size();
         let mut buf = vec![255u8; (w * h * 3) as usize];
-        if let Figure::ImageGrid { title, header, rows, scale } = self {
+        if let Figure::ImageGrid { title, header, rows, .. } = self {
             let (cw, ch) = self.grid_cell();
             let mut canvas = image::RgbImage::from_raw(w, h, buf).expect("buffer of w*h*3");
             for (r, row) in rows.iter().enumerate() {
@@ -291,7 +291,6 @@ impl Figure {
                     image::imageops::replace(&mut canvas, &big, x as i64, y as i64);
                 }
             }
-            let _ = scale;
             buf = canvas.into_raw();
             {
                 register_font();
@@ -334,8 +333,7 @@ impl Figure {
     pub fn to_svg(&self) -> Result<String> {
         let (w, h) = self.size();
         if let Figure::ImageGrid { title, .. } = self {
-            use base64::Engine as _;
-            let png = base64::engine::general_purpose::STANDARD.encode(self.to_png()?);
+            let png = png_base64(&self.to_png()?);
             let title = title.replace('&', "&amp;").replace('<', "&lt;");
             return Ok(format!(
                 "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" viewBox=\"0 0 {w} {h}\"><title>{title}</title><image width=\"{w}\" height=\"{h}\" href=\"data:image/png;base64,{png}\"/></svg>\n"
@@ -371,6 +369,12 @@ impl Figure {
         }
         Ok(targets.into_iter().map(|(p, _)| p).collect())
     }
+}
+
+/// Base64 of PNG bytes, for `data:` URLs (SVG image grids, notebooks).
+pub fn png_base64(png: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(png)
 }
 
 /// Histogram densities of `values` in `bins` equal bins over [lo, hi] (values outside are
@@ -534,12 +538,8 @@ pub fn loss_distributions(panels: Vec<(String, Vec<f64>, Vec<f64>)>) -> Figure {
 impl Figure {
     /// evcxr's rich display: the figure as an inline PNG.
     pub fn evcxr_display(&self) {
-        use base64::Engine as _;
         match self.to_png() {
-            Ok(png) => println!(
-                "EVCXR_BEGIN_CONTENT image/png\n{}\nEVCXR_END_CONTENT",
-                base64::engine::general_purpose::STANDARD.encode(png)
-            ),
+            Ok(png) => println!("EVCXR_BEGIN_CONTENT image/png\n{}\nEVCXR_END_CONTENT", png_base64(&png)),
             Err(e) => println!("cannot render the figure: {e}"),
         }
     }

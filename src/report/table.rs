@@ -136,96 +136,92 @@ impl Table {
         out
     }
 
+    /// The columns shown in the terminal and in notebooks, each (header, width), and every row's
+    /// cells formatted: accuracies in %, MIA, the LiRA AUC when any row has it, end-to-end
+    /// seconds, speed-up, mean gap and Tug-of-War ("-" where a row lacks a value).
+    fn display(&self) -> (Vec<(&'static str, usize)>, Vec<Vec<String>>) {
+        let lira = self.rows.iter().any(|r| r.metrics.lira.is_some());
+        let mut head = vec![("method", 16), ("retain%", 8), ("forget%", 8), ("test%", 8), ("MIA", 7)];
+        if lira {
+            head.push(("LiRA AUC", 8));
+        }
+        head.extend([("seconds", 9), ("speedup", 8), ("mean gap", 9), ("ToW", 6)]);
+        let dash = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+        let rows = self
+            .rows
+            .iter()
+            .map(|r| {
+                let m = &r.metrics;
+                let mut cells = vec![
+                    r.method.clone(),
+                    format!("{:.2}", 100.0 * m.retain_acc),
+                    format!("{:.2}", 100.0 * m.forget_acc),
+                    format!("{:.2}", 100.0 * m.test_acc),
+                    format!("{:.2}", m.mia.score),
+                ];
+                if lira {
+                    cells.push(dash(m.lira.as_ref().map(|l| format!("{:.3}", l.auc))));
+                }
+                cells.extend([
+                    format!("{:.2}", r.phases.end_to_end()),
+                    dash(r.speedup.map(|s| format!("{s:.1}x"))),
+                    dash(r.gaps.as_ref().map(|g| format!("{:.4}", g.mean))),
+                    dash(r.tug_of_war.map(|t| format!("{t:.3}"))),
+                ]);
+                cells
+            })
+            .collect();
+        (head, rows)
+    }
+
+    fn footer(&self) -> Option<String> {
+        self.reference.as_ref().map(|reference| {
+            format!("(seconds: end to end, condensation included; speed-up, gaps and Tug-of-War against {reference})")
+        })
+    }
+
     /// A terminal table: accuracies in %, MIA, end-to-end time, speed-up and mean gap.
     pub fn to_text(&self) -> String {
-        let lira = self.rows.iter().any(|r| r.metrics.lira.is_some());
-        let mut out = format!(
-            "{:<16} {:>8} {:>8} {:>8} {:>7}{} {:>9} {:>8} {:>9} {:>6}\n",
-            "method",
-            "retain%",
-            "forget%",
-            "test%",
-            "MIA",
-            if lira { format!(" {:>8}", "LiRA AUC") } else { String::new() },
-            "seconds",
-            "speedup",
-            "mean gap",
-            "ToW"
-        );
-        let dash = |v: Option<String>| v.unwrap_or_else(|| "-".into());
-        for r in &self.rows {
-            let m = &r.metrics;
-            out.push_str(&format!(
-                "{:<16} {:>8.2} {:>8.2} {:>8.2} {:>7.2}{} {:>9.2} {:>8} {:>9} {:>6}\n",
-                r.method,
-                100.0 * m.retain_acc,
-                100.0 * m.forget_acc,
-                100.0 * m.test_acc,
-                m.mia.score,
-                if lira {
-                    format!(" {:>8}", dash(m.lira.as_ref().map(|l| format!("{:.3}", l.auc))))
-                } else {
-                    String::new()
-                },
-                r.phases.end_to_end(),
-                dash(r.speedup.map(|s| format!("{s:.1}x"))),
-                dash(r.gaps.as_ref().map(|g| format!("{:.4}", g.mean))),
-                dash(r.tug_of_war.map(|t| format!("{t:.3}"))),
-            ));
+        let (head, rows) = self.display();
+        let line = |cells: Vec<String>| -> String {
+            let parts: Vec<String> = cells
+                .iter()
+                .zip(&head)
+                .enumerate()
+                .map(|(i, (c, (_, w)))| if i == 0 { format!("{c:<w$}") } else { format!("{c:>w$}") })
+                .collect();
+            parts.join(" ") + "\n"
+        };
+        let mut out = line(head.iter().map(|(h, _)| h.to_string()).collect());
+        for cells in rows {
+            out.push_str(&line(cells));
         }
-        if let Some(reference) = &self.reference {
-            out.push_str(&format!(
-                "(seconds: end to end, condensation included; speed-up, gaps and Tug-of-War against {reference})\n"
-            ));
+        if let Some(f) = self.footer() {
+            out.push_str(&f);
+            out.push('\n');
         }
         out
     }
 
-    /// An HTML table (notebooks): the terminal table's columns.
+    /// An HTML table (notebooks) with the terminal table's columns.
     pub fn to_html(&self) -> String {
         let esc = crate::notebook::escape;
-        let lira = self.rows.iter().any(|r| r.metrics.lira.is_some());
-        let mut head = vec!["method", "retain %", "forget %", "test %", "MIA"];
-        if lira {
-            head.push("LiRA AUC");
-        }
-        head.extend(["seconds", "speed-up", "mean gap", "ToW"]);
+        let (head, rows) = self.display();
         let mut h = String::from("<table><tr>");
-        for c in head {
-            h.push_str(&format!("<th>{c}</th>"));
+        for (c, _) in head {
+            h.push_str(&format!("<th>{}</th>", esc(c)));
         }
         h.push_str("</tr>");
-        let dash = |v: Option<String>| v.unwrap_or_else(|| "-".into());
-        for r in &self.rows {
-            let m = &r.metrics;
-            let mut cells = vec![
-                esc(&r.method),
-                format!("{:.2}", 100.0 * m.retain_acc),
-                format!("{:.2}", 100.0 * m.forget_acc),
-                format!("{:.2}", 100.0 * m.test_acc),
-                format!("{:.2}", m.mia.score),
-            ];
-            if lira {
-                cells.push(dash(m.lira.as_ref().map(|l| format!("{:.3}", l.auc))));
-            }
-            cells.extend([
-                format!("{:.2}", r.phases.end_to_end()),
-                dash(r.speedup.map(|s| format!("{s:.1}x"))),
-                dash(r.gaps.as_ref().map(|g| format!("{:.4}", g.mean))),
-                dash(r.tug_of_war.map(|t| format!("{t:.3}"))),
-            ]);
+        for cells in rows {
             h.push_str("<tr>");
             for c in cells {
-                h.push_str(&format!("<td>{c}</td>"));
+                h.push_str(&format!("<td>{}</td>", esc(&c)));
             }
             h.push_str("</tr>");
         }
         h.push_str("</table>");
-        if let Some(reference) = &self.reference {
-            h.push_str(&format!(
-                "<p>seconds end to end (condensation included); speed-up, gaps and ToW against {}</p>",
-                esc(reference)
-            ));
+        if let Some(f) = self.footer() {
+            h.push_str(&format!("<p>{}</p>", esc(&f)));
         }
         h
     }

@@ -44,18 +44,23 @@ pub mod metrics_api {
         };
         let ectx = EvalContext::new(&request.data, &request.request, &evaluation, mia, lira.as_deref()).map_err(rt)?;
         let mut rows = Vec::new();
+        let mut models = Vec::new();
         for (i, item) in items.into_iter().enumerate() {
             let (name, model, phases) = evaluated_item(item, i)?;
-            let mut metrics = evaluate_metrics(&model.0.borrow().model, &ectx).map_err(rt)?;
+            let metrics = evaluate_metrics(&model.0.borrow().model, &ectx).map_err(rt)?;
             let phases = Phases { evaluation: metrics.eval_seconds, ..phases };
-            metrics.eval_seconds = phases.evaluation;
             rows.push(Row::new(name, phases, metrics));
+            models.push(model);
         }
         let mut reference = None;
         if let Some(r) = options.get("reference") {
             let (name, model, phases) = evaluated_item(r.clone(), 0)
                 .map_err(|_| rt("evaluate(): `reference` must be an unlearning result (e.g. the retrained one), a model or #{ name, model }"))?;
-            let ref_metrics = evaluate_metrics(&model.0.borrow().model, &ectx).map_err(rt)?;
+            // the reference is usually one of the items: reuse its metrics instead of evaluating it again
+            let ref_metrics = match models.iter().position(|m| Rc::ptr_eq(&m.0, &model.0)) {
+                Some(i) => rows[i].metrics.clone(),
+                None => evaluate_metrics(&model.0.borrow().model, &ectx).map_err(rt)?,
+            };
             let ref_seconds = phases.end_to_end();
             for row in &mut rows {
                 let g = gaps(&row.metrics, &ref_metrics);
@@ -127,18 +132,13 @@ pub mod metrics_api {
         nonmembers: Dataset,
         options: Map,
     ) -> RhaiResult<Dynamic> {
-        use crate::metrics::mia::{logit_confidence, mia_score};
-        use crate::train::eval::logits;
         let c = ctx(&context)?;
         check_keys("mia", &options, &["seed", "mia_swap"])?;
         let o = mia_options("mia", c.seed, &options)?;
         let (_, model, _) = evaluated_item(item, 0)?;
-        let m = &model.0.borrow().model;
         let held = crate::metrics::heldout_of_classes(&nonmembers, members.labels_host(), members.num_classes())
             .map_err(rt)?;
-        let phi_m = logit_confidence(&logits(m, &members).map_err(rt)?, members.labels()).map_err(rt)?;
-        let phi_n = logit_confidence(&logits(m, &held).map_err(rt)?, held.labels()).map_err(rt)?;
-        let score = mia_score(&phi_m, &phi_n, o.seed, o.swap_below, None).map_err(rt)?;
+        let score = crate::metrics::mia::model_mia(&model.0.borrow().model, &members, &held, &o).map_err(rt)?;
         rhai::serde::to_dynamic(&score)
     }
     #[rhai_fn(name = "mia", return_raw)]
