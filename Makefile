@@ -16,12 +16,13 @@ CARGO ?= cargo
 # tests and the demo share one (release) build
 CARGO_FLAGS ?= --release
 
-.PHONY: setup build demo test bench fmt lint clean help notebook notebook-setup test-notebooks
+.PHONY: setup build demo test bench gpu-bundle fmt lint clean help notebook notebook-setup test-notebooks
 
 help:
 	@echo "make demo   set up (first time), build, run scripts/quickstart.rhai on the built-in MNIST"
 	@echo "make test   set up (first time), build, run all tests"
-	@echo "make bench  benchmarks;  make fmt / make lint  formatting and clippy"
+	@echo "make bench  time every phase (scaled down on the CPU);  make gpu-bundle  binary + scripts for a GPU machine"
+	@echo "make fmt / make lint  formatting and clippy"
 	@echo "make notebook  set up evcxr + JupyterLab (first time) and open examples/;  make test-notebooks  run them headlessly"
 
 setup:
@@ -36,11 +37,20 @@ demo: build
 test: setup
 	$(CARGO) test $(CARGO_FLAGS) --no-fail-fast
 
-# condensation phases on the bench README's workload (50,000 synthetic CIFAR-shaped images,
-# ipc 1000); BENCH_SET="--set n=10000 --set ipc=200" for a quick run
-BENCH_SET ?=
+# every phase of the pipeline (features, k-means, split, Blend, A-CF, Fine-tune, Retrain, MIA) and
+# the scaling sweep: the full CIFAR-shaped workload of shared/bench/README.md on a GPU, a scaled-down
+# one (about a minute) on the CPU; BENCH_ARGS="--device cuda --acf-variants fp32,bf16+cl" etc.
+BENCH_ARGS ?=
 bench: build
-	$(BIN) run benches/condense.rhai --out results/bench $(BENCH_SET)
+	$(BIN) bench --out results/bench $(BENCH_ARGS)
+
+# what a GPU machine without Rust needs (shared/docs/stack.md): the stripped binary, the device
+# scripts of benches/gpu and the plain-PyTorch probe, in the git-ignored .device/ (carry it)
+gpu-bundle: build
+	mkdir -p .device
+	cp $(BIN) .device/unlearn && strip .device/unlearn
+	cp benches/gpu/* .device/
+	cp ../shared/bench/torch_eager_probe.py .device/
 
 fmt:
 	$(CARGO) fmt --all
@@ -58,8 +68,7 @@ notebook-setup: setup
 	@bash .ci/notebook-setup.sh
 
 notebook: notebook-setup
-	JUPYTER_PATH=$(CACHE)/jupyter LIBTORCH=$$(readlink -f $(CACHE)/libtorch) LD_LIBRARY_PATH=$$(readlink -f $(CACHE)/libtorch)/lib \
-		EVCXR_TMPDIR=$(CACHE)/evcxr-tmp $(CACHE)/venv/bin/jupyter lab examples/
+	JUPYTER_PATH=$(CACHE)/jupyter $(CACHE)/venv/bin/jupyter lab examples/
 
 test-notebooks: notebook-setup
 	bash .ci/test-notebooks.sh

@@ -6,11 +6,14 @@ set -euo pipefail
 CACHE="${UNLEARN_CACHE:-$HOME/.cache/unlearn}"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 export JUPYTER_PATH="$CACHE/jupyter"
-# the kernel's own link (evcxr's) needs libtorch from the launching environment too
-LIBTORCH="$(readlink -f "$CACHE/libtorch")"
-export LIBTORCH LD_LIBRARY_PATH="$LIBTORCH/lib:${LD_LIBRARY_PATH:-}" EVCXR_TMPDIR="$CACHE/evcxr-tmp"
-OUT="$(mktemp -d)"
-trap 'rm -rf "$OUT"' EXIT
+# the kernel's environment (LIBTORCH, LD_LIBRARY_PATH, EVCXR_TMPDIR) is set by its launcher
+# (.ci/notebook-setup.sh), not here
+# NOTEBOOK_OUT=dir keeps the executed notebooks and nbconvert's logs there
+if [ -n "${NOTEBOOK_OUT:-}" ]; then
+    OUT="$NOTEBOOK_OUT"; mkdir -p "$OUT"
+else
+    OUT="$(mktemp -d)"; trap 'rm -rf "$OUT"' EXIT
+fi
 status=0
 for nb in "$ROOT"/examples/*.ipynb; do
     name="$(basename "$nb")"

@@ -21,6 +21,8 @@ struct Cli {
     command: Option<Command>,
 }
 
+// parsed once per process: the size of the bench variant does not matter
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Run a script.
@@ -39,6 +41,70 @@ enum Command {
         /// Output folder (default: results/<script name>).
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Time every phase of the pipeline on the CIFAR-shaped synthetic workload of
+    /// shared/bench/README.md (scaled down on the CPU unless sizes are given); writes
+    /// bench.json, bench.txt and the scaling plots.
+    Bench {
+        /// auto (CUDA if available), cpu, cuda or cuda:N.
+        #[arg(long, default_value = "auto")]
+        device: String,
+        /// Training images (default: 50000 on CUDA, 1000 on the CPU).
+        #[arg(long)]
+        train: Option<usize>,
+        /// Test images (default: 10000 on CUDA, 500 on the CPU).
+        #[arg(long)]
+        test: Option<usize>,
+        /// Blend clusters per class (default: 1000 on CUDA, 20 on the CPU).
+        #[arg(long)]
+        ipc: Option<usize>,
+        /// The model: resnet18 (default on CUDA) or convnet3 (default on the CPU, width 32).
+        #[arg(long)]
+        arch: Option<String>,
+        /// ConvNet width.
+        #[arg(long)]
+        width: Option<i64>,
+        /// Run the untimed warm-up (default on CUDA).
+        #[arg(long, conflicts_with = "no_warmup")]
+        warmup: bool,
+        /// Phases, comma-separated, from: blend, a_cf, a_cf_fused, a_cf_full, finetune, retrain, mia.
+        #[arg(long, value_delimiter = ',')]
+        phases: Option<Vec<String>>,
+        /// Training-set sizes of the scaling sweep (at fixed ipc), comma-separated; "none" for no sweep.
+        #[arg(long)]
+        sweep_train: Option<String>,
+        /// ipc values of the scaling sweep (at fixed training-set size); "none" for no sweep.
+        #[arg(long)]
+        sweep_ipc: Option<String>,
+        /// A-CF steps timed per sweep point.
+        #[arg(long)]
+        sweep_acf_steps: Option<usize>,
+        /// Skip the untimed warm-up run.
+        #[arg(long)]
+        no_warmup: bool,
+        /// Let cuDNN pick convolution algorithms by timing them.
+        #[arg(long)]
+        cudnn_benchmark: bool,
+        /// Compute of the unlearned model: fp32, bf16, cl (channels-last) or bf16+cl.
+        #[arg(long, default_value = "fp32")]
+        compute: String,
+        /// A-CF compute variants to time first (comma-separated, as --compute takes them).
+        #[arg(long, value_delimiter = ',')]
+        acf_variants: Vec<String>,
+        /// Steps timed per A-CF variant.
+        #[arg(long, default_value_t = 100)]
+        variant_steps: usize,
+        /// Run the main phases with the fastest A-CF variant.
+        #[arg(long)]
+        use_fastest: bool,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Only redraw the sweep plots of a saved bench.json into --out.
+        #[arg(long, value_name = "BENCH_JSON")]
+        replot: Option<PathBuf>,
+        /// Output folder.
+        #[arg(long, default_value = "results/bench")]
+        out: PathBuf,
     },
     /// Compile a script without running it.
     Check { script: PathBuf },
@@ -94,6 +160,81 @@ fn main() -> ExitCode {
             script::run(&engine, &name, &source)?;
             for k in ctx.unused_options() {
                 eprintln!("warning: --set {k}=... was never read by {name}");
+            }
+            Ok(())
+        })(),
+        Command::Bench {
+            device,
+            train,
+            test,
+            ipc,
+            arch,
+            width,
+            warmup,
+            phases,
+            sweep_train,
+            sweep_ipc,
+            sweep_acf_steps,
+            no_warmup,
+            cudnn_benchmark,
+            compute,
+            acf_variants,
+            variant_steps,
+            use_fastest,
+            seed,
+            replot,
+            out,
+        } => (|| -> Result<(), String> {
+            use unlearn::bench::{self, BenchConfig};
+            if let Some(json) = replot {
+                for p in bench::replot(&json, &out).map_err(|e| format!("error: bench --replot: {e}"))? {
+                    println!("wrote {}", p.display());
+                }
+                return Ok(());
+            }
+            let device = parse_device(&device).map_err(|e| format!("error: --device: {e}"))?;
+            let mut cfg = if device.is_cuda() { BenchConfig::full() } else { BenchConfig::cpu() };
+            let sizes = |flag: &str, v: &str| -> Result<Vec<usize>, String> {
+                if v == "none" {
+                    return Ok(Vec::new());
+                }
+                v.split(',')
+                    .map(|s| {
+                        s.trim()
+                            .parse::<usize>()
+                            .map_err(|_| format!("error: --{flag} {v}: expected numbers separated by commas, or none"))
+                    })
+                    .collect()
+            };
+            cfg.train = train.unwrap_or(cfg.train);
+            cfg.test = test.unwrap_or(cfg.test);
+            cfg.ipc = ipc.unwrap_or(cfg.ipc);
+            if let Some(p) = phases {
+                cfg.phases = p;
+            }
+            if let Some(v) = sweep_train {
+                cfg.sweep_train = sizes("sweep-train", &v)?;
+            }
+            if let Some(v) = sweep_ipc {
+                cfg.sweep_ipc = sizes("sweep-ipc", &v)?;
+            }
+            cfg.sweep_acf_steps = sweep_acf_steps.unwrap_or(cfg.sweep_acf_steps);
+            cfg.arch = arch.unwrap_or(cfg.arch);
+            cfg.width = width.unwrap_or(cfg.width);
+            cfg.warmup = (cfg.warmup || warmup) && !no_warmup;
+            cfg.cudnn_benchmark = cudnn_benchmark;
+            cfg.compute = unlearn::models::Compute::parse(&compute).map_err(|e| format!("error: --compute: {e}"))?;
+            cfg.acf_variants = acf_variants;
+            cfg.variant_steps = variant_steps.max(1);
+            cfg.use_fastest = use_fastest;
+            cfg.seed = seed;
+            unlearn::runtime::seed_everything(seed);
+            let report =
+                bench::run(&cfg, device, |line| eprintln!("{line}")).map_err(|e| format!("error: bench: {e}"))?;
+            print!("{}", report.to_text());
+            let written = report.save(&out).map_err(|e| format!("error: bench: {e}"))?;
+            for p in written {
+                println!("wrote {}", p.display());
             }
             Ok(())
         })(),

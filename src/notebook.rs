@@ -8,7 +8,10 @@
 //! statics (`shared/docs/stack.md`, measured): an rhai `Engine` made in one cell crashes in the next.
 //! So the session holds only plain data — the variables' values (tensor handles included, libtorch
 //! is loaded once), the source text of the script functions defined so far, the run settings —
-//! and builds a fresh engine on every [`Session::run`].
+//! and builds a fresh engine, and a fresh rhai `Scope`, on every [`Session::run`]. (Not even an
+//! empty `Scope` may cross cells: its `ThinVec`s point at a static inside the library of the cell
+//! that made it, which the next cell's copy of `thin_vec` takes for a heap block and `realloc`s:
+//! `realloc(): invalid pointer` on the first variable a later cell defines, measured.)
 //!
 //! ```text
 //! :dep unlearn = { path = ".." }
@@ -26,7 +29,8 @@ use tch::Device;
 
 /// A notebook's script state across cells.
 pub struct Session {
-    scope: Scope<'static>,
+    /// The variables, oldest first (a constant's value carries its read-only mode).
+    variables: Vec<(String, Dynamic)>,
     /// Source of every top-level `fn` defined so far, by name (a redefinition replaces it).
     functions: BTreeMap<String, String>,
     device: Device,
@@ -116,7 +120,7 @@ impl Session {
     pub fn with(device: Device, seed: u64, out_dir: impl Into<PathBuf>) -> Result<Self> {
         crate::runtime::seed_everything(seed);
         Ok(Session {
-            scope: Scope::new(),
+            variables: Vec::new(),
             functions: BTreeMap::new(),
             device,
             seed,
@@ -134,7 +138,7 @@ impl Session {
 
     /// Names of the variables defined so far.
     pub fn variables(&self) -> Vec<String> {
-        self.scope.iter_raw().map(|(name, _, _)| name.to_string()).collect()
+        self.variables.iter().map(|(name, _)| name.clone()).collect()
     }
 
     /// Names of the script functions defined so far.
@@ -147,6 +151,17 @@ impl Session {
     /// the cell's line and column.
     pub fn run(&mut self, source: &str) -> Result<Output> {
         self.cells += 1;
+        // this cell's own Scope (see the module notes), handed back to the session whatever happens
+        let mut scope = Scope::with_capacity(self.variables.len());
+        for (name, value) in self.variables.drain(..) {
+            scope.push_dynamic(name, value);
+        }
+        let result = self.run_in(&mut scope, source);
+        self.variables = scope.into_iter().map(|(name, value, _)| (name, value)).collect();
+        result
+    }
+
+    fn run_in(&mut self, scope: &mut Scope<'static>, source: &str) -> Result<Output> {
         let name = format!("cell {}", self.cells);
         let ctx = Rc::new(RunContext::new(&name, self.device, self.seed, self.out_dir.clone(), self.options.clone()));
         let mut engine = script::engine(ctx, None);
@@ -161,11 +176,11 @@ impl Session {
         let mut ast = engine
             .compile(&prelude)
             .map_err(|e| Error::Script(format!("earlier function definitions no longer compile: {e}")))?;
-        let cell = script::check_with_scope(&engine, &self.scope, &name, source).map_err(Error::Script)?;
+        let cell = script::check_with_scope(&engine, scope, &name, source).map_err(Error::Script)?;
         ast = ast.merge(&cell);
         ast.set_source(name.clone());
         let value = engine
-            .eval_ast_with_scope::<Dynamic>(&mut self.scope, &ast)
+            .eval_ast_with_scope::<Dynamic>(scope, &ast)
             .map_err(|e| Error::Script(script::render_eval_error(&e, &name, source)))?;
         for (fname, text) in top_level_functions(source) {
             self.functions.insert(fname, text);

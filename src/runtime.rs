@@ -178,3 +178,69 @@ pub fn rss_bytes() -> Option<u64> {
 pub fn peak_rss_bytes() -> Option<u64> {
     proc_status_bytes("VmHWM:")
 }
+
+/// The CUDA driver API's `cuDeviceGetName` and `cuMemGetInfo_v2`, loaded from `libcuda.so.1`
+/// at run time (libtorch exposes neither through tch): the card's name for run records and the
+/// device memory the process holds, for the benchmark's memory figure.
+mod cuda_driver {
+    use libloading::os::unix::{Library, Symbol};
+    use std::os::raw::{c_char, c_int, c_uint};
+
+    fn driver() -> Option<&'static Library> {
+        static LIB: std::sync::OnceLock<Option<Library>> = std::sync::OnceLock::new();
+        LIB.get_or_init(|| {
+            // SAFETY: the NVIDIA driver library; its initialisers have no preconditions.
+            let lib = unsafe { Library::new("libcuda.so.1") }.ok()?;
+            // SAFETY: cuInit(unsigned) -> CUresult, per the driver API; idempotent.
+            let init: Symbol<unsafe extern "C" fn(c_uint) -> c_int> = unsafe { lib.get(b"cuInit\0") }.ok()?;
+            (unsafe { init(0) } == 0).then_some(())?;
+            Some(lib)
+        })
+        .as_ref()
+    }
+
+    pub fn name(ordinal: usize) -> Option<String> {
+        let lib = driver()?;
+        // SAFETY: signatures of cuDeviceGet(CUdevice*, int) and cuDeviceGetName(char*, int, CUdevice).
+        unsafe {
+            let get: Symbol<unsafe extern "C" fn(*mut c_int, c_int) -> c_int> = lib.get(b"cuDeviceGet\0").ok()?;
+            let get_name: Symbol<unsafe extern "C" fn(*mut c_char, c_int, c_int) -> c_int> =
+                lib.get(b"cuDeviceGetName\0").ok()?;
+            let mut dev: c_int = 0;
+            (get(&mut dev, ordinal as c_int) == 0).then_some(())?;
+            let mut buf = [0 as c_char; 256];
+            (get_name(buf.as_mut_ptr(), buf.len() as c_int, dev) == 0).then_some(())?;
+            Some(std::ffi::CStr::from_ptr(buf.as_ptr()).to_string_lossy().into_owned())
+        }
+    }
+
+    /// (free, total) bytes of the current context's device; `None` without a current context.
+    pub fn mem_info() -> Option<(u64, u64)> {
+        let lib = driver()?;
+        // SAFETY: cuMemGetInfo_v2(size_t* free, size_t* total) -> CUresult.
+        unsafe {
+            let info: Symbol<unsafe extern "C" fn(*mut usize, *mut usize) -> c_int> =
+                lib.get(b"cuMemGetInfo_v2\0").ok()?;
+            let (mut free, mut total) = (0usize, 0usize);
+            (info(&mut free, &mut total) == 0).then_some((free as u64, total as u64))
+        }
+    }
+}
+
+/// The name of the card behind `device` ("NVIDIA H200"), or "cpu".
+pub fn device_hardware(device: Device) -> String {
+    match device {
+        Device::Cuda(i) => cuda_driver::name(i).unwrap_or_else(|| format!("cuda:{i} (name unavailable)")),
+        _ => "cpu".into(),
+    }
+}
+
+/// Device memory held by this process on a CUDA device (total − free as the driver reports it:
+/// the CUDA context plus libtorch's caching allocator, whose reserve only grows, so the largest
+/// reading is an upper bound of the peak in use); on the CPU the resident set size.
+pub fn device_memory_in_use(device: Device) -> Option<u64> {
+    match device {
+        Device::Cuda(_) => cuda_driver::mem_info().map(|(free, total)| total.saturating_sub(free)),
+        _ => rss_bytes(),
+    }
+}

@@ -56,8 +56,32 @@ impl Conv {
         Conv { weight, bias, stride, padding }
     }
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(x.f_conv2d(&self.weight, self.bias.as_ref(), [self.stride; 2], [self.padding; 2], [1, 1], 1)?)
+        let w = like_input(&self.weight, x, true)?;
+        let b = self.bias.as_ref().map(|b| like_input(b, x, false)).transpose()?;
+        Ok(x.f_conv2d(&w, b.as_ref(), [self.stride; 2], [self.padding; 2], [1, 1], 1)?)
     }
+}
+
+/// Whether `x` (`N x C x H x W`) is laid out channels-last (NHWC strides).
+pub fn is_channels_last(x: &Tensor) -> bool {
+    let (size, stride) = (x.size(), x.stride());
+    size.len() == 4 && size[1] > 1 && stride[1] == 1
+}
+
+/// The same values laid out channels-last (what PyTorch's `channels_last` memory format is:
+/// NCHW sizes with NHWC strides), differentiably.
+pub fn to_channels_last(x: &Tensor) -> Result<Tensor> {
+    Ok(x.f_permute([0, 2, 3, 1])?.f_contiguous()?.f_permute([0, 3, 1, 2])?)
+}
+
+/// A parameter in the input's precision (and, for a 4-D kernel, its layout), differentiably: the
+/// master copy stays float32, so bf16 compute keeps float32 optimiser updates.
+fn like_input(w: &Tensor, x: &Tensor, kernel: bool) -> Result<Tensor> {
+    let w = if w.kind() != x.kind() { w.f_to_kind(x.kind())? } else { w.shallow_clone() };
+    if kernel && is_channels_last(x) && !is_channels_last(&w) {
+        return to_channels_last(&w);
+    }
+    Ok(w)
 }
 
 /// Instance norm as the reference code writes it: `GroupNorm(C groups, C channels, affine)`.
@@ -77,7 +101,8 @@ impl InstanceNorm {
         }
     }
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(x.f_group_norm(self.channels, Some(&self.weight), Some(&self.bias), 1e-5, true)?)
+        let (w, b) = (like_input(&self.weight, x, false)?, like_input(&self.bias, x, false)?);
+        Ok(x.f_group_norm(self.channels, Some(&w), Some(&b), 1e-5, true)?)
     }
 }
 
@@ -95,6 +120,7 @@ impl Linear {
         Linear { weight, bias }
     }
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(x.f_linear(&self.weight, Some(&self.bias))?)
+        let (w, b) = (like_input(&self.weight, x, false)?, like_input(&self.bias, x, false)?);
+        Ok(x.f_linear(&w, Some(&b))?)
     }
 }

@@ -97,12 +97,59 @@ enum Net {
     Res(resnet::ResNet),
 }
 
+/// How a model computes (not what: every setting gives the same function up to rounding), chosen
+/// for speed on the device and recorded with results (issue 8; `unlearn bench` measures them).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Compute {
+    /// bf16 activations and weight copies; the parameters (and so the optimiser) stay float32 and
+    /// the logits are returned as float32.
+    pub bf16: bool,
+    /// Channels-last (NHWC) activations and kernels.
+    pub channels_last: bool,
+}
+
+impl Compute {
+    /// A setting by name: `fp32`, `bf16`, `cl` (channels-last) or `bf16+cl`. (An `instance_norm`
+    /// kernel in place of `group_norm` was measured too: 2.2x slower per A-CF step on an H200,
+    /// benches/RESULTS.md, so it is not offered.)
+    pub fn parse(name: &str) -> Result<Compute> {
+        let mut c = Compute::default();
+        for part in name.split('+') {
+            match part.trim() {
+                "fp32" => {}
+                "bf16" => c.bf16 = true,
+                "cl" | "channels_last" => c.channels_last = true,
+                other => {
+                    return Err(Error::invalid(
+                        "compute setting",
+                        format!("{other}` in `{name}"),
+                        "fp32, bf16, cl or bf16+cl",
+                    ))
+                }
+            }
+        }
+        Ok(c)
+    }
+
+    /// The name [`Compute::parse`] reads.
+    pub fn name(&self) -> String {
+        match (self.bf16, self.channels_last) {
+            (false, false) => "fp32".into(),
+            (true, false) => "bf16".into(),
+            (false, true) => "cl".into(),
+            (true, true) => "bf16+cl".into(),
+        }
+    }
+}
+
 /// A classifier with its parameters (a `VarStore` on one device).
 #[derive(Debug)]
 pub struct Model {
     pub spec: ModelSpec,
     vs: nn::VarStore,
     net: Net,
+    compute: Compute,
 }
 
 /// Metadata key under which checkpoints store the [`ModelSpec`] JSON.
@@ -128,7 +175,31 @@ impl Model {
             Arch::Resnet18 => Net::Res(resnet::ResNet::new(&root, r, resnet::Depth::R18, c, k)),
             Arch::Resnet50 => Net::Res(resnet::ResNet::new(&root, r, resnet::Depth::R50, c, k)),
         };
-        Ok(Model { spec, vs, net })
+        Ok(Model { spec, vs, net, compute: Compute::default() })
+    }
+
+    /// How the model computes (see [`Compute`]).
+    pub fn compute(&self) -> Compute {
+        self.compute
+    }
+
+    /// Sets how the model computes; copies made with [`Model::try_clone`] inherit it.
+    pub fn set_compute(&mut self, compute: Compute) {
+        self.compute = compute;
+    }
+
+    /// The input in the model's compute precision and layout.
+    fn prepare(&self, x: &Tensor) -> Result<Tensor> {
+        let x = if self.compute.bf16 { x.f_to_kind(tch::Kind::BFloat16)? } else { x.shallow_clone() };
+        if self.compute.channels_last && !layers::is_channels_last(&x) {
+            return layers::to_channels_last(&x);
+        }
+        Ok(x)
+    }
+
+    /// Outputs back in float32 (losses and metrics are computed in float32).
+    fn finish(&self, y: Tensor) -> Result<Tensor> {
+        Ok(if y.kind() != tch::Kind::Float { y.f_to_kind(tch::Kind::Float)? } else { y })
     }
 
     pub fn device(&self) -> Device {
@@ -166,25 +237,28 @@ impl Model {
     /// train and eval mode compute the same function.)
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         self.check_input(x)?;
-        match &self.net {
-            Net::Conv(n) => n.forward(x),
-            Net::Res(n) => n.forward(x),
-        }
+        let x = self.prepare(x)?;
+        self.finish(match &self.net {
+            Net::Conv(n) => n.forward(&x)?,
+            Net::Res(n) => n.forward(&x)?,
+        })
     }
 
     /// Penultimate features for a batch.
     pub fn embed(&self, x: &Tensor) -> Result<Tensor> {
         self.check_input(x)?;
-        match &self.net {
-            Net::Conv(n) => n.embed(x),
-            Net::Res(n) => n.embed(x),
-        }
+        let x = self.prepare(x)?;
+        self.finish(match &self.net {
+            Net::Conv(n) => n.embed(&x)?,
+            Net::Res(n) => n.embed(&x)?,
+        })
     }
 
     /// A deep copy (same spec, same weights, independent parameters).
     pub fn try_clone(&self) -> Result<Model> {
         let mut m = Self::build(self.spec.clone(), self.device(), None)?;
         m.vs.copy(&self.vs)?;
+        m.set_compute(self.compute);
         Ok(m)
     }
 

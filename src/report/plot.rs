@@ -69,10 +69,27 @@ pub enum Figure {
     Bars { title: String, y_label: String, categories: Vec<String>, series: Vec<Series> },
     /// Labelled points; `log_x` for a logarithmic x axis.
     Scatter { title: String, x_label: String, y_label: String, points: Vec<Point>, log_x: bool },
+    /// One line per series over shared x values, on log-log axes (positive values only).
+    Lines { title: String, x_label: String, y_label: String, x: Vec<f64>, series: Vec<Series> },
     /// Side-by-side panels of density histograms over a shared x range.
     Histograms { title: String, x_label: String, panels: Vec<HistogramPanel>, bins: usize },
     /// Rows of images with a header per column group.
     ImageGrid { title: String, header: Vec<String>, rows: Vec<GridRow>, scale: u32 },
+}
+
+/// A compact axis label: 200k, 1.5M, 12, 0.25, 0.001.
+fn tick(v: f64) -> String {
+    let a = v.abs();
+    let trim = |s: String| if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_string() } else { s };
+    if a >= 1e6 {
+        format!("{}M", trim(format!("{:.1}", v / 1e6)))
+    } else if a >= 1e4 {
+        format!("{}k", trim(format!("{:.1}", v / 1e3)))
+    } else if a >= 10.0 || a == 0.0 {
+        format!("{v:.0}")
+    } else {
+        trim(format!("{:.3}", v))
+    }
 }
 
 fn draw_err<E: std::error::Error + Send + Sync>(e: DrawingAreaErrorKind<E>) -> Error {
@@ -168,6 +185,9 @@ impl Figure {
                         let mut chart = builder.build_cartesian_2d($x_range, 0f64..y_top).map_err(draw_err)?;
                         chart
                             .configure_mesh()
+                            .x_labels(8)
+                            .x_label_formatter(&|v| tick(*v))
+                            .light_line_style(TRANSPARENT)
                             .x_desc(x_label.as_str())
                             .y_desc(y_label.as_str())
                             .label_style((FONT, 14))
@@ -183,6 +203,53 @@ impl Figure {
                     let pad = ((x1 - x0).abs() * 0.15).max(1e-3);
                     body!((x0 - pad)..(x1 + pad));
                 }
+            }
+            Figure::Lines { title, x_label, y_label, x, series } => {
+                let ok = |v: &f64| v.is_finite() && *v > 0.0;
+                let (x0, x1) = x.iter().filter(|v| ok(v)).fold((f64::MAX, f64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+                let ys = series.iter().flat_map(|s| s.values.iter()).filter(|v| ok(v));
+                let (y0, y1) = ys.fold((f64::MAX, f64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+                let (x0, x1) = if x0 < x1 { (x0, x1) } else { (1.0, 10.0) };
+                let (y0, y1) = if y0 <= y1 { (y0, y1) } else { (0.1, 1.0) };
+                let mut chart = ChartBuilder::on(root)
+                    .caption(title, (FONT, 22))
+                    .margin(16)
+                    .x_label_area_size(48)
+                    .y_label_area_size(70)
+                    .build_cartesian_2d((x0 / 1.3..x1 * 1.3).log_scale(), (y0 / 2.0..y1 * 2.0).log_scale())
+                    .map_err(draw_err)?;
+                chart
+                    .configure_mesh()
+                    .x_labels(8)
+                    .y_labels(8)
+                    .x_label_formatter(&|v| tick(*v))
+                    .y_label_formatter(&|v| tick(*v))
+                    .light_line_style(TRANSPARENT)
+                    .x_desc(x_label.as_str())
+                    .y_desc(y_label.as_str())
+                    .label_style((FONT, 14))
+                    .axis_desc_style((FONT, 15))
+                    .draw()
+                    .map_err(draw_err)?;
+                for (j, s) in series.iter().enumerate() {
+                    let color = PALETTE[j % PALETTE.len()];
+                    let pts: Vec<(f64, f64)> =
+                        x.iter().zip(&s.values).filter(|(a, b)| ok(a) && ok(b)).map(|(&a, &b)| (a, b)).collect();
+                    chart
+                        .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
+                        .map_err(draw_err)?
+                        .label(s.name.as_str())
+                        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
+                    chart.draw_series(pts.into_iter().map(|p| Circle::new(p, 4, color.filled()))).map_err(draw_err)?;
+                }
+                chart
+                    .configure_series_labels()
+                    .background_style(WHITE.mix(0.85))
+                    .border_style(BLACK)
+                    .label_font((FONT, 14))
+                    .position(SeriesLabelPosition::UpperLeft)
+                    .draw()
+                    .map_err(draw_err)?;
             }
             Figure::Histograms { title, x_label, panels, bins } => {
                 let all = panels.iter().flat_map(|p| p.series.iter().flat_map(|s| s.values.iter().copied()));
@@ -551,6 +618,9 @@ impl Figure {
                 format!("Figure (bars) \"{title}\": {} categories x {} series", categories.len(), series.len())
             }
             Figure::Scatter { title, points, .. } => format!("Figure (scatter) \"{title}\": {} points", points.len()),
+            Figure::Lines { title, x, series, .. } => {
+                format!("Figure (lines) \"{title}\": {} series over {} x values", series.len(), x.len())
+            }
             Figure::Histograms { title, panels, .. } => {
                 format!("Figure (histograms) \"{title}\": {} panels", panels.len())
             }

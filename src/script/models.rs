@@ -160,6 +160,21 @@ pub mod model_api {
         h.0.borrow_mut().history = model.0.borrow().history.clone();
         Ok(h)
     }
+    /// A copy that computes with `setting` ("fp32", "bf16", "cl" for channels-last, "bf16+cl"):
+    /// the same weights and function up to rounding; unlearning it keeps the setting. bf16 keeps
+    /// float32 parameters and optimiser updates (benches/RESULTS.md has its speed and metrics).
+    #[rhai_fn(name = "with_compute", return_raw)]
+    pub fn model_with_compute(model: &mut ModelHandle, setting: &str) -> RhaiResult<ModelHandle> {
+        let compute = crate::models::Compute::parse(setting).map_err(rt)?;
+        let copy = model_copy(model)?;
+        copy.0.borrow_mut().model.set_compute(compute);
+        Ok(copy)
+    }
+    /// How the model computes ("fp32", "bf16", "cl" or "bf16+cl").
+    #[rhai_fn(get = "compute", pure)]
+    pub fn model_compute(model: &mut ModelHandle) -> String {
+        model.0.borrow().model.compute().name()
+    }
     /// Number of trainable parameters.
     #[rhai_fn(get = "params", pure)]
     pub fn model_params(model: &mut ModelHandle) -> i64 {

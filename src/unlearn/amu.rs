@@ -92,7 +92,9 @@ pub struct AmuForward {
 
 impl SamplingPlan {
     /// The forwards of step `step` for the retain batch `x` (the retain rows of `logits` are
-    /// its first `x.size()[0]`).
+    /// its first `x.size()[0]`). `fused`: the unseen sample goes through the same forward as the
+    /// retain and forget rows (fewer, larger kernels) instead of a separate no-grad forward;
+    /// the loss and its gradient are the same.
     pub fn forward(
         &self,
         step: usize,
@@ -100,17 +102,26 @@ impl SamplingPlan {
         x: &Tensor,
         forget: &Dataset,
         unseen: &Dataset,
+        fused: bool,
     ) -> Result<AmuForward> {
         let ((fo, fl), (to, tl)) = self.steps[step];
         let fi = self.forget.f_narrow(0, fo, fl)?;
         let (xf, yf) = (forget.images().f_index_select(0, &fi)?, forget.labels().f_index_select(0, &fi)?);
-        let logits = m.forward(&Tensor::f_cat(&[x, &xf], 0)?)?;
-        let forget_ce = super::ce(&logits.f_narrow(0, x.size()[0], fl)?, &yf, false)?;
         let ti = self.unseen.f_narrow(0, to, tl)?;
-        let unseen_ce = tch::no_grad(|| -> Result<Tensor> {
-            let (xt, yt) = (unseen.images().f_index_select(0, &ti)?, unseen.labels().f_index_select(0, &ti)?);
-            super::ce(&m.forward(&xt)?, &yt, false)
-        })?;
+        let (xt, yt) = (unseen.images().f_index_select(0, &ti)?, unseen.labels().f_index_select(0, &ti)?);
+        let nr = x.size()[0];
+        if fused {
+            // one forward over retain, forget and unseen rows; the unseen CE is detached, so its
+            // rows add nothing to the gradient (exact: instance norm acts per image)
+            let all = m.forward(&Tensor::f_cat(&[x, &xf, &xt], 0)?)?;
+            let forget_ce = super::ce(&all.f_narrow(0, nr, fl)?, &yf, false)?;
+            let unseen_ce = super::ce(&all.f_narrow(0, nr + fl, tl)?, &yt, false)?.f_detach()?;
+            let logits = all.f_narrow(0, 0, nr + fl)?;
+            return Ok(AmuForward { logits, forget_ce, unseen_ce });
+        }
+        let logits = m.forward(&Tensor::f_cat(&[x, &xf], 0)?)?;
+        let forget_ce = super::ce(&logits.f_narrow(0, nr, fl)?, &yf, false)?;
+        let unseen_ce = tch::no_grad(|| super::ce(&m.forward(&xt)?, &yt, false))?;
         Ok(AmuForward { logits, forget_ce, unseen_ce })
     }
 }

@@ -312,7 +312,10 @@ pub fn train_on_retain(
         let mut model = if fresh {
             let mut spec = input.original.spec.clone();
             spec.init_seed = seed;
-            Model::new(spec, device)?
+            let mut m = Model::new(spec, device)?;
+            // a fresh model computes as the original does (bf16, channels-last)
+            m.set_compute(input.original.compute());
+            m
         } else {
             input.original.try_clone()?
         };

@@ -202,7 +202,7 @@ impl Method for AScrub {
                     e,
                     |m, idx| {
                         let (x, y) = (retain.images().f_index_select(0, idx)?, retain.labels().f_index_select(0, idx)?);
-                        let f = plan.forward(step, m, &x, &forget, &unseen)?;
+                        let f = plan.forward(step, m, &x, &forget, &unseen, false)?;
                         step += 1;
                         let lr_ = f.logits.f_narrow(0, 0, x.size()[0])?;
                         let tlog = tch::no_grad(|| teacher.forward(&x))?;
