@@ -40,6 +40,10 @@ pub enum Error {
     /// A script (or notebook cell) failed; the message carries the rendered position.
     #[error("{0}")]
     Script(String),
+    /// The run's `--timeout` passed; it stopped at the next check (outputs already written are
+    /// complete: every file is written atomically).
+    #[error("stopped: the run's --timeout of {0} s has passed")]
+    Timeout(f64),
     /// JSON (de)serialisation of a record.
     #[error("JSON: {0}")]
     Json(#[from] serde_json::Error),

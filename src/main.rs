@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::rc::Rc;
 use unlearn::runtime::{parse_device, Versions};
+use unlearn::script::policy::{Limits, PathPolicy};
 use unlearn::script::{self, RunContext};
 
 #[derive(Parser)]
@@ -41,6 +42,27 @@ enum Command {
         /// Output folder (default: results/<script name>).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Stop the run after this many seconds (at the next check: between script operations,
+        /// every few training steps, every Blend iteration); files already written stay complete.
+        #[arg(long, value_name = "SECONDS")]
+        timeout: Option<f64>,
+        /// A script limit, NAME=VALUE: operations (1e9), call_depth (64), expr_depth (128),
+        /// string_size (64 MiB), array_size (1e7), map_size (1e6); 0 operations: no limit. Repeatable.
+        #[arg(long = "limit", value_name = "NAME=VALUE")]
+        limits: Vec<String>,
+        /// Another folder the script's file paths may name (besides the working directory, the
+        /// output folder and the script's folder). Repeatable.
+        #[arg(long = "allow", value_name = "DIR")]
+        allow: Vec<PathBuf>,
+        /// Let the script's file paths name any folder.
+        #[arg(long)]
+        allow_any_path: bool,
+        /// CPU threads of libtorch (a run repeats bit for bit with the same seed and threads).
+        #[arg(long)]
+        threads: Option<i32>,
+        /// Repeatable CUDA runs: cuDNN off (much slower convolutions).
+        #[arg(long)]
+        deterministic: bool,
     },
     /// Time every phase of the pipeline on the CIFAR-shaped synthetic workload of
     /// shared/bench/README.md (scaled down on the CPU unless sizes are given); writes
@@ -146,7 +168,19 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     let result = match command {
-        Command::Run { script, device, seed, set, out } => (|| -> Result<(), String> {
+        Command::Run {
+            script,
+            device,
+            seed,
+            set,
+            out,
+            timeout,
+            limits,
+            allow,
+            allow_any_path,
+            threads,
+            deterministic,
+        } => (|| -> Result<(), String> {
             let options = parse_sets(&set)?;
             let device = parse_device(&device).map_err(|e| format!("error: --device: {e}"))?;
             let source = script::read_script(&script)?;
@@ -155,7 +189,33 @@ fn main() -> ExitCode {
             let name = script.display().to_string();
             // libtorch's own generators too, for anything that draws from them
             unlearn::runtime::seed_everything(seed);
-            let ctx = Rc::new(RunContext::new(&name, device, seed, out, options));
+            let mut run_limits = Limits::default();
+            for l in &limits {
+                run_limits.set(l).map_err(|e| format!("error: {e}"))?;
+            }
+            if let Some(t) = timeout {
+                if !(t.is_finite() && t > 0.0) {
+                    return Err(format!("error: --timeout {t}: expected a positive number of seconds"));
+                }
+                run_limits.timeout = Some(std::time::Duration::from_secs_f64(t));
+            }
+            let paths = if allow_any_path {
+                PathPolicy::anywhere()
+            } else {
+                let mut roots = vec![PathBuf::from("."), out.clone()];
+                roots.extend(script_dir(&script).map(Path::to_path_buf));
+                roots.extend(allow);
+                PathPolicy::under(&roots)
+            };
+            if let Some(n) = threads {
+                if n < 1 {
+                    return Err(format!("error: --threads {n}: expected at least 1"));
+                }
+                tch::set_num_threads(n);
+            }
+            unlearn::runtime::set_deterministic(deterministic);
+            unlearn::runtime::set_deadline(run_limits.timeout);
+            let ctx = Rc::new(RunContext::new(&name, device, seed, out, options).with_policy(paths, run_limits));
             let engine = script::engine(ctx.clone(), script_dir(&script));
             script::run(&engine, &name, &source)?;
             for k in ctx.unused_options() {

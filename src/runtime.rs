@@ -244,3 +244,42 @@ pub fn device_memory_in_use(device: Device) -> Option<u64> {
         _ => rss_bytes(),
     }
 }
+
+/// The run's deadline (`--timeout`), process-wide, so long native calls (training epochs, Blend
+/// iterations) stop at their next check too, not only the script between calls.
+static DEADLINE: std::sync::Mutex<Option<(std::time::Instant, std::time::Duration)>> = std::sync::Mutex::new(None);
+
+/// Starts the clock of a run limited to `timeout` (`None` clears it).
+pub fn set_deadline(timeout: Option<std::time::Duration>) {
+    *DEADLINE.lock().unwrap_or_else(|e| e.into_inner()) = timeout.map(|t| (std::time::Instant::now() + t, t));
+}
+
+/// [`crate::error::Error::Timeout`] once the deadline has passed.
+pub fn check_deadline() -> crate::error::Result<()> {
+    let d = *DEADLINE.lock().unwrap_or_else(|e| e.into_inner());
+    match d {
+        Some((at, limit)) if std::time::Instant::now() >= at => Err(crate::error::Error::Timeout(limit.as_secs_f64())),
+        _ => Ok(()),
+    }
+}
+
+/// Makes CUDA runs repeatable: cuDNN off (its kernels are non-deterministic even with a fixed
+/// seed and benchmark mode off, measured; without it convolutions are 10-50x slower). CPU runs
+/// are repeatable already for a fixed seed and thread count.
+pub fn set_deterministic(on: bool) {
+    if Cuda::is_available() {
+        Cuda::set_user_enabled_cudnn(!on);
+        Cuda::cudnn_set_benchmark(false);
+    }
+}
+
+/// Whether runs on `device` repeat bit for bit, as recorded in every run record.
+pub fn determinism(device: Device) -> String {
+    match device {
+        Device::Cuda(_) if Cuda::user_enabled_cudnn() => {
+            "non-deterministic: cuDNN kernels on CUDA (run with --deterministic to disable cuDNN)".into()
+        }
+        Device::Cuda(_) => "deterministic: cuDNN disabled (--deterministic)".into(),
+        _ => format!("deterministic for a fixed seed and thread count ({} threads)", tch::get_num_threads()),
+    }
+}

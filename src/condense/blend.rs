@@ -114,6 +114,7 @@ pub fn blend(x: &Tensor, seg_host: &[i64], net: &Model, cfg: &BlendConfig) -> Re
     let mut buf: Option<Tensor> = None;
     let mut losses_t = Vec::with_capacity(cfg.iters);
     for _ in 0..cfg.iters {
+        crate::runtime::check_deadline()?;
         let mut total = Tensor::f_zeros([], (Kind::Float, device))?;
         for &(c0, c1) in &chunks {
             let (xc, sc, i0, len) = local(c0, c1)?;

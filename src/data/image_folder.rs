@@ -95,8 +95,15 @@ fn decode_all(
             (first.width(), first.height())
         }
     };
-    let item = channels * (w * h) as usize;
-    let mut pixels = vec![0u8; files.len() * item];
+    let item =
+        (w as usize).checked_mul(h as usize).and_then(|p| p.checked_mul(channels)).filter(|&i| i > 0).ok_or_else(
+            || Error::invalid("image size", format!("{w}x{h}"), "a non-empty size whose pixels can be counted"),
+        )?;
+    let total = files.len().checked_mul(item).ok_or_else(|| {
+        Error::invalid("image folder", format!("{} images of {w}x{h}", files.len()), "a size that fits in memory")
+    })?;
+    crate::runtime::ensure_fits(Device::Cpu, total as u64, &format!("{} images of {w}x{h}", files.len()))?;
+    let mut pixels = vec![0u8; total];
     pixels.par_chunks_mut(item).zip(files.par_iter()).try_for_each(|(dst, (path, _))| -> Result<()> {
         let mut img = decode(path)?;
         if (img.width(), img.height()) != (w, h) {
@@ -112,7 +119,7 @@ fn decode_all(
             }
             img = img.resize_exact(w, h, FilterType::Triangle);
         }
-        let plane = (w * h) as usize;
+        let plane = w as usize * h as usize;
         if channels == 1 {
             dst.copy_from_slice(img.to_luma8().as_raw());
         } else {

@@ -28,6 +28,8 @@ const MI_MATRIX: u32 = 14;
 const MI_COMPRESSED: u32 = 15;
 
 /// Largest decompressed variable accepted (a compressed size says little about the content).
+/// The largest inflate ratio zlib can produce (deflate's limit is about 1032:1).
+const MAX_ZLIB_RATIO: usize = 1100;
 const MAX_VARIABLE: usize = 8 << 30;
 
 /// The numeric data of a variable, kept in the type it was stored as.
@@ -181,6 +183,14 @@ fn read_compressed(path: &Path, body: &[u8], little: bool, wanted: &[&str], at: 
     if n > MAX_VARIABLE {
         return Err(bad(format!("variable of {n} bytes is larger than the {MAX_VARIABLE} accepted")));
     }
+    // zlib inflates at most about 1032:1, so a declared size beyond that is a lie; checking it
+    // before inflating bounds the allocation by the file's own size
+    if n > body.len().saturating_mul(MAX_ZLIB_RATIO).saturating_add(1024) {
+        return Err(bad(format!(
+            "declares {n} bytes from {} compressed bytes, more than zlib can inflate to",
+            body.len()
+        )));
+    }
     // read the sub-element headers first, to skip unwanted variables cheaply
     let mut inner = Vec::with_capacity(n.min(1 << 16));
     (&mut z).take(n.min(256) as u64).read_to_end(&mut inner).map_err(|e| bad(format!("cannot inflate ({e})")))?;
@@ -242,12 +252,9 @@ fn read_matrix(path: &Path, body: &[u8], little: bool, wanted: &[&str], at: usiz
         MI_DOUBLE | MI_INT64 | MI_UINT64 => 8,
         other => return Err(bad(format!("data type {other} is not a supported numeric type"))),
     };
-    if data.len() != count * width {
-        return Err(bad(format!(
-            "dimensions {dims:?} need {} bytes of data, found {} (truncated?)",
-            count * width,
-            data.len()
-        )));
+    let need = count.checked_mul(width).ok_or_else(|| bad(format!("dimensions {dims:?} overflow")))?;
+    if data.len() != need {
+        return Err(bad(format!("dimensions {dims:?} need {need} bytes of data, found {} (truncated?)", data.len())));
     }
     let word = |b: &[u8]| -> [u8; 8] {
         let mut out = [0u8; 8];

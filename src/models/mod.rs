@@ -56,6 +56,24 @@ pub struct ModelSpec {
 impl ModelSpec {
     /// The spec for `arch` on images of `shape` (`[C, H, W]`) with `num_classes` classes and the
     /// reference ConvNet settings (width 128, depth 3).
+    /// A lower bound of the parameters this spec builds (exact for a ConvNet), in u128 so any
+    /// header value fits.
+    pub fn min_params(&self) -> u128 {
+        let (c, k) = (self.in_channels.max(0) as u128, self.num_classes.max(0) as u128);
+        match self.arch {
+            Arch::Convnet => {
+                let (w, d) = (self.width.max(0) as u128, self.depth as u128);
+                let pooled = |s: i64| (s.max(0) as u128) >> d.min(127);
+                let (h, wd) = (pooled(self.image_size[0]), pooled(self.image_size[1]));
+                // first conv, the other convs, conv biases and norm affine, classifier
+                (c * w * 9) + d.saturating_sub(1) * w * w * 9 + 3 * w * d + w * h * wd * k + k
+            }
+            // the convolutions alone (without the input stem and the classifier)
+            Arch::Resnet18 => 11_000_000 + 512 * k,
+            Arch::Resnet50 => 23_000_000 + 2048 * k,
+        }
+    }
+
     pub fn new(arch: Arch, shape: [i64; 3], num_classes: usize, init_seed: u64) -> Self {
         ModelSpec {
             arch,
@@ -286,9 +304,9 @@ impl Model {
                 Ok((name.clone(), view))
             })
             .collect::<Result<Vec<_>>>()?;
-        let mut meta = HashMap::new();
-        meta.insert(SPEC_KEY.to_string(), serde_json::to_string(&self.spec)?);
-        meta.insert("unlearn.version".to_string(), env!("CARGO_PKG_VERSION").to_string());
+        // one metadata entry: safetensors serialises its (std) HashMap in a per-process random
+        // order, so a second entry would make identical models give different files
+        let meta = HashMap::from([(SPEC_KEY.to_string(), serde_json::to_string(&self.spec)?)]);
         let bytes = safetensors::tensor::serialize(views, &Some(meta))
             .map_err(|e| Error::format(path, format!("safetensors: {e:?}")))?;
         io::write_atomic(path, &bytes)
@@ -311,6 +329,16 @@ impl Model {
         let spec: ModelSpec =
             serde_json::from_str(spec_json).map_err(|e| bad(format!("bad model spec in the header: {e}")))?;
         spec.check()?;
+        // the header's spec decides what is allocated: it must not imply more parameters than the
+        // file holds (a tampered header would otherwise allocate without bound)
+        let floor = spec.min_params();
+        if floor.saturating_mul(4) > bytes.len() as u128 {
+            return Err(bad(format!(
+                "the header describes a {} of at least {floor} parameters, more than the file's {} bytes hold",
+                spec.name(),
+                bytes.len()
+            )));
+        }
         let model = Self::build(spec, device, None)?;
         let vars = model.vs.variables();
         if st.len() != vars.len() {

@@ -22,6 +22,8 @@ pub struct RunInfo {
     pub out_dir: String,
     pub started: String,
     pub versions: Versions,
+    /// Whether the run repeats bit for bit, and why (see [`crate::runtime::determinism`]).
+    pub determinism: String,
 }
 
 /// A result document: what the script saved plus the run it came from.

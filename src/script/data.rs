@@ -133,6 +133,7 @@ pub mod data_api {
     /// MNIST with loader options (mean, std, channels, size).
     #[rhai_fn(name = "mnist", return_raw)]
     pub fn mnist_opts(context: NativeCallContext, path: &str, options: Map) -> RhaiResult<DataSplit> {
+        crate::script::allowed(&context, path, "dataset folder")?;
         load_with(&context, "mnist", &options, |o: LoadOptions, d| {
             crate::data::mnist::load_mnist_dir(path, Flavor::Digits, &o, d)
         })
@@ -145,6 +146,7 @@ pub mod data_api {
     /// Fashion-MNIST with loader options (mean, std, channels, size).
     #[rhai_fn(name = "fashion_mnist", return_raw)]
     pub fn fashion_mnist_opts(context: NativeCallContext, path: &str, options: Map) -> RhaiResult<DataSplit> {
+        crate::script::allowed(&context, path, "dataset folder")?;
         load_with(&context, "fashion_mnist", &options, |o: LoadOptions, d| {
             crate::data::mnist::load_mnist_dir(path, Flavor::Fashion, &o, d)
         })
@@ -157,6 +159,7 @@ pub mod data_api {
     /// CIFAR-10 with loader options (mean, std, channels, size).
     #[rhai_fn(name = "cifar10", return_raw)]
     pub fn cifar10_opts(context: NativeCallContext, path: &str, options: Map) -> RhaiResult<DataSplit> {
+        crate::script::allowed(&context, path, "dataset folder")?;
         load_with(&context, "cifar10", &options, |o: LoadOptions, d| crate::data::cifar::load_cifar10(path, &o, d))
     }
     /// CIFAR-100, binary version: a folder with train.bin and test.bin (fine labels).
@@ -167,6 +170,7 @@ pub mod data_api {
     /// CIFAR-100 with options: labels ("fine" | "coarse"), mean, std, channels, size.
     #[rhai_fn(name = "cifar100", return_raw)]
     pub fn cifar100_opts(context: NativeCallContext, path: &str, options: Map) -> RhaiResult<DataSplit> {
+        crate::script::allowed(&context, path, "dataset folder")?;
         load_with(&context, "cifar100", &options, |o: Cifar100Options, d| {
             crate::data::cifar::load_cifar100(path, o.labels, &o.load, d)
         })
@@ -179,6 +183,7 @@ pub mod data_api {
     /// SVHN with options: cap_per_class (method.md §4.1 uses 4500), seed (of the cap), mean, std, channels, size.
     #[rhai_fn(name = "svhn", return_raw)]
     pub fn svhn_opts(context: NativeCallContext, path: &str, options: Map) -> RhaiResult<DataSplit> {
+        crate::script::allowed(&context, path, "dataset folder")?;
         load_with(&context, "svhn", &options, |o: SvhnScriptOptions, d| {
             crate::data::svhn::load_svhn(path, &o.svhn, &o.load, d)
         })
@@ -191,6 +196,7 @@ pub mod data_api {
     /// An image folder with options: train ("train"), test ("test") sub-folder names, mean, std, channels, size.
     #[rhai_fn(name = "image_folder", return_raw)]
     pub fn image_folder_opts(context: NativeCallContext, path: &str, options: Map) -> RhaiResult<DataSplit> {
+        crate::script::allowed(&context, path, "dataset folder")?;
         load_with(&context, "image_folder", &options, |o: FolderScriptOptions, d| {
             crate::data::image_folder::load_image_folder(path, &o.folders, &o.load, d)
         })

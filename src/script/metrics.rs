@@ -170,6 +170,7 @@ pub mod metrics_api {
     /// Writes `<dir>/table.csv` and `<dir>/table.json` (with the run record), atomically; returns dir.
     #[rhai_fn(name = "save", return_raw)]
     pub fn table_save(context: NativeCallContext, t: &mut Table, dir: &str) -> RhaiResult<String> {
+        crate::script::allowed(&context, dir, "output folder")?;
         let c = ctx(&context)?;
         t.save(std::path::Path::new(dir), &c.info).map_err(rt)?;
         Ok(dir.to_string())
@@ -212,6 +213,7 @@ pub mod metrics_api {
     /// Writes `<dir>/<name>.csv` and `<dir>/<name>.json` (with the run record); returns dir.
     #[rhai_fn(name = "save", return_raw)]
     pub fn summary_save(context: NativeCallContext, s: &mut Summary, dir: &str, name: &str) -> RhaiResult<String> {
+        crate::script::allowed(&context, dir, "output folder")?;
         let c = ctx(&context)?;
         s.save(std::path::Path::new(dir), name, &c.info).map_err(rt)?;
         Ok(dir.to_string())

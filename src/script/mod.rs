@@ -7,6 +7,7 @@ pub mod metrics;
 pub mod models;
 pub mod options;
 pub mod plots;
+pub mod policy;
 pub mod requests;
 pub mod run;
 pub mod stdlib;
@@ -38,6 +39,10 @@ pub struct RunContext {
     /// `--set` names the script asked for (to warn about typos in the others).
     pub used_options: RefCell<BTreeSet<String>>,
     pub info: RunInfo,
+    /// Where its file paths may point.
+    pub paths: policy::PathPolicy,
+    /// Engine limits and the timeout.
+    pub limits: policy::Limits,
 }
 
 impl RunContext {
@@ -50,8 +55,25 @@ impl RunContext {
             out_dir: out_dir.display().to_string(),
             started: crate::report::now(),
             versions: crate::runtime::Versions::current(),
+            determinism: crate::runtime::determinism(device),
         };
-        RunContext { device, seed, out_dir, options, used_options: RefCell::new(BTreeSet::new()), info }
+        RunContext {
+            device,
+            seed,
+            out_dir,
+            options,
+            used_options: RefCell::new(BTreeSet::new()),
+            info,
+            paths: policy::PathPolicy::anywhere(),
+            limits: policy::Limits::default(),
+        }
+    }
+
+    /// The same context confined to `paths` and `limits`.
+    pub fn with_policy(mut self, paths: policy::PathPolicy, limits: policy::Limits) -> Self {
+        self.paths = paths;
+        self.limits = limits;
+        self
     }
 
     /// `--set` options the script never read.
@@ -68,20 +90,22 @@ pub fn ctx(c: &NativeCallContext) -> RhaiResult<Rc<RunContext>> {
         .ok_or_else(|| rt("internal error: the engine has no run context"))
 }
 
-/// Limits that keep a runaway script from taking the machine down (debug builds of rhai default
-/// to a call depth of 8, too low for real scripts).
-fn set_limits(engine: &mut Engine) {
-    engine.set_max_call_levels(64);
-    engine.set_max_expr_depths(128, 64);
-    engine.set_max_string_size(64 << 20);
-    engine.set_max_array_size(10_000_000);
-    engine.set_max_map_size(1_000_000);
+/// `path` if the run may use it for `purpose` ("dataset", "checkpoint", ...): the error names the
+/// path and the allowed folders.
+pub fn allowed(c: &NativeCallContext, path: &str, purpose: &str) -> RhaiResult<PathBuf> {
+    ctx(c)?.paths.check(path, purpose).map_err(rt)
 }
 
 /// An engine with every binding registered, the stdlib resolver (then `script_dir`), and `ctx`.
 pub fn engine(ctx: Rc<RunContext>, script_dir: Option<&Path>) -> Engine {
     let mut engine = Engine::new();
-    set_limits(&mut engine);
+    // limits that keep a runaway script from taking the machine down (debug builds of rhai
+    // default to a call depth of 8, too low for real scripts)
+    ctx.limits.apply(&mut engine);
+    if ctx.limits.timeout.is_some() {
+        // between script operations; long native calls check the same deadline themselves
+        engine.on_progress(|_| crate::runtime::check_deadline().err().map(|e| Dynamic::from(e.to_string())));
+    }
     engine.set_strict_variables(true);
     engine.on_print(|s| println!("{s}"));
     engine
@@ -183,6 +207,7 @@ pub fn render_eval_error(err: &EvalAltResult, name: &str, source: &str) -> Strin
     }
     let msg = match e {
         EvalAltResult::ErrorRuntime(v, _) => v.to_string(),
+        EvalAltResult::ErrorTerminated(v, _) => v.to_string(),
         other => {
             let text = other.to_string();
             let suffix = format!(" ({})", other.position());

@@ -111,6 +111,7 @@ pub mod model_api {
     /// Loads a checkpoint written by `save` (its architecture is read from the file).
     #[rhai_fn(return_raw)]
     pub fn load_model(context: NativeCallContext, path: &str) -> RhaiResult<ModelHandle> {
+        crate::script::allowed(&context, path, "checkpoint")?;
         let c = ctx(&context)?;
         Model::load(path, c.device).map(ModelHandle::new).map_err(rt)
     }
@@ -148,7 +149,8 @@ pub mod model_api {
 
     /// Saves the model (weights and architecture) as a .safetensors file, atomically; returns the path.
     #[rhai_fn(name = "save", return_raw)]
-    pub fn model_save(model: &mut ModelHandle, path: &str) -> RhaiResult<String> {
+    pub fn model_save(context: NativeCallContext, model: &mut ModelHandle, path: &str) -> RhaiResult<String> {
+        crate::script::allowed(&context, path, "checkpoint")?;
         model.0.borrow().model.save(path).map_err(rt)?;
         Ok(path.to_string())
     }

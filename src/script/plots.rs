@@ -69,7 +69,8 @@ pub mod plots_api {
     /// Writes the figure (atomically): `x.png` / `x.svg`, or both for a path without extension.
     /// Returns the paths written.
     #[rhai_fn(name = "save", return_raw)]
-    pub fn figure_save(f: &mut Figure, path: &str) -> RhaiResult<Array> {
+    pub fn figure_save(context: NativeCallContext, f: &mut Figure, path: &str) -> RhaiResult<Array> {
+        crate::script::allowed(&context, path, "plot file")?;
         let written = f.save(std::path::Path::new(path)).map_err(rt)?;
         Ok(written.into_iter().map(|p| Dynamic::from(p.display().to_string())).collect())
     }

@@ -109,7 +109,8 @@ pub mod request_api {
     /// Forget the items listed in a file: integers separated by white space or commas (`#`
     /// starts a comment), or a JSON array.
     #[rhai_fn(return_raw)]
-    pub fn forget_indices_file(data: Dataset, path: &str) -> RhaiResult<Request> {
+    pub fn forget_indices_file(context: NativeCallContext, data: Dataset, path: &str) -> RhaiResult<Request> {
+        crate::script::allowed(&context, path, "index file")?;
         ForgetRequest::indices_file(&data, path).map(|r| wrap(r, &data)).map_err(rt)
     }
     /// A multi-round sequence (method.md §4.4): an array of requests, round r forgetting
@@ -124,7 +125,8 @@ pub mod request_api {
     }
     /// Replays a request saved with `save`; refuses a dataset other than the one it was drawn on.
     #[rhai_fn(return_raw)]
-    pub fn load_request(path: &str, data: Dataset) -> RhaiResult<Request> {
+    pub fn load_request(context: NativeCallContext, path: &str, data: Dataset) -> RhaiResult<Request> {
+        crate::script::allowed(&context, path, "request file")?;
         ForgetRequest::load(path, &data).map(|r| wrap(r, &data)).map_err(rt)
     }
 
@@ -170,7 +172,8 @@ pub mod request_api {
     }
     /// Writes the request (definition, seed, indices, dataset digest) as JSON, atomically; returns the path.
     #[rhai_fn(name = "save", return_raw)]
-    pub fn request_save(r: &mut Request, path: &str) -> RhaiResult<String> {
+    pub fn request_save(context: NativeCallContext, r: &mut Request, path: &str) -> RhaiResult<String> {
+        crate::script::allowed(&context, path, "request file")?;
         r.request.save(path).map_err(rt)?;
         Ok(path.to_string())
     }

@@ -36,7 +36,9 @@ pub mod run_api {
     /// `name` inside the output folder.
     #[rhai_fn(return_raw)]
     pub fn out_path(context: NativeCallContext, name: &str) -> RhaiResult<String> {
-        Ok(ctx(&context)?.out_dir.join(name).display().to_string())
+        let path = ctx(&context)?.out_dir.join(name).display().to_string();
+        crate::script::allowed(&context, &path, "output path")?;
+        Ok(path)
     }
     /// Whether `path` names an existing file (e.g. a cached checkpoint).
     pub fn file_exists(path: &str) -> bool {

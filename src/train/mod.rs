@@ -188,6 +188,7 @@ where
             step += 1;
             seen += n;
             if step % PROGRESS_EVERY == 0 || step == batches.count() {
+                crate::runtime::check_deadline()?;
                 check_finite(&first_bad, &loss_sum, epoch)?;
                 if let Some(bar) = &bar {
                     bar.set_position(step as u64);
