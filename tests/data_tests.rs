@@ -1,6 +1,7 @@
 //! Datasets: the IDX reader on files written byte by byte here, the MNIST-layout loader, the
 //! built-in MNIST, stratified splits, device batches.
-use std::io::Write;
+mod common;
+use common::{gz, idx_bytes};
 use std::path::Path;
 use tch::{Device, Kind};
 use unlearn::data::idx::read_idx;
@@ -9,24 +10,8 @@ use unlearn::data::mnist::{load_mnist_dir, Flavor};
 use unlearn::data::split::{apportion, stratified_split};
 use unlearn::data::{Dataset, LoadOptions};
 
-/// An IDX file: 0x00 0x00, type 0x08, ndims, big-endian dims, data.
-fn idx_bytes(dims: &[u32], data: &[u8]) -> Vec<u8> {
-    let mut b = vec![0, 0, 0x08, dims.len() as u8];
-    for d in dims {
-        b.extend_from_slice(&d.to_be_bytes());
-    }
-    b.extend_from_slice(data);
-    b
-}
-
 fn write(path: &Path, bytes: &[u8]) {
     std::fs::write(path, bytes).unwrap();
-}
-
-fn gz(bytes: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    e.write_all(bytes).unwrap();
-    e.finish().unwrap()
 }
 
 #[test]

@@ -84,6 +84,29 @@ fn single_round_script_summarises_every_setting_and_method() {
     assert_eq!(rows.len(), 6, "2 settings x 3 methods: {rows:?}");
     let n_col = header.iter().position(|h| h == "n").unwrap();
     assert!(rows.iter().all(|r| r.split(',').nth(n_col) == Some("2")), "two seeds per group: {rows:?}");
+
+    // an interrupted run (seed 2 never saved): the rerun reuses seed 1 and computes seed 2 only,
+    // and gives the same summary
+    let seed1 = dir.path().join("single_round_seed_1.json");
+    let before = std::fs::read(&seed1).unwrap();
+    std::fs::remove_file(dir.path().join("single_round_seed_2.json")).unwrap();
+    let text = run_script(
+        "scripts/single_round.rhai",
+        dir.path(),
+        &["take=400", "width=8", "epochs=1", "ipc=4", "seeds=2", "methods=retrain,finetune,a_cf"],
+    );
+    assert!(text.contains("seed 1: reusing") && !text.contains("seed 2: reusing"), "{text}");
+    assert_eq!(std::fs::read(&seed1).unwrap(), before, "seed 1's record was not rewritten");
+    assert!(dir.path().join("single_round_seed_2.json").is_file());
+    let (_, again) = csv(dir.path().join("single_round.csv"));
+    assert_eq!(again.len(), 6);
+    // another configuration does not reuse them
+    let text = run_script(
+        "scripts/single_round.rhai",
+        dir.path(),
+        &["take=400", "width=8", "epochs=1", "ipc=4", "seeds=1", "methods=retrain,finetune"],
+    );
+    assert!(!text.contains("reusing"), "{text}");
 }
 
 #[test]

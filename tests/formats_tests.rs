@@ -1,4 +1,6 @@
 //! Every file format, from files written byte by byte here; conversions; synthetic data.
+mod common;
+use common::{cifar_record, mat_file, matrix};
 use std::io::Write;
 use std::path::Path;
 use tch::{Device, Kind, Tensor};
@@ -16,12 +18,6 @@ fn pixels_back(d: &Dataset) -> Vec<f64> {
     let std = Tensor::from_slice(&n.std).view([1, c, 1, 1]);
     let raw = d.images().to_kind(Kind::Double) * std + mean;
     Vec::<f64>::try_from((raw * 255.0).round().flatten(0, -1)).unwrap()
-}
-
-fn cifar_record(label_bytes: &[u8], seed: usize) -> Vec<u8> {
-    let mut r = label_bytes.to_vec();
-    r.extend((0..3072).map(|i| ((i * 7 + seed * 13) % 256) as u8));
-    r
 }
 
 #[test]
@@ -97,47 +93,6 @@ fn cifar100_fine_and_coarse_labels() {
     let err =
         load_cifar100(dir.path(), Cifar100Labels::Fine, &LoadOptions::default(), Device::Cpu).unwrap_err().to_string();
     assert!(err.contains("test.bin") && err.contains("3074-byte records") && err.contains("found 3073 bytes"), "{err}");
-}
-
-/// A MAT level-5 data element: tag (type, byte count) + data padded to 8 bytes.
-fn element(ty: u32, data: &[u8]) -> Vec<u8> {
-    let mut e = ty.to_le_bytes().to_vec();
-    e.extend((data.len() as u32).to_le_bytes());
-    e.extend_from_slice(data);
-    while e.len() % 8 != 0 {
-        e.push(0);
-    }
-    e
-}
-
-/// A miMATRIX variable: flags (class), dims, name, real part.
-fn matrix(name: &str, class: u8, dims: &[i32], data_type: u32, data: &[u8]) -> Vec<u8> {
-    let mut body = element(6, &[class, 0, 0, 0, 0, 0, 0, 0]);
-    body.extend(element(5, &dims.iter().flat_map(|d| d.to_le_bytes()).collect::<Vec<_>>()));
-    body.extend(element(1, name.as_bytes()));
-    body.extend(element(data_type, data));
-    element(14, &body)
-}
-
-fn mat_file(vars: &[Vec<u8>], compress: bool) -> Vec<u8> {
-    let mut header = b"MATLAB 5.0 MAT-file, written by the unlearn tests".to_vec();
-    header.resize(116, b' ');
-    header.extend([0u8; 8]);
-    header.extend(0x0100u16.to_le_bytes());
-    header.extend(b"IM");
-    for v in vars {
-        if compress {
-            let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
-            z.write_all(v).unwrap();
-            let packed = z.finish().unwrap();
-            header.extend(15u32.to_le_bytes());
-            header.extend((packed.len() as u32).to_le_bytes());
-            header.extend(packed);
-        } else {
-            header.extend(v);
-        }
-    }
-    header
 }
 
 /// SVHN-layout X (32x32x3xN, column-major) for `n` images whose pixel (img, ch, row, col) is known.

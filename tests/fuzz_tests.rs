@@ -7,10 +7,11 @@
 //! `make test` runs each target for `FUZZ_SECONDS` (default 2) seconds. The long runs:
 //!   FUZZ_SECONDS=600 cargo test --release --test fuzz_tests -- --test-threads=1
 //! A failing input is written to `target/fuzz-failures/<target>-<n>.bin` to reproduce it.
+mod common;
+use common::{cifar_record, gz, idx_bytes, mat_file, matrix};
 use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::io::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -170,21 +171,6 @@ fn fuzz(name: &str, file: &Path, seeds: Vec<Vec<u8>>, load: impl Fn(&Path) -> bo
     (runs, ok)
 }
 
-fn idx_bytes(dims: &[u32], data: &[u8]) -> Vec<u8> {
-    let mut b = vec![0, 0, 0x08, dims.len() as u8];
-    for d in dims {
-        b.extend_from_slice(&d.to_be_bytes());
-    }
-    b.extend_from_slice(data);
-    b
-}
-
-fn gz(bytes: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    e.write_all(bytes).unwrap();
-    e.finish().unwrap()
-}
-
 #[test]
 fn fuzz_idx() {
     let dir = tempfile::tempdir().unwrap();
@@ -195,62 +181,16 @@ fn fuzz_idx() {
     assert!(runs >= 50);
 }
 
-fn cifar_record(label: u8, seed: usize) -> Vec<u8> {
-    let mut r = vec![label];
-    r.extend((0..3072).map(|i| ((i * 7 + seed * 13) % 256) as u8));
-    r
-}
-
 #[test]
 fn fuzz_cifar() {
     let dir = tempfile::tempdir().unwrap();
     for b in 1..=5 {
-        std::fs::write(dir.path().join(format!("data_batch_{b}.bin")), cifar_record(b as u8, b)).unwrap();
+        std::fs::write(dir.path().join(format!("data_batch_{b}.bin")), cifar_record(&[b as u8], b)).unwrap();
     }
-    let seeds = vec![cifar_record(3, 0), [cifar_record(9, 1), cifar_record(0, 2)].concat()];
+    let seeds = vec![cifar_record(&[3], 0), [cifar_record(&[9], 1), cifar_record(&[0], 2)].concat()];
     fuzz("cifar", &dir.path().join("test_batch.bin"), seeds, |_| {
         unlearn::data::cifar::load_cifar10(dir.path(), &LoadOptions::default(), Device::Cpu).is_ok()
     });
-}
-
-/// A MAT level-5 data element: tag (type, byte count) + data padded to 8 bytes.
-fn element(ty: u32, data: &[u8]) -> Vec<u8> {
-    let mut e = ty.to_le_bytes().to_vec();
-    e.extend((data.len() as u32).to_le_bytes());
-    e.extend_from_slice(data);
-    while e.len() % 8 != 0 {
-        e.push(0);
-    }
-    e
-}
-
-fn matrix(name: &str, class: u8, dims: &[i32], data_type: u32, data: &[u8]) -> Vec<u8> {
-    let mut body = element(6, &[class, 0, 0, 0, 0, 0, 0, 0]);
-    body.extend(element(5, &dims.iter().flat_map(|d| d.to_le_bytes()).collect::<Vec<_>>()));
-    body.extend(element(1, name.as_bytes()));
-    body.extend(element(data_type, data));
-    element(14, &body)
-}
-
-fn mat_file(vars: &[Vec<u8>], compress: bool) -> Vec<u8> {
-    let mut header = b"MATLAB 5.0 MAT-file, written by the unlearn fuzz tests".to_vec();
-    header.resize(116, b' ');
-    header.extend([0u8; 8]);
-    header.extend(0x0100u16.to_le_bytes());
-    header.extend(b"IM");
-    for v in vars {
-        if compress {
-            let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
-            z.write_all(v).unwrap();
-            let packed = z.finish().unwrap();
-            header.extend(15u32.to_le_bytes());
-            header.extend((packed.len() as u32).to_le_bytes());
-            header.extend(packed);
-        } else {
-            header.extend(v);
-        }
-    }
-    header
 }
 
 #[test]

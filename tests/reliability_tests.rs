@@ -1,5 +1,7 @@
 //! Issue 9: bad input gets a clear error, runs are bounded (limits, timeout, allowed folders),
 //! outputs are never half-written, and CPU runs repeat bit for bit.
+mod common;
+use common::{mat_file, matrix};
 use std::path::Path;
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -293,4 +295,53 @@ fn a_failed_write_leaves_the_previous_file_whole() {
         .filter(|e| e.file_name().to_string_lossy().contains("tmp"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn a_killed_multi_seed_run_keeps_its_finished_seeds_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let sets = ["take=400", "width=8", "epochs=1", "ipc=4", "seeds=3", "methods=retrain,finetune"];
+    let command = || {
+        let mut c = Command::new(bin());
+        c.current_dir(env!("CARGO_MANIFEST_DIR")).args(["run", "scripts/single_round.rhai", "--out"]).arg(dir.path());
+        for s in sets {
+            c.args(["--set", s]);
+        }
+        c
+    };
+    // killed (SIGKILL) once seed 1 is on disk
+    let mut child = command().stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let seed1 = dir.path().join("single_round_seed_1.json");
+    let t = Instant::now();
+    while !seed1.exists() {
+        assert!(t.elapsed() < Duration::from_secs(300), "seed 1 never finished");
+        assert!(child.try_wait().unwrap().is_none(), "the run ended before it could be killed");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // what was written is whole
+    let record: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&seed1).unwrap()).unwrap();
+    assert_eq!(record["result"]["rows"].as_array().unwrap().len(), 4, "2 settings x 2 methods");
+    assert!(!dir.path().join("single_round.csv").exists(), "killed before the summary");
+    // the rerun reuses seed 1 and finishes
+    let o = command().output().unwrap();
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{text}{}", stderr(&o));
+    assert!(text.contains("seed 1: reusing"), "{text}");
+    let summary = std::fs::read_to_string(dir.path().join("single_round.csv")).unwrap();
+    assert_eq!(summary.lines().count(), 1 + 4, "{summary}");
+    assert!(summary.lines().skip(1).all(|l| l.contains(",3,")), "three seeds per group: {summary}");
+}
+
+#[test]
+fn svhn_with_wrong_dimensions_names_what_it_expected() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("train_32x32.mat");
+    let y: Vec<u8> = [1.0f64, 2.0].iter().flat_map(|v| v.to_le_bytes()).collect();
+    let x = vec![7u8; 28 * 28 * 3 * 2];
+    std::fs::write(&path, mat_file(&[matrix("X", 9, &[28, 28, 3, 2], 2, &x), matrix("y", 6, &[2, 1], 9, &y)], false))
+        .unwrap();
+    let e = unlearn::data::svhn::read_svhn_mat(&path).unwrap_err().to_string();
+    assert!(e.contains("train_32x32.mat") && e.contains("32") && e.contains("28"), "{e}");
 }

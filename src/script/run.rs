@@ -93,6 +93,26 @@ pub mod run_api {
         crate::report::save_result(&path, &Dynamic::from_map(result), &c.info).map_err(rt)?;
         Ok(path.display().to_string())
     }
+    /// The `result` part of `<out>/<name>.json` written by an earlier save_result(), or () when
+    /// there is none (a run resuming what an interrupted one finished). A file that is not such a
+    /// record is an error naming it.
+    #[rhai_fn(return_raw)]
+    pub fn load_result(context: NativeCallContext, name: &str) -> RhaiResult<Dynamic> {
+        let c = ctx(&context)?;
+        if name.is_empty() || name.contains(['/', '\\']) {
+            return Err(rt(format!("load_result(): name `{name}` must be a plain file name without folders")));
+        }
+        let path = c.out_dir.join(format!("{name}.json"));
+        if !path.is_file() {
+            return Ok(Dynamic::UNIT);
+        }
+        let text = std::fs::read_to_string(&path).map_err(|e| rt(format!("{}: {e}", path.display())))?;
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| rt(format!("{}: not a result record ({e})", path.display())))?;
+        let result =
+            value.get("result").ok_or_else(|| rt(format!("{}: not a result record (no `result`)", path.display())))?;
+        rhai::serde::to_dynamic(result)
+    }
     /// Writes `result` (a map) as `<out>/result.json` with the run record. Returns the path.
     #[rhai_fn(name = "save_result", return_raw)]
     pub fn save_result(context: NativeCallContext, result: Map) -> RhaiResult<String> {
