@@ -227,6 +227,7 @@ struct Workload {
     unseen: Dataset,
     heldout: Dataset,
     model: Model,
+    test_len: usize,
 }
 
 fn workload(cfg: &BenchConfig, train: usize, test: usize, device: Device) -> Result<Workload> {
@@ -241,7 +242,7 @@ fn workload(cfg: &BenchConfig, train: usize, test: usize, device: Device) -> Res
     spec.width = cfg.width;
     let mut model = Model::new(spec, device)?;
     model.set_compute(cfg.compute);
-    Ok(Workload { train: split.train, request, forget, unseen, heldout, model })
+    Ok(Workload { test_len: split.test.len(), train: split.train, request, forget, unseen, heldout, model })
 }
 
 fn phase(name: &str, seconds: f64, steps: Option<usize>, note: impl Into<String>) -> PhaseTime {
@@ -283,7 +284,7 @@ fn run_blend(cfg: &BenchConfig, w: &Workload, ipc: usize) -> Result<(condense::R
 fn sizes(w: &Workload, reduced: Option<&condense::ReducedRetainSet>) -> Sizes {
     let mut s = Sizes {
         train: w.train.len(),
-        test: w.unseen.len(),
+        test: w.test_len,
         forget: w.forget.len(),
         retain: w.request.retain.len(),
         unseen: w.unseen.len(),

@@ -47,7 +47,7 @@ enum Command {
         #[arg(long, value_name = "SECONDS")]
         timeout: Option<f64>,
         /// A script limit, NAME=VALUE: operations (1e9), call_depth (64), expr_depth (128),
-        /// string_size (64 MiB), array_size (1e7), map_size (1e6); 0 operations: no limit. Repeatable.
+        /// string_size (64 MiB), array_size (1e7), map_size (1e6); 0: no limit. Repeatable.
         #[arg(long = "limit", value_name = "NAME=VALUE")]
         limits: Vec<String>,
         /// Another folder the script's file paths may name (besides the working directory, the

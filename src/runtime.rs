@@ -235,9 +235,10 @@ pub fn device_hardware(device: Device) -> String {
     }
 }
 
-/// Device memory held by this process on a CUDA device (total − free as the driver reports it:
-/// the CUDA context plus libtorch's caching allocator, whose reserve only grows, so the largest
-/// reading is an upper bound of the peak in use); on the CPU the resident set size.
+/// Device memory in use on a CUDA device (total − free as the driver reports it, for the whole
+/// device: this process's CUDA context and libtorch's caching allocator, whose reserve only grows,
+/// plus any other process on the card, so the largest reading is an upper bound of this run's
+/// peak); on the CPU this process's resident set size.
 pub fn device_memory_in_use(device: Device) -> Option<u64> {
     match device {
         Device::Cuda(_) => cuda_driver::mem_info().map(|(free, total)| total.saturating_sub(free)),
@@ -279,7 +280,9 @@ pub fn determinism(device: Device) -> String {
         Device::Cuda(_) if Cuda::user_enabled_cudnn() => {
             "non-deterministic: cuDNN kernels on CUDA (run with --deterministic to disable cuDNN)".into()
         }
-        Device::Cuda(_) => "deterministic: cuDNN disabled (--deterministic)".into(),
+        Device::Cuda(_) => {
+            "cuDNN disabled (--deterministic): convolutions repeat; atomics-based CUDA kernels (index_add in Blend's backward) may still vary in the last bits".into()
+        }
         _ => format!("deterministic for a fixed seed and thread count ({} threads)", tch::get_num_threads()),
     }
 }

@@ -60,6 +60,7 @@ impl Condenser for DistributionMatching {
         let mut buf: Option<Tensor> = None;
         let mut losses = Vec::with_capacity(iters);
         for _ in 0..iters {
+            crate::runtime::check_deadline()?;
             let mut net = Model::new(ModelSpec::new(Arch::Convnet, train.image_shape(), k, r.random()), device)?;
             net.var_store_mut().freeze();
             let mut total = Tensor::f_zeros([], (Kind::Float, device))?;

@@ -161,6 +161,7 @@ pub fn kmeans_per_class(
         let mut iters = Tensor::f_zeros([c], (Kind::Int64, device))?;
         let mut objective = Vec::new();
         for it in 0..cfg.max_iter as i64 {
+            crate::runtime::check_deadline()?;
             let dist = sq_dist(&x, &xx, &centroids)?.f_where_self(&no_cluster.f_logical_not()?, &big)?;
             let (min_d, assign) = dist.f_min_dim(2, false)?;
             let obj = min_d.f_mul(&mask)?.f_sum(Kind::Double)?;

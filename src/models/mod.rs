@@ -66,11 +66,20 @@ impl ModelSpec {
                 let pooled = |s: i64| (s.max(0) as u128) >> d.min(127);
                 let (h, wd) = (pooled(self.image_size[0]), pooled(self.image_size[1]));
                 // first conv, the other convs, conv biases and norm affine, classifier
-                (c * w * 9) + d.saturating_sub(1) * w * w * 9 + 3 * w * d + w * h * wd * k + k
+                let m = |a: u128, b: u128| a.saturating_mul(b);
+                m(m(c, w), 9)
+                    .saturating_add(m(m(m(d.saturating_sub(1), w), w), 9))
+                    .saturating_add(m(m(3, w), d))
+                    .saturating_add(m(m(m(w, h), wd), k))
+                    .saturating_add(k)
             }
-            // the convolutions alone (without the input stem and the classifier)
-            Arch::Resnet18 => 11_000_000 + 512 * k,
-            Arch::Resnet50 => 23_000_000 + 2048 * k,
+            // the convolutions after the stem, the stem and the classifier
+            Arch::Resnet18 => {
+                (11_000_000u128).saturating_add(c.saturating_mul(64 * 9)).saturating_add(k.saturating_mul(512))
+            }
+            Arch::Resnet50 => {
+                (23_000_000u128).saturating_add(c.saturating_mul(64 * 9)).saturating_add(k.saturating_mul(2048))
+            }
         }
     }
 

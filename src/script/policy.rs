@@ -11,41 +11,39 @@ pub struct PathPolicy {
     roots: Option<Vec<PathBuf>>,
 }
 
-/// `path` made absolute against the working directory, with `.` and `..` resolved lexically, and
-/// then symbolic links resolved for the part that exists.
-fn resolve(path: &Path) -> PathBuf {
+/// `path` as the operating system will resolve it: made absolute against the working directory,
+/// its longest existing ancestor canonicalised (symbolic links and `..` resolved by the file
+/// system, not by text), then the rest appended; `None` when the part that does not exist yet
+/// contains `..` (it could climb anywhere once created).
+fn resolve(path: &Path) -> Option<PathBuf> {
     let abs = if path.is_absolute() {
         path.to_path_buf()
     } else {
         std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")).join(path)
     };
-    let mut lexical = PathBuf::new();
-    for c in abs.components() {
-        match c {
-            Component::ParentDir => {
-                lexical.pop();
-            }
-            Component::CurDir => {}
-            other => lexical.push(other.as_os_str()),
-        }
-    }
-    // the longest existing ancestor, canonicalised (symbolic links), then the rest
-    let mut existing = lexical.clone();
+    let mut existing = abs.clone();
     let mut rest = Vec::new();
-    while !existing.exists() {
-        match (existing.file_name().map(|n| n.to_os_string()), existing.parent()) {
-            (Some(name), Some(parent)) => {
-                rest.push(name);
-                existing = parent.to_path_buf();
+    while existing.canonicalize().is_err() {
+        let name = existing.file_name().map(|n| n.to_os_string());
+        let parent = existing.parent().map(Path::to_path_buf);
+        match (name, parent) {
+            (Some(n), Some(p)) => {
+                rest.push(n);
+                existing = p;
             }
-            _ => break,
+            // a trailing `..` or `.` of a path that does not exist
+            _ => return None,
         }
     }
-    let mut out = existing.canonicalize().unwrap_or(existing);
+    let mut out = existing.canonicalize().ok()?;
     for name in rest.into_iter().rev() {
-        out.push(name);
+        match Path::new(&name).components().next() {
+            Some(Component::Normal(_)) => out.push(name),
+            Some(Component::CurDir) => {}
+            _ => return None,
+        }
     }
-    out
+    Some(out)
 }
 
 impl PathPolicy {
@@ -56,7 +54,7 @@ impl PathPolicy {
 
     /// Paths under one of `roots` (made absolute, links resolved).
     pub fn under(roots: &[PathBuf]) -> Self {
-        PathPolicy { roots: Some(roots.iter().map(|r| resolve(r)).collect()) }
+        PathPolicy { roots: Some(roots.iter().filter_map(|r| resolve(r)).collect()) }
     }
 
     /// The allowed folders, or `None` for anywhere.
@@ -69,13 +67,16 @@ impl PathPolicy {
     pub fn check(&self, path: &str, purpose: &str) -> Result<PathBuf, String> {
         let Some(roots) = &self.roots else { return Ok(PathBuf::from(path)) };
         let resolved = resolve(Path::new(path));
-        if roots.iter().any(|r| resolved.starts_with(r)) {
-            return Ok(PathBuf::from(path));
+        if let Some(r) = &resolved {
+            if roots.iter().any(|root| r.starts_with(root)) {
+                return Ok(PathBuf::from(path));
+            }
         }
+        let shown =
+            resolved.map(|r| r.display().to_string()).unwrap_or_else(|| "`..` in a part that does not exist".into());
         let list: Vec<String> = roots.iter().map(|r| r.display().to_string()).collect();
         Err(format!(
-            "{purpose} `{path}` ({}) is outside the folders this run may use ({}): pass --allow DIR to permit another folder",
-            resolved.display(),
+            "{purpose} `{path}` ({shown}) is outside the folders this run may use ({}): pass --allow DIR to permit another folder",
             list.join(", ")
         ))
     }
@@ -84,7 +85,7 @@ impl PathPolicy {
 /// Limits of the rhai engine and of the run's time.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Limits {
-    /// Script operations (0: no limit).
+    /// Script operations. For every limit, 0 means none (rhai's convention).
     pub operations: u64,
     pub call_depth: usize,
     pub expr_depth: usize,

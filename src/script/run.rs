@@ -41,8 +41,10 @@ pub mod run_api {
         Ok(path)
     }
     /// Whether `path` names an existing file (e.g. a cached checkpoint).
-    pub fn file_exists(path: &str) -> bool {
-        std::path::Path::new(path).is_file()
+    #[rhai_fn(return_raw)]
+    pub fn file_exists(context: NativeCallContext, path: &str) -> RhaiResult<bool> {
+        crate::script::allowed(&context, path, "file")?;
+        Ok(std::path::Path::new(path).is_file())
     }
     /// The run's seed (`--seed`, default 0): the default of every `seed` option.
     #[rhai_fn(return_raw)]

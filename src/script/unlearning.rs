@@ -149,9 +149,10 @@ pub mod unlearn_api {
         };
         let unseen = options.get("unseen").map(|v| dataset_of(v, "unseen")).transpose()?;
         let out = match options.get("out") {
-            Some(v) => std::path::PathBuf::from(
-                v.clone().into_string().map_err(|t| rt(format!("unlearn_rounds(): `out` is a {t}")))?,
-            ),
+            Some(v) => {
+                let s = v.clone().into_string().map_err(|t| rt(format!("unlearn_rounds(): `out` is a {t}")))?;
+                crate::script::allowed(&context, &s, "multi-round output folder")?
+            }
             None => c.out_dir.join("multiround"),
         };
         let progress = options.get("progress").and_then(|v| v.as_bool().ok()).unwrap_or(true);

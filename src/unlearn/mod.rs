@@ -210,6 +210,9 @@ where
     let mut step_t = Tensor::f_zeros([], (Kind::Int64, device))?;
     let batches = n.div_ceil(batch.max(1));
     for b in 0..batches {
+        if b % 25 == 0 {
+            crate::runtime::check_deadline()?;
+        }
         let start = (b * batch) as i64;
         let idx = order.f_narrow(0, start, (batch as i64).min(n as i64 - start))?;
         let l = loss(model, &idx)?;

@@ -143,7 +143,12 @@ pub fn run_multiround(
             let start = match current.remove(name) {
                 Some(m) => m,
                 None if round == 0 => original.try_clone()?,
-                None => Model::load(ckpt(round - 1, name), original.device())?,
+                None => {
+                    // a checkpoint keeps the weights, not how the model computes
+                    let mut m = Model::load(ckpt(round - 1, name), original.device())?;
+                    m.set_compute(original.compute());
+                    m
+                }
             };
             let input = UnlearnInput {
                 original: &start,
@@ -178,7 +183,11 @@ pub fn run_multiround(
     for (name, _) in &plan.methods {
         let m = match current.remove(name) {
             Some(m) => m,
-            None => Model::load(ckpt(last, name), original.device())?,
+            None => {
+                let mut m = Model::load(ckpt(last, name), original.device())?;
+                m.set_compute(original.compute());
+                m
+            }
         };
         finals.insert(name.clone(), m);
     }
