@@ -97,6 +97,13 @@ fn script_paths_stay_under_the_allowed_folders() {
     assert!(stderr(&o).contains("dataset folder `/no/such/mnist`"), "{}", stderr(&o));
     let o = run(work.path(), "out_path(\"../../../../x\")\n", &[]);
     assert!(stderr(&o).contains("output path"), "{}", stderr(&o));
+    // imports are reads too
+    std::fs::write(elsewhere.path().join("helper.rhai"), "fn twice(x) { 2 * x }\n").unwrap();
+    let src = format!("import \"{}/helper\" as h;\nprint(h::twice(21));\n", elsewhere.path().display());
+    let o = run(work.path(), &src, &[]);
+    assert!(!o.status.success() && stderr(&o).contains("imported module"), "{}", stderr(&o));
+    let o = run(work.path(), &src, &["--allow", elsewhere.path().to_str().unwrap()]);
+    assert!(o.status.success() && String::from_utf8_lossy(&o.stdout).contains("42"), "{}", stderr(&o));
 }
 
 #[test]

@@ -110,7 +110,7 @@ pub fn engine(ctx: Rc<RunContext>, script_dir: Option<&Path>) -> Engine {
     engine.on_print(|s| println!("{s}"));
     engine
         .on_debug(|s, src, pos| eprintln!("[debug] {}{pos:?}: {s}", src.map(|s| format!("{s} ")).unwrap_or_default()));
-    engine.set_module_resolver(stdlib::resolver(script_dir));
+    engine.set_module_resolver(stdlib::resolver(script_dir, &ctx.paths));
     data::register(&mut engine);
     condense::register(&mut engine);
     models::register(&mut engine);
