@@ -216,7 +216,7 @@ impl Figure {
                     .margin(16)
                     .x_label_area_size(48)
                     .y_label_area_size(70)
-                    .build_cartesian_2d((x0 / 1.3..x1 * 1.3).log_scale(), (y0 / 2.0..y1 * 2.0).log_scale())
+                    .build_cartesian_2d((x0 / 1.3..x1 * 1.3).log_scale(), (y0 / 2.0..y1 * 400.0).log_scale())
                     .map_err(draw_err)?;
                 chart
                     .configure_mesh()
