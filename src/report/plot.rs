@@ -77,6 +77,21 @@ pub enum Figure {
     ImageGrid { title: String, header: Vec<String>, rows: Vec<GridRow>, scale: u32 },
 }
 
+/// The mesh of the line and scatter charts: compact x tick labels, no minor grid lines.
+macro_rules! styled_mesh {
+    ($chart:expr, $x:expr, $y:expr) => {
+        $chart
+            .configure_mesh()
+            .x_labels(8)
+            .x_label_formatter(&|v| tick(*v))
+            .light_line_style(TRANSPARENT)
+            .x_desc($x)
+            .y_desc($y)
+            .label_style((FONT, 14))
+            .axis_desc_style((FONT, 15))
+    };
+}
+
 /// A compact axis label: 200k, 1.5M, 12, 0.25, 0.001.
 fn tick(v: f64) -> String {
     let a = v.abs();
@@ -183,17 +198,7 @@ impl Figure {
                 macro_rules! body {
                     ($x_range:expr) => {{
                         let mut chart = builder.build_cartesian_2d($x_range, 0f64..y_top).map_err(draw_err)?;
-                        chart
-                            .configure_mesh()
-                            .x_labels(8)
-                            .x_label_formatter(&|v| tick(*v))
-                            .light_line_style(TRANSPARENT)
-                            .x_desc(x_label.as_str())
-                            .y_desc(y_label.as_str())
-                            .label_style((FONT, 14))
-                            .axis_desc_style((FONT, 15))
-                            .draw()
-                            .map_err(draw_err)?;
+                        styled_mesh!(chart, x_label.as_str(), y_label.as_str()).draw().map_err(draw_err)?;
                         chart.draw_series(finite.iter().enumerate().map(|(i, p)| style(p, i))).map_err(draw_err)?;
                     }};
                 }
@@ -218,17 +223,9 @@ impl Figure {
                     .y_label_area_size(70)
                     .build_cartesian_2d((x0 / 1.3..x1 * 1.3).log_scale(), (y0 / 2.0..y1 * 400.0).log_scale())
                     .map_err(draw_err)?;
-                chart
-                    .configure_mesh()
-                    .x_labels(8)
+                styled_mesh!(chart, x_label.as_str(), y_label.as_str())
                     .y_labels(8)
-                    .x_label_formatter(&|v| tick(*v))
                     .y_label_formatter(&|v| tick(*v))
-                    .light_line_style(TRANSPARENT)
-                    .x_desc(x_label.as_str())
-                    .y_desc(y_label.as_str())
-                    .label_style((FONT, 14))
-                    .axis_desc_style((FONT, 15))
                     .draw()
                     .map_err(draw_err)?;
                 for (j, s) in series.iter().enumerate() {
