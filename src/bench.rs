@@ -262,7 +262,10 @@ fn run_blend(cfg: &BenchConfig, w: &Workload, ipc: usize) -> Result<(condense::R
         CondenseInput { train: &w.train, request: &w.request, clustering: None, feature_model: None, seed: cfg.seed };
     let reduced = condense::condense(&input, &ccfg)?;
     let t = &reduced.timings;
-    let clustering = reduced.clustering.as_ref().expect("Blend records its clustering");
+    let clustering = reduced
+        .clustering
+        .as_ref()
+        .ok_or_else(|| Error::invalid("Blend result", "without a clustering", "the clustering Blend records"))?;
     let iters: usize = clustering.iterations.iter().sum();
     let free = reduced.synthetic;
     let phases = vec![
@@ -336,7 +339,6 @@ pub fn run(cfg: &BenchConfig, device: Device, mut log: impl FnMut(&str)) -> Resu
     }
     let started = chrono::Utc::now().to_rfc3339();
     let mut peak = 0u64;
-    let sample = |peak: &mut u64| sample_memory(device, peak);
     let warmup_seconds = if cfg.warmup {
         let small = BenchConfig {
             train: cfg.train.min(2000),
@@ -357,17 +359,17 @@ pub fn run(cfg: &BenchConfig, device: Device, mut log: impl FnMut(&str)) -> Resu
     } else {
         None
     };
-    sample(&mut peak);
+    sample_memory(device, &mut peak);
     let (sizes, phases) = run_main(cfg, device, &mut log, &mut peak)?;
     let mut sweep = Vec::new();
     for &n in &cfg.sweep_train {
         sweep.push(sweep_point(cfg, device, n, cfg.ipc, &mut log)?);
-        sample(&mut peak);
+        sample_memory(device, &mut peak);
     }
     for &ipc in &cfg.sweep_ipc {
         if ipc != cfg.ipc || !cfg.sweep_train.contains(&cfg.train) {
             sweep.push(sweep_point(cfg, device, cfg.train, ipc, &mut log)?);
-            sample(&mut peak);
+            sample_memory(device, &mut peak);
         }
     }
     let growth = growth(&sweep, cfg.ipc);
@@ -390,6 +392,12 @@ pub fn run(cfg: &BenchConfig, device: Device, mut log: impl FnMut(&str)) -> Resu
     })
 }
 
+/// The first `batches` batches of `data` (A-CF timed on part of R̃).
+fn first_batches(data: &Dataset, batches: usize, batch: usize) -> Result<Dataset> {
+    let idx: Vec<i64> = (0..(batches * batch).min(data.len()) as i64).collect();
+    data.subset(&idx, "R̃ (first batches)")
+}
+
 /// Raises `peak` to the device memory in use now (after the queued work is done).
 fn sample_memory(device: Device, peak: &mut u64) {
     synchronize(device);
@@ -404,7 +412,6 @@ fn run_main(
     log: &mut dyn FnMut(&str),
     peak: &mut u64,
 ) -> Result<(Sizes, Vec<PhaseTime>)> {
-    let sample = |peak: &mut u64| sample_memory(device, peak);
     let (w, data_s) = timed(device, || workload(cfg, cfg.train, cfg.test, device))?;
     let mut phases = vec![phase("data", data_s, None, "synthetic images generated on the device, request, splits")];
     log(&format!("data: {data_s:.3} s"));
@@ -424,16 +431,13 @@ fn run_main(
             push(&mut phases, p, log);
         }
         reduced = Some(r);
-        sample(peak);
+        sample_memory(device, peak);
     }
     let mut w = w;
     if let (false, Some(r)) = (cfg.acf_variants.is_empty(), &reduced) {
         let steps = r.dataset.len().div_ceil(cfg.batch);
         let take = cfg.variant_steps.min(steps);
-        let first = |n: usize| {
-            r.dataset.subset(&(0..(n * cfg.batch).min(r.dataset.len()) as i64).collect::<Vec<_>>(), "R̃ (first batches)")
-        };
-        let (warm, part) = (first(5)?, first(take)?);
+        let (warm, part) = (first_batches(&r.dataset, 5, cfg.batch)?, first_batches(&r.dataset, take, cfg.batch)?);
         let mut best: Option<(f64, Compute)> = None;
         for v in &cfg.acf_variants {
             let c = Compute::parse(v)?;
@@ -446,7 +450,7 @@ fn run_main(
                 Ok((s, _)) => s,
                 Err(e) => {
                     log(&format!("{name}: failed: {e}"));
-                    push(&mut phases, phase(&name, f64::NAN, None, format!("failed: {e}")), log);
+                    phases.push(phase(&name, f64::NAN, None, format!("failed: {e}")));
                     continue;
                 }
             };
@@ -479,7 +483,7 @@ fn run_main(
                 phase(name, s, Some(steps), format!("1 epoch on R̃ ({} images), {how}", r.dataset.len())),
                 log,
             );
-            sample(peak);
+            sample_memory(device, peak);
             if let (Some(pre), "a_cf") = (pre, name) {
                 push(&mut phases, phase("blend + a_cf", pre + s, None, "pre-processing + A-CF on R̃"), log);
             }
@@ -489,14 +493,14 @@ fn run_main(
         let (s, steps) = one_epoch(&w, "a_cf", None, cfg, json!({}))?;
         let note = format!("1 epoch on the full retain set, {}", Compute::name(&w.model.compute()));
         push(&mut phases, phase("a_cf_full", s, Some(steps), note), log);
-        sample(peak);
+        sample_memory(device, peak);
     }
     for name in ["finetune", "retrain"] {
         if cfg.wants(name) {
             let (s, steps) = one_epoch(&w, name, None, cfg, json!({ "warmup_epochs": 0 }))?;
             let note = format!("1 epoch on the retain set, {}", Compute::name(&w.model.compute()));
             push(&mut phases, phase(name, s, Some(steps), note), log);
-            sample(peak);
+            sample_memory(device, peak);
         }
     }
     if cfg.wants("mia") {
@@ -518,7 +522,7 @@ fn run_main(
             ),
             log,
         );
-        sample(peak);
+        sample_memory(device, peak);
     }
     Ok((sizes(&w, reduced.as_ref()), phases))
 }
@@ -536,8 +540,7 @@ fn sweep_point(
     // A-CF on at most `sweep_acf_steps` batches of R̃, scaled to the epoch's steps
     let steps = reduced.dataset.len().div_ceil(cfg.batch);
     let take = steps.min(cfg.sweep_acf_steps);
-    let idx: Vec<i64> = (0..(take * cfg.batch).min(reduced.dataset.len()) as i64).collect();
-    let part = reduced.dataset.subset(&idx, "R̃ (first batches)")?;
+    let part = first_batches(&reduced.dataset, take, cfg.batch)?;
     let (s, _) = one_epoch(&w, "a_cf", Some(&part), cfg, json!({}))?;
     phases.push(phase(
         "a_cf",

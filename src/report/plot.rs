@@ -92,6 +92,20 @@ macro_rules! styled_mesh {
     };
 }
 
+/// The legend of every chart: framed, on a light background, at `position`.
+macro_rules! draw_legend {
+    ($chart:expr, $position:expr, $font:expr) => {
+        $chart
+            .configure_series_labels()
+            .position($position)
+            .background_style(WHITE.mix(0.85))
+            .border_style(BLACK)
+            .label_font((FONT, $font))
+            .draw()
+            .map_err(draw_err)?
+    };
+}
+
 /// A compact axis label: 200k, 1.5M, 12, 0.25, 0.001.
 fn tick(v: f64) -> String {
     let a = v.abs();
@@ -169,14 +183,7 @@ impl Figure {
                         .label(s.name.as_str())
                         .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 12, y + 5)], color.filled()));
                 }
-                chart
-                    .configure_series_labels()
-                    .position(SeriesLabelPosition::UpperRight)
-                    .background_style(WHITE.mix(0.85))
-                    .border_style(BLACK)
-                    .label_font((FONT, 14))
-                    .draw()
-                    .map_err(draw_err)?;
+                draw_legend!(chart, SeriesLabelPosition::UpperRight, 14);
             }
             Figure::Scatter { title, x_label, y_label, points, log_x } => {
                 let finite: Vec<&Point> = points.iter().filter(|p| p.x.is_finite() && p.y.is_finite()).collect();
@@ -239,14 +246,7 @@ impl Figure {
                         .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2)));
                     chart.draw_series(pts.into_iter().map(|p| Circle::new(p, 4, color.filled()))).map_err(draw_err)?;
                 }
-                chart
-                    .configure_series_labels()
-                    .background_style(WHITE.mix(0.85))
-                    .border_style(BLACK)
-                    .label_font((FONT, 14))
-                    .position(SeriesLabelPosition::UpperLeft)
-                    .draw()
-                    .map_err(draw_err)?;
+                draw_legend!(chart, SeriesLabelPosition::UpperLeft, 14);
             }
             Figure::Histograms { title, x_label, panels, bins } => {
                 let all = panels.iter().flat_map(|p| p.series.iter().flat_map(|s| s.values.iter().copied()));
@@ -295,14 +295,7 @@ impl Figure {
                             .label(format!("{} (n={})", s.name, s.values.len()))
                             .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], color.stroke_width(3)));
                     }
-                    chart
-                        .configure_series_labels()
-                        .position(SeriesLabelPosition::UpperLeft)
-                        .background_style(WHITE.mix(0.85))
-                        .border_style(BLACK)
-                        .label_font((FONT, 13))
-                        .draw()
-                        .map_err(draw_err)?;
+                    draw_legend!(chart, SeriesLabelPosition::UpperLeft, 13);
                 }
             }
             Figure::ImageGrid { .. } => {

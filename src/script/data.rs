@@ -197,16 +197,12 @@ pub mod data_api {
     #[rhai_fn(name = "image_folder", return_raw)]
     pub fn image_folder_opts(context: NativeCallContext, path: &str, options: Map) -> RhaiResult<DataSplit> {
         crate::script::allowed(&context, path, "dataset folder")?;
+        let paths = ctx(&context)?.paths.clone();
         let root = std::path::Path::new(path);
         load_with(&context, "image_folder", &options, |o: FolderScriptOptions, d| {
             // the sub-folder options must stay inside the root too
             for sub in [&o.folders.train, &o.folders.test] {
-                let p = root.join(sub).display().to_string();
-                ctx(&context)
-                    .map_err(|e| crate::Error::Script(e.to_string()))?
-                    .paths
-                    .check(&p, "dataset folder")
-                    .map_err(crate::Error::Script)?;
+                paths.check(&root.join(sub).display().to_string(), "dataset folder").map_err(crate::Error::Script)?;
             }
             crate::data::image_folder::load_image_folder(path, &o.folders, &o.load, d)
         })

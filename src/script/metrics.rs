@@ -214,9 +214,7 @@ pub mod metrics_api {
     #[rhai_fn(name = "save", return_raw)]
     pub fn summary_save(context: NativeCallContext, s: &mut Summary, dir: &str, name: &str) -> RhaiResult<String> {
         crate::script::allowed(&context, dir, "output folder")?;
-        if name.is_empty() || name.contains(['/', '\\']) || name == ".." {
-            return Err(rt(format!("summary.save(): name `{name}` must be a plain file name without folders")));
-        }
+        crate::script::plain_file_name("summary.save()", name)?;
         let c = ctx(&context)?;
         s.save(std::path::Path::new(dir), name, &c.info).map_err(rt)?;
         Ok(dir.to_string())

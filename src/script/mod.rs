@@ -90,6 +90,14 @@ pub fn ctx(c: &NativeCallContext) -> RhaiResult<Rc<RunContext>> {
         .ok_or_else(|| rt("internal error: the engine has no run context"))
 }
 
+/// Rejects a result name that is not a plain file name (`func` names the caller in the message).
+pub fn plain_file_name(func: &str, name: &str) -> RhaiResult<()> {
+    if name.is_empty() || name.contains(['/', '\\']) || name == ".." {
+        return Err(rt(format!("{func}: name `{name}` must be a plain file name without folders")));
+    }
+    Ok(())
+}
+
 /// `path` if the run may use it for `purpose` ("dataset", "checkpoint", ...): the error names the
 /// path and the allowed folders.
 pub fn allowed(c: &NativeCallContext, path: &str, purpose: &str) -> RhaiResult<PathBuf> {

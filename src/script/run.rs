@@ -88,9 +88,7 @@ pub mod run_api {
     #[rhai_fn(name = "save_result", return_raw)]
     pub fn save_result_named(context: NativeCallContext, name: &str, result: Map) -> RhaiResult<String> {
         let c = ctx(&context)?;
-        if name.is_empty() || name.contains(['/', '\\']) {
-            return Err(rt(format!("save_result(): name `{name}` must be a plain file name without folders")));
-        }
+        crate::script::plain_file_name("save_result()", name)?;
         let path = c.out_dir.join(format!("{name}.json"));
         crate::report::save_result(&path, &Dynamic::from_map(result), &c.info).map_err(rt)?;
         Ok(path.display().to_string())
@@ -101,9 +99,7 @@ pub mod run_api {
     #[rhai_fn(return_raw)]
     pub fn load_result(context: NativeCallContext, name: &str) -> RhaiResult<Dynamic> {
         let c = ctx(&context)?;
-        if name.is_empty() || name.contains(['/', '\\']) {
-            return Err(rt(format!("load_result(): name `{name}` must be a plain file name without folders")));
-        }
+        crate::script::plain_file_name("load_result()", name)?;
         let path = c.out_dir.join(format!("{name}.json"));
         if !path.is_file() {
             return Ok(Dynamic::UNIT);
