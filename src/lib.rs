@@ -19,6 +19,7 @@ pub mod notebook;
 pub mod report;
 pub mod runtime;
 pub mod script;
+pub mod sweep;
 pub mod train;
 pub mod unlearn;
 

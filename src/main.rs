@@ -30,39 +30,43 @@ enum Command {
     Run {
         /// The .rhai script.
         script: PathBuf,
-        /// auto (CUDA if available), cpu, cuda or cuda:N.
-        #[arg(long, default_value = "auto")]
-        device: String,
-        /// Seed of every random choice that has no seed of its own.
-        #[arg(long, default_value_t = 0)]
-        seed: u64,
-        /// key=value, read by the script with option("key", default). Repeatable.
-        #[arg(long = "set", value_name = "KEY=VALUE")]
-        set: Vec<String>,
-        /// Output folder (default: results/<script name>).
+        #[command(flatten)]
+        run: RunArgs,
+    },
+    /// Run a script's sweep (`sweep(#{ grid: ... }, |point| ...)`): every point that is not
+    /// complete, here (N at a time with --jobs) or as a Slurm job array (--slurm); or plan,
+    /// report and collect it.
+    Sweep {
+        /// The .rhai script that defines the sweep.
+        script: PathBuf,
+        #[command(flatten)]
+        run: RunArgs,
+        /// Print the points and their output folders; run nothing.
+        #[arg(long, group = "action")]
+        plan: bool,
+        /// Submit the points that are neither complete nor queued as a Slurm job array.
+        #[arg(long, group = "action")]
+        slurm: bool,
+        /// Print where every point stands: complete, queued, running, failed (with its log).
+        #[arg(long, group = "action")]
+        status: bool,
+        /// Gather the finished points into one table (mean and 95 % confidence interval).
+        #[arg(long, group = "action")]
+        collect: bool,
+        /// Resubmit to Slurm only the points that failed.
+        #[arg(long, group = "action")]
+        resubmit_failed: bool,
+        /// Run only point I (what a Slurm array task or a local child process runs).
+        #[arg(long, group = "action", value_name = "I")]
+        point: Option<usize>,
+        /// Run this many points at a time, each in its own process (local executor).
+        #[arg(long, default_value_t = 1)]
+        jobs: usize,
+        /// With --collect: summarise the finished points even when some are missing.
         #[arg(long)]
-        out: Option<PathBuf>,
-        /// Stop the run after this many seconds (at the next check: between script operations,
-        /// every few training steps, every Blend iteration); files already written stay complete.
-        #[arg(long, value_name = "SECONDS")]
-        timeout: Option<f64>,
-        /// A script limit, NAME=VALUE: operations (1e9), call_depth (64), expr_depth (128),
-        /// string_size (64 MiB), array_size (1e7), map_size (1e6); 0: no limit. Repeatable.
-        #[arg(long = "limit", value_name = "NAME=VALUE")]
-        limits: Vec<String>,
-        /// Another folder the script's file paths may name (besides the working directory, the
-        /// output folder and the script's folder). Repeatable.
-        #[arg(long = "allow", value_name = "DIR")]
-        allow: Vec<PathBuf>,
-        /// Let the script's file paths name any folder.
-        #[arg(long)]
-        allow_any_path: bool,
-        /// CPU threads of libtorch (a run repeats bit for bit with the same seed and threads).
-        #[arg(long)]
-        threads: Option<i32>,
-        /// Repeatable CUDA runs: cuDNN off (much slower convolutions).
-        #[arg(long)]
-        deterministic: bool,
+        allow_partial: bool,
+        #[command(flatten)]
+        slurm_opts: SlurmArgs,
     },
     /// Time every phase of the pipeline on the CIFAR-shaped synthetic workload of
     /// shared/bench/README.md (scaled down on the CPU unless sizes are given); writes
@@ -138,6 +142,172 @@ enum Command {
     },
 }
 
+/// What `run` and `sweep` share: device, seed, options, output folder and the run's limits.
+#[derive(clap::Args, Clone)]
+struct RunArgs {
+    /// auto (CUDA if available), cpu, cuda or cuda:N.
+    #[arg(long, default_value = "auto")]
+    device: String,
+    /// Seed of every random choice that has no seed of its own.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// key=value, read by the script with option("key", default). Repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Output folder (default: results/<script name>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Stop the run after this many seconds (at the next check: between script operations,
+    /// every few training steps, every Blend iteration); files already written stay complete.
+    #[arg(long, value_name = "SECONDS")]
+    timeout: Option<f64>,
+    /// A script limit, NAME=VALUE: operations (1e9), call_depth (64), expr_depth (128),
+    /// string_size (64 MiB), array_size (1e7), map_size (1e6); 0: no limit. Repeatable.
+    #[arg(long = "limit", value_name = "NAME=VALUE")]
+    limits: Vec<String>,
+    /// Another folder the script's file paths may name (besides the working directory, the
+    /// output folder and the script's folder). Repeatable.
+    #[arg(long = "allow", value_name = "DIR")]
+    allow: Vec<PathBuf>,
+    /// Let the script's file paths name any folder.
+    #[arg(long)]
+    allow_any_path: bool,
+    /// CPU threads of libtorch (a run repeats bit for bit with the same seed and threads).
+    #[arg(long)]
+    threads: Option<i32>,
+    /// Repeatable CUDA runs: cuDNN off (much slower convolutions).
+    #[arg(long)]
+    deterministic: bool,
+}
+
+impl RunArgs {
+    /// The arguments that make a child process or Slurm task run `script` the same way (paths
+    /// made absolute: a task may start elsewhere), without --threads.
+    fn child_args(&self, script: &Path) -> Vec<String> {
+        let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()).display().to_string();
+        let mut a = vec!["sweep".to_string(), abs(script), "--device".into(), self.device.clone()];
+        a.extend(["--seed".to_string(), self.seed.to_string()]);
+        a.extend(["--out".to_string(), abs(&self.out_or_default(script))]);
+        for s in &self.set {
+            a.extend(["--set".to_string(), s.clone()]);
+        }
+        if let Some(t) = self.timeout {
+            a.extend(["--timeout".to_string(), t.to_string()]);
+        }
+        for l in &self.limits {
+            a.extend(["--limit".to_string(), l.clone()]);
+        }
+        for d in &self.allow {
+            a.extend(["--allow".to_string(), abs(d)]);
+        }
+        if self.allow_any_path {
+            a.push("--allow-any-path".into());
+        }
+        if self.deterministic {
+            a.push("--deterministic".into());
+        }
+        a
+    }
+
+    fn out_or_default(&self, script: &Path) -> PathBuf {
+        self.out.clone().unwrap_or_else(|| {
+            let stem = script.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "run".into());
+            PathBuf::from("results").join(stem)
+        })
+    }
+}
+
+/// What a Slurm submission asks for (`--slurm`, `--resubmit-failed`).
+#[derive(clap::Args, Clone, Default)]
+struct SlurmArgs {
+    /// Slurm partition.
+    #[arg(long)]
+    partition: Option<String>,
+    /// GPUs per array task.
+    #[arg(long)]
+    gpus_per_task: Option<u32>,
+    /// CPUs per array task (also the task's libtorch threads unless --threads is given).
+    #[arg(long)]
+    cpus_per_task: Option<u32>,
+    /// Time limit per task, as sbatch takes it (e.g. 02:00:00).
+    #[arg(long)]
+    time: Option<String>,
+    /// Memory per task, as sbatch takes it (e.g. 16G).
+    #[arg(long)]
+    mem: Option<String>,
+    /// At most this many tasks of the array at once.
+    #[arg(long)]
+    max_parallel: Option<u32>,
+    /// Another #SBATCH argument, e.g. --sbatch-arg=--account=proj. Repeatable.
+    #[arg(long = "sbatch-arg", value_name = "ARG", allow_hyphen_values = true)]
+    sbatch_args: Vec<String>,
+    /// Write the batch script without submitting it.
+    #[arg(long)]
+    dry_run: bool,
+}
+
+impl SlurmArgs {
+    fn options(&self) -> unlearn::sweep::slurm::SlurmOptions {
+        unlearn::sweep::slurm::SlurmOptions {
+            partition: self.partition.clone(),
+            gpus_per_task: self.gpus_per_task,
+            cpus_per_task: self.cpus_per_task,
+            time: self.time.clone(),
+            mem: self.mem.clone(),
+            max_parallel: self.max_parallel,
+            extra: self.sbatch_args.clone(),
+            dry_run: self.dry_run,
+        }
+    }
+}
+
+/// Sets up and runs `script` with `args`; `sweep` says how a sweep in it executes. Returns the
+/// run's context (to ask what the script did).
+fn run_script(script: &Path, args: &RunArgs, sweep: unlearn::sweep::Exec) -> Result<Rc<RunContext>, String> {
+    let options = parse_sets(&args.set)?;
+    let device = parse_device(&args.device).map_err(|e| format!("error: --device: {e}"))?;
+    let source = script::read_script(script)?;
+    let out = args.out_or_default(script);
+    let name = script.display().to_string();
+    // libtorch's own generators too, for anything that draws from them
+    unlearn::runtime::seed_everything(args.seed);
+    let mut run_limits = Limits::default();
+    for l in &args.limits {
+        run_limits.set(l).map_err(|e| format!("error: {e}"))?;
+    }
+    if let Some(t) = args.timeout {
+        if !(t.is_finite() && t > 0.0) {
+            return Err(format!("error: --timeout {t}: expected a positive number of seconds"));
+        }
+        run_limits.timeout = Some(std::time::Duration::from_secs_f64(t));
+    }
+    let paths = if args.allow_any_path {
+        PathPolicy::anywhere()
+    } else {
+        let mut roots = vec![PathBuf::from("."), out.clone()];
+        roots.extend(script_dir(script).map(Path::to_path_buf));
+        roots.extend(args.allow.iter().cloned());
+        PathPolicy::under(&roots)
+    };
+    if let Some(n) = args.threads {
+        if n < 1 {
+            return Err(format!("error: --threads {n}: expected at least 1"));
+        }
+        tch::set_num_threads(n);
+    }
+    unlearn::runtime::set_deterministic(args.deterministic);
+    unlearn::runtime::set_deadline(run_limits.timeout);
+    let ctx = Rc::new(
+        RunContext::new(&name, device, args.seed, out, options).with_policy(paths, run_limits).with_sweep(sweep),
+    );
+    let engine = script::engine(ctx.clone(), script_dir(script));
+    script::run(&engine, &name, &source)?;
+    for k in ctx.unused_options() {
+        eprintln!("warning: --set {k}=... was never read by {name}");
+    }
+    Ok(ctx)
+}
+
 fn parse_sets(sets: &[String]) -> Result<BTreeMap<String, String>, String> {
     let mut out = BTreeMap::new();
     for s in sets {
@@ -168,58 +338,47 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     let result = match command {
-        Command::Run {
+        Command::Run { script, run } => run_script(&script, &run, unlearn::sweep::Exec::in_process()).map(|_| ()),
+        Command::Sweep {
             script,
-            device,
-            seed,
-            set,
-            out,
-            timeout,
-            limits,
-            allow,
-            allow_any_path,
-            threads,
-            deterministic,
+            run,
+            plan,
+            slurm,
+            status,
+            collect,
+            resubmit_failed,
+            point,
+            jobs,
+            allow_partial,
+            slurm_opts,
         } => (|| -> Result<(), String> {
-            let options = parse_sets(&set)?;
-            let device = parse_device(&device).map_err(|e| format!("error: --device: {e}"))?;
-            let source = script::read_script(&script)?;
-            let stem = script.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "run".into());
-            let out = out.unwrap_or_else(|| PathBuf::from("results").join(stem));
-            let name = script.display().to_string();
-            // libtorch's own generators too, for anything that draws from them
-            unlearn::runtime::seed_everything(seed);
-            let mut run_limits = Limits::default();
-            for l in &limits {
-                run_limits.set(l).map_err(|e| format!("error: {e}"))?;
-            }
-            if let Some(t) = timeout {
-                if !(t.is_finite() && t > 0.0) {
-                    return Err(format!("error: --timeout {t}: expected a positive number of seconds"));
-                }
-                run_limits.timeout = Some(std::time::Duration::from_secs_f64(t));
-            }
-            let paths = if allow_any_path {
-                PathPolicy::anywhere()
+            use unlearn::sweep::{Action, Exec};
+            let action = if plan {
+                Action::Plan
+            } else if slurm {
+                Action::Slurm(slurm_opts.options())
+            } else if status {
+                Action::Status
+            } else if collect {
+                Action::Collect { allow_partial }
+            } else if resubmit_failed {
+                Action::ResubmitFailed(slurm_opts.options())
+            } else if let Some(i) = point {
+                Action::Point(i)
             } else {
-                let mut roots = vec![PathBuf::from("."), out.clone()];
-                roots.extend(script_dir(&script).map(Path::to_path_buf));
-                roots.extend(allow);
-                PathPolicy::under(&roots)
-            };
-            if let Some(n) = threads {
-                if n < 1 {
-                    return Err(format!("error: --threads {n}: expected at least 1"));
+                if jobs == 0 {
+                    return Err("error: --jobs 0: expected at least 1".into());
                 }
-                tch::set_num_threads(n);
-            }
-            unlearn::runtime::set_deterministic(deterministic);
-            unlearn::runtime::set_deadline(run_limits.timeout);
-            let ctx = Rc::new(RunContext::new(&name, device, seed, out, options).with_policy(paths, run_limits));
-            let engine = script::engine(ctx.clone(), script_dir(&script));
-            script::run(&engine, &name, &source)?;
-            for k in ctx.unused_options() {
-                eprintln!("warning: --set {k}=... was never read by {name}");
+                Action::Run { jobs }
+            };
+            let exe = std::env::current_exe().map_err(|e| format!("error: cannot find the unlearn binary: {e}"))?;
+            let exec = Exec { action, exe, point_args: run.child_args(&script), threads: run.threads };
+            let ctx = run_script(&script, &run, exec)?;
+            if !ctx.sweep_called.get() {
+                return Err(format!(
+                    "error: {} defines no sweep: call sweep(#{{ grid: #{{ seed: [1, 2, 3] }} }}, |point| {{ ... }}) in it",
+                    script.display()
+                ));
             }
             Ok(())
         })(),

@@ -1,5 +1,5 @@
-//! Mean ± standard deviation over repeated runs (seeds): rows (flat JSON objects) grouped by
-//! some of their fields, every other numeric field summarised.
+//! Mean ± standard deviation (or 95 % confidence interval) over repeated runs (seeds): rows (flat
+//! JSON objects) grouped by some of their fields, every other numeric field summarised.
 use super::RunInfo;
 use crate::error::{Error, Result};
 use serde::Serialize;
@@ -29,6 +29,50 @@ pub struct Group {
     pub n: usize,
     /// (field, mean, sample standard deviation; 0 for a single run).
     pub stats: Vec<(String, f64, f64)>,
+    /// Half-width of the two-sided 95 % confidence interval of each field's mean (Student's t
+    /// with n - 1 degrees of freedom, n the runs that have the field), in the order of `stats`;
+    /// NaN (JSON null) for fewer than two runs.
+    pub ci95: Vec<f64>,
+}
+
+/// What the text and HTML tables show after the mean (the CSV and JSON have both).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Spread {
+    /// ± the sample standard deviation.
+    #[default]
+    Std,
+    /// ± the half-width of the 95 % confidence interval of the mean.
+    Ci95,
+}
+
+impl Spread {
+    /// `std` or `ci95`.
+    pub fn parse(s: &str) -> Result<Spread> {
+        match s {
+            "std" => Ok(Spread::Std),
+            "ci95" => Ok(Spread::Ci95),
+            other => Err(Error::invalid("spread", other, "std or ci95")),
+        }
+    }
+}
+
+/// The 0.975 quantile of Student's t with `df` degrees of freedom (the 95 % two-sided factor).
+pub fn t975(df: usize) -> f64 {
+    if df == 0 {
+        return f64::NAN;
+    }
+    use statrs::distribution::{ContinuousCDF, StudentsT};
+    StudentsT::new(0.0, 1.0, df as f64).map(|t| t.inverse_cdf(0.975)).unwrap_or(f64::NAN)
+}
+
+/// Half-width of the 95 % confidence interval of the mean of `n` values with sample standard
+/// deviation `std`: t(0.975, n - 1) · std / √n; NaN for n < 2.
+pub fn ci95_half_width(n: usize, std: f64) -> f64 {
+    if n < 2 {
+        return f64::NAN;
+    }
+    t975(n - 1) * std / (n as f64).sqrt()
 }
 
 /// A summary table.
@@ -37,6 +81,8 @@ pub struct Summary {
     pub by: Vec<String>,
     pub fields: Vec<String>,
     pub groups: Vec<Group>,
+    /// What the text and HTML tables show after the mean.
+    pub spread: Spread,
 }
 
 fn text(v: &serde_json::Value) -> String {
@@ -79,7 +125,7 @@ pub fn summarize(rows: &[serde_json::Value], by: &[String]) -> Result<Summary> {
     let groups = groups
         .into_iter()
         .map(|(key, members)| {
-            let stats = fields
+            let (stats, ci95) = fields
                 .iter()
                 .map(|f| {
                     let vals: Vec<f64> = members.iter().filter_map(|r| r[f].as_f64()).collect();
@@ -90,31 +136,61 @@ pub fn summarize(rows: &[serde_json::Value], by: &[String]) -> Result<Summary> {
                     } else {
                         0.0
                     };
-                    (f.clone(), mean, var.sqrt())
+                    ((f.clone(), mean, var.sqrt()), ci95_half_width(vals.len(), var.sqrt()))
                 })
-                .collect();
-            Group { key, n: members.len(), stats }
+                .unzip();
+            Group { key, n: members.len(), stats, ci95 }
         })
         .collect();
-    Ok(Summary { by: by.to_vec(), fields, groups })
+    Ok(Summary { by: by.to_vec(), fields, groups, spread: Spread::Std })
 }
 
 impl Summary {
-    /// `by..., n, field_mean, field_std, ...` as CSV.
+    /// The same summary, its tables showing `spread`.
+    pub fn with_spread(mut self, spread: Spread) -> Summary {
+        self.spread = spread;
+        self
+    }
+
+    /// `mean ± spread` of field `i` of group `g`, with `decimals` digits.
+    fn cell(&self, g: &Group, i: usize, decimals: usize) -> String {
+        let (_, m, s) = &g.stats[i];
+        let spread = match self.spread {
+            Spread::Std => *s,
+            Spread::Ci95 => g.ci95[i],
+        };
+        if spread.is_nan() {
+            format!("{m:.decimals$} ± -")
+        } else {
+            format!("{m:.decimals$} ± {spread:.decimals$}")
+        }
+    }
+
+    /// What follows the mean in the tables, in words.
+    fn spread_words(&self) -> &'static str {
+        match self.spread {
+            Spread::Std => "mean ± sample std",
+            Spread::Ci95 => "mean ± half-width of the 95 % confidence interval (Student's t)",
+        }
+    }
+
+    /// `by..., n, field_mean, field_std, field_ci95, ...` as CSV (ci95 empty for a single run).
     pub fn to_csv(&self) -> String {
         let mut head: Vec<String> = self.by.clone();
         head.push("n".into());
         for f in &self.fields {
             head.push(format!("{f}_mean"));
             head.push(format!("{f}_std"));
+            head.push(format!("{f}_ci95"));
         }
         let mut out = head.join(",") + "\n";
         for g in &self.groups {
             let mut cells: Vec<String> = g.key.iter().map(|k| super::table::csv_cell(k)).collect();
             cells.push(g.n.to_string());
-            for (_, m, s) in &g.stats {
+            for ((_, m, s), c) in g.stats.iter().zip(&g.ci95) {
                 cells.push(format!("{m:.6}"));
                 cells.push(format!("{s:.6}"));
+                cells.push(if c.is_nan() { String::new() } else { format!("{c:.6}") });
             }
             out.push_str(&(cells.join(",") + "\n"));
         }
@@ -132,7 +208,7 @@ impl Summary {
         }
     }
 
-    /// A terminal table of mean ± std.
+    /// A terminal table of mean ± std (or ± the 95 % CI half-width).
     pub fn to_text(&self) -> String {
         let shown = self.shown();
         let key_w: Vec<usize> = (0..self.by.len())
@@ -153,18 +229,19 @@ impl Summary {
             }
             out.push_str(&format!("{:>3}", g.n));
             for &i in &shown {
-                let (_, m, s) = &g.stats[i];
-                out.push_str(&format!("{:>20}", format!("{m:.4} ± {s:.4}")));
+                out.push_str(&format!("{:>20}", self.cell(g, i, 4)));
             }
             out.push('\n');
         }
         if shown.len() < self.fields.len() {
-            out.push_str("(mean ± sample std; every field is in the CSV)\n");
+            out.push_str(&format!("({}; every field is in the CSV)\n", self.spread_words()));
+        } else {
+            out.push_str(&format!("({})\n", self.spread_words()));
         }
         out
     }
 
-    /// An HTML table of mean ± std (notebooks), the terminal's columns.
+    /// An HTML table of mean ± spread (notebooks), the terminal's columns.
     pub fn to_html(&self) -> String {
         let esc = crate::notebook::escape;
         let shown = self.shown();
@@ -184,8 +261,7 @@ impl Summary {
             }
             h.push_str(&format!("<td>{}</td>", g.n));
             for &i in &shown {
-                let (_, m, s) = &g.stats[i];
-                h.push_str(&format!("<td>{m:.4} ± {s:.4}</td>"));
+                h.push_str(&format!("<td>{}</td>", esc(&self.cell(g, i, 4))));
             }
             h.push_str("</tr>");
         }

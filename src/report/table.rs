@@ -113,6 +113,20 @@ pub const COLUMNS: [&str; 21] = [
     "tug_of_war",
 ];
 
+/// Rows of text cells as left-aligned columns two spaces apart (the first row is the header).
+pub fn aligned(rows: &[Vec<String>]) -> String {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> =
+        (0..cols).map(|j| rows.iter().filter_map(|r| r.get(j)).map(|c| c.chars().count()).max().unwrap_or(0)).collect();
+    let mut out = String::new();
+    for r in rows {
+        let cells: Vec<String> = r.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
 /// A CSV cell: quoted when it holds a comma, a quote or a line break.
 pub fn csv_cell(c: &str) -> String {
     if c.contains([',', '"', '\n']) {

@@ -11,6 +11,7 @@ pub mod policy;
 pub mod requests;
 pub mod run;
 pub mod stdlib;
+pub mod sweep;
 pub mod unlearning;
 
 use crate::report::RunInfo;
@@ -34,7 +35,8 @@ pub fn rt(e: impl std::fmt::Display) -> Box<EvalAltResult> {
 pub struct RunContext {
     pub device: Device,
     pub seed: u64,
-    pub out_dir: PathBuf,
+    /// `--out`; a sweep point's own folder while it runs (see [`RunContext::out_dir`]).
+    out_dir: RefCell<PathBuf>,
     pub options: BTreeMap<String, String>,
     /// `--set` names the script asked for (to warn about typos in the others).
     pub used_options: RefCell<BTreeSet<String>>,
@@ -43,6 +45,10 @@ pub struct RunContext {
     pub paths: policy::PathPolicy,
     /// Engine limits and the timeout.
     pub limits: policy::Limits,
+    /// How `sweep()` executes (the default: every point here, one after another).
+    pub sweep: crate::sweep::Exec,
+    /// Whether the script has called `sweep()` (a script defines one sweep).
+    pub sweep_called: std::cell::Cell<bool>,
 }
 
 impl RunContext {
@@ -60,13 +66,31 @@ impl RunContext {
         RunContext {
             device,
             seed,
-            out_dir,
+            out_dir: RefCell::new(out_dir),
             options,
             used_options: RefCell::new(BTreeSet::new()),
             info,
             paths: policy::PathPolicy::anywhere(),
             limits: policy::Limits::default(),
+            sweep: crate::sweep::Exec::in_process(),
+            sweep_called: std::cell::Cell::new(false),
         }
+    }
+
+    /// The output folder: `--out`, or the folder of the sweep point that is running.
+    pub fn out_dir(&self) -> PathBuf {
+        self.out_dir.borrow().clone()
+    }
+
+    /// Makes `dir` the output folder; returns the previous one.
+    pub fn set_out_dir(&self, dir: PathBuf) -> PathBuf {
+        self.out_dir.replace(dir)
+    }
+
+    /// The same context executing sweeps as `exec` says.
+    pub fn with_sweep(mut self, exec: crate::sweep::Exec) -> Self {
+        self.sweep = exec;
+        self
     }
 
     /// The same context confined to `paths` and `limits`.
@@ -127,6 +151,7 @@ pub fn engine(ctx: Rc<RunContext>, script_dir: Option<&Path>) -> Engine {
     requests::register(&mut engine);
     run::register(&mut engine);
     unlearning::register(&mut engine);
+    sweep::register(&mut engine);
     engine.set_default_tag(Dynamic::from(ctx));
     engine
 }
@@ -152,11 +177,25 @@ pub fn check(engine: &Engine, name: &str, source: &str) -> Result<rhai::AST, Str
     engine.compile(source).map_err(|e| render_parse_error(&e, name, source))
 }
 
+/// What `sweep()` returns to end a script whose sweep action is done (`--plan`, `--slurm`,
+/// `--point I`, ...): the code after the sweep is for its results, which these actions have not.
+pub const SWEEP_DONE: &str = "unlearn: sweep action done";
+
+/// The error that ends a script after its sweep action (see [`SWEEP_DONE`]).
+pub fn sweep_done() -> Box<EvalAltResult> {
+    EvalAltResult::ErrorTerminated(Dynamic::from(SWEEP_DONE), Position::NONE).into()
+}
+
 /// Compiles and runs a script; the error is rendered with file, line and caret.
 pub fn run(engine: &Engine, name: &str, source: &str) -> Result<(), String> {
     let mut ast = check(engine, name, source)?;
     ast.set_source(name.to_string());
-    engine.run_ast(&ast).map_err(|e| render_eval_error(&e, name, source))
+    match engine.run_ast(&ast) {
+        Err(e) if matches!(&*e, EvalAltResult::ErrorTerminated(t, _) if t.clone().into_string().is_ok_and(|s| s == SWEEP_DONE)) => {
+            Ok(())
+        }
+        r => r.map_err(|e| render_eval_error(&e, name, source)),
+    }
 }
 
 fn render_parse_error(e: &ParseError, name: &str, source: &str) -> String {

@@ -31,12 +31,12 @@ pub mod run_api {
     /// The output folder (`--out`, default `results/<script name>`).
     #[rhai_fn(return_raw)]
     pub fn out_dir(context: NativeCallContext) -> RhaiResult<String> {
-        Ok(ctx(&context)?.out_dir.display().to_string())
+        Ok(ctx(&context)?.out_dir().display().to_string())
     }
     /// `name` inside the output folder.
     #[rhai_fn(return_raw)]
     pub fn out_path(context: NativeCallContext, name: &str) -> RhaiResult<String> {
-        let path = ctx(&context)?.out_dir.join(name).display().to_string();
+        let path = ctx(&context)?.out_dir().join(name).display().to_string();
         crate::script::allowed(&context, &path, "output path")?;
         Ok(path)
     }
@@ -89,7 +89,7 @@ pub mod run_api {
     pub fn save_result_named(context: NativeCallContext, name: &str, result: Map) -> RhaiResult<String> {
         let c = ctx(&context)?;
         crate::script::plain_file_name("save_result()", name)?;
-        let path = c.out_dir.join(format!("{name}.json"));
+        let path = c.out_dir().join(format!("{name}.json"));
         crate::report::save_result(&path, &Dynamic::from_map(result), &c.info).map_err(rt)?;
         Ok(path.display().to_string())
     }
@@ -100,7 +100,7 @@ pub mod run_api {
     pub fn load_result(context: NativeCallContext, name: &str) -> RhaiResult<Dynamic> {
         let c = ctx(&context)?;
         crate::script::plain_file_name("load_result()", name)?;
-        let path = c.out_dir.join(format!("{name}.json"));
+        let path = c.out_dir().join(format!("{name}.json"));
         if !path.is_file() {
             return Ok(Dynamic::UNIT);
         }

@@ -153,7 +153,7 @@ pub mod unlearn_api {
                 let s = v.clone().into_string().map_err(|t| rt(format!("unlearn_rounds(): `out` is a {t}")))?;
                 crate::script::allowed(&context, &s, "multi-round output folder")?
             }
-            None => c.out_dir.join("multiround"),
+            None => c.out_dir().join("multiround"),
         };
         let progress = options.get("progress").and_then(|v| v.as_bool().ok()).unwrap_or(true);
         let first = requests.first().ok_or_else(|| rt("unlearn_rounds(): `requests` is empty"))?;
