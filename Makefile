@@ -16,11 +16,11 @@ CARGO ?= cargo
 # tests and the demo share one (release) build
 CARGO_FLAGS ?= --release
 
-.PHONY: setup build demo test bench gpu-bundle fmt lint clean help notebook notebook-setup test-notebooks
+.PHONY: setup build demo test test-slurm bench gpu-bundle fmt lint clean help notebook notebook-setup test-notebooks
 
 help:
 	@echo "make demo   set up (first time), build, run scripts/quickstart.rhai on the built-in MNIST"
-	@echo "make test   set up (first time), build, run all tests"
+	@echo "make test   set up (first time), build, run all tests;  make test-slurm  sweeps on a local Slurm"
 	@echo "make bench  time every phase (scaled down on the CPU);  make gpu-bundle  binary + scripts for a GPU machine"
 	@echo "make fmt / make lint  formatting and clippy"
 	@echo "make notebook  set up evcxr + JupyterLab (first time) and open examples/;  make test-notebooks  run them headlessly"
@@ -36,6 +36,11 @@ demo: build
 
 test: setup
 	$(CARGO) test $(CARGO_FLAGS) --no-fail-fast
+
+# the sweep's Slurm executor against a real Slurm on localhost (issue 10): installs slurm-wlm and
+# munge when missing (root or password-less sudo), starts the daemons, compares with the local executor
+test-slurm: build
+	BIN=$(BIN) bash .ci/slurm-test.sh
 
 # every phase of the pipeline (features, k-means, split, Blend, A-CF, Fine-tune, Retrain, MIA) and
 # the scaling sweep: the full CIFAR-shaped workload of shared/bench/README.md on a GPU, a scaled-down

@@ -334,7 +334,7 @@ fn slurm_executor_submits_reports_failures_and_resubmits_only_them() {
     let o = f.sweep(&["--resubmit-failed"], Some(&path));
     let t = text(&o);
     assert!(o.status.success(), "{t}");
-    assert!(t.contains("submitted job 101: 1 points") && t.contains("array 4"), "{t}");
+    assert!(t.contains("submitted job 101: 1 point of") && t.contains("array 4"), "{t}");
     assert_eq!(done, f.mtime("method=a,seed=1"));
     let o = f.sweep(&["--resubmit-failed"], Some(&path));
     assert!(text(&o).contains("no failed points"), "{}", text(&o));
@@ -388,4 +388,30 @@ fn mnist_points_give_the_same_rows_in_this_process_and_in_child_processes() {
     assert_eq!(here.len(), 4);
     assert!(here[0].contains_key("forget_acc") && here[0]["method"] == "finetune" && here[0]["seed"] == 1);
     assert_eq!(here, children);
+}
+
+#[test]
+fn in_process_sweep_returns_the_table_and_summarize_takes_a_spread() {
+    use std::rc::Rc;
+    use unlearn::report::summary::Summary;
+    use unlearn::script::{self, RunContext};
+    let dir = tempfile::tempdir().unwrap();
+    let ctx = Rc::new(RunContext::new("t.rhai", tch::Device::Cpu, 0, dir.path().to_path_buf(), Default::default()));
+    let engine = script::engine(ctx, None);
+    // what a notebook does: the points run here and sweep() returns the collected table
+    let s: Summary =
+        engine.eval(r#"sweep(#{ name: "t", grid: #{ seed: [1, 2, 3] } }, |p| #{ x: 2.0 * p.seed })"#).unwrap();
+    assert_eq!(s.by, Vec::<String>::new());
+    assert_eq!(s.groups[0].n, 3);
+    assert!(s.to_text().contains("4.0000 ± 4.9683"), "{}", s.to_text());
+    assert!(dir.path().join("seed=3/point.json").is_file());
+    let text: String = engine
+        .eval(r#"summarize([#{ g: "a", x: 2.0 }, #{ g: "a", x: 4.0 }, #{ g: "a", x: 6.0 }], ["g"], #{ spread: "ci95" }).to_string()"#)
+        .unwrap();
+    assert!(text.contains("4.0000 ± 4.9683") && text.contains("95 % confidence interval"), "{text}");
+    let err =
+        engine.eval::<rhai::Dynamic>(r#"summarize([#{ x: 1.0 }], [], #{ spred: "ci95" })"#).unwrap_err().to_string();
+    assert!(err.contains("unknown option `spred`"), "{err}");
+    let err = engine.eval::<rhai::Dynamic>(r#"sweep(#{ gird: #{} }, |p| #{})"#).unwrap_err().to_string();
+    assert!(err.contains("unknown option `gird`"), "{err}");
 }

@@ -210,6 +210,23 @@ pub mod metrics_api {
             .collect::<RhaiResult<_>>()?;
         summarize(&rows, &by).map_err(rt)
     }
+    /// summarize() with options: `spread` ("std", the default, or "ci95": the tables show
+    /// ± the half-width of the 95 % confidence interval of the mean; the CSV has both).
+    #[rhai_fn(name = "summarize", return_raw)]
+    pub fn summarize_rows_with(rows: Array, by: Array, options: Map) -> RhaiResult<Summary> {
+        crate::script::options::check_keys("summarize", &options, &["spread"])?;
+        let spread = match options.get("spread") {
+            Some(v) => {
+                let s = v
+                    .clone()
+                    .into_string()
+                    .map_err(|t| rt(format!("summarize(): `spread` is a {t}, expected \"std\" or \"ci95\"")))?;
+                crate::report::summary::Spread::parse(&s).map_err(rt)?
+            }
+            None => crate::report::summary::Spread::Std,
+        };
+        Ok(summarize_rows(rows, by)?.with_spread(spread))
+    }
     /// Writes `<dir>/<name>.csv` and `<dir>/<name>.json` (with the run record); returns dir.
     #[rhai_fn(name = "save", return_raw)]
     pub fn summary_save(context: NativeCallContext, s: &mut Summary, dir: &str, name: &str) -> RhaiResult<String> {

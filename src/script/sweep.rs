@@ -187,8 +187,9 @@ fn submit(c: &RunContext, plan: &Plan, points: &[usize], opts: &slurm::SlurmOpti
         slurm::submit(plan, points, opts, &c.sweep.exe, &c.sweep.point_args, c.sweep.threads).map_err(rt)?;
     match job {
         Some(j) => println!(
-            "submitted job {j}: {} points of sweep `{}` (array {}); batch script {}; logs {}",
+            "submitted job {j}: {} point{} of sweep `{}` (array {}); batch script {}; logs {}",
             points.len(),
+            if points.len() == 1 { "" } else { "s" },
             plan.name,
             slurm::array_spec(points),
             script.display(),
@@ -212,13 +213,16 @@ pub mod sweep_api {
     /// config (anything the results depend on) }; `experiment` is called with each point's
     /// parameters (a map) and returns its rows (a map, a list of maps, or an evaluate() table);
     /// out_dir() is the point's own folder meanwhile. Under `unlearn run` every point that is not
-    /// complete runs here; `unlearn sweep` can plan, run N at a time, or submit to Slurm.
+    /// complete runs here; `unlearn sweep` can plan, run N at a time, or submit to Slurm (and then
+    /// wants one sweep per script).
     /// Returns the collected table: mean ± 95 % confidence interval per group.
     #[rhai_fn(return_raw)]
     pub fn sweep(context: NativeCallContext, def: Map, experiment: FnPtr) -> RhaiResult<Summary> {
         let c: Rc<RunContext> = ctx(&context)?;
-        if c.sweep_called.replace(true) {
-            return Err(rt("sweep(): a script defines one sweep, and this is its second call"));
+        // `unlearn sweep` acts on the script's one sweep (`--point I` must mean one thing); a run
+        // in this process (`unlearn run`, a notebook) may hold several
+        if c.sweep_called.replace(true) && !c.sweep.point_args.is_empty() {
+            return Err(rt("sweep(): under `unlearn sweep` a script defines one sweep, and this is its second call"));
         }
         let plan = plan_of(&context, &c, &def)?;
         match c.sweep.action.clone() {
