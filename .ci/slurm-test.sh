@@ -173,7 +173,7 @@ grep -q "1 of the 6 points" "$work/collect1.txt" || die "--collect did not name 
 
 "$BIN" sweep "${sweep[@]}" --out "$slurm_out" --resubmit-failed --cpus-per-task 1 --time 00:10:00 \
     | tee "$work/resubmit.txt"
-grep -q "1 point of sweep .* (array 5)" "$work/resubmit.txt" || die "--resubmit-failed did not submit exactly point 5"
+grep -q "1 point of sweep .* (points 5)" "$work/resubmit.txt" || die "--resubmit-failed did not submit exactly point 5"
 job2=$(job_of "$work/resubmit.txt")
 wait_job "$job2"
 "$BIN" sweep "${sweep[@]}" --out "$slurm_out" --status | tee "$work/status2.txt"

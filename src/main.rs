@@ -65,6 +65,10 @@ enum Command {
         /// With --collect: summarise the finished points even when some are missing.
         #[arg(long)]
         allow_partial: bool,
+        /// Replace point records made with other --set options, config or --seed (otherwise such
+        /// records stop the run: give another --out).
+        #[arg(long)]
+        overwrite: bool,
         #[command(flatten)]
         slurm_opts: SlurmArgs,
     },
@@ -238,6 +242,10 @@ struct SlurmArgs {
     /// At most this many tasks of the array at once.
     #[arg(long)]
     max_parallel: Option<u32>,
+    /// At most this many tasks per job array (the cluster's MaxArraySize; default 1000); more
+    /// points are submitted as several arrays.
+    #[arg(long)]
+    max_array_size: Option<u32>,
     /// Another #SBATCH argument, e.g. --sbatch-arg=--account=proj. Repeatable.
     #[arg(long = "sbatch-arg", value_name = "ARG", allow_hyphen_values = true)]
     sbatch_args: Vec<String>,
@@ -247,6 +255,12 @@ struct SlurmArgs {
 }
 
 impl SlurmArgs {
+    /// Whether any Slurm option was given.
+    fn given(&self) -> bool {
+        let o = self.options();
+        o != unlearn::sweep::slurm::SlurmOptions::default()
+    }
+
     fn options(&self) -> unlearn::sweep::slurm::SlurmOptions {
         unlearn::sweep::slurm::SlurmOptions {
             partition: self.partition.clone(),
@@ -255,6 +269,7 @@ impl SlurmArgs {
             time: self.time.clone(),
             mem: self.mem.clone(),
             max_parallel: self.max_parallel,
+            max_array_size: self.max_array_size,
             extra: self.sbatch_args.clone(),
             dry_run: self.dry_run,
         }
@@ -350,9 +365,26 @@ fn main() -> ExitCode {
             point,
             jobs,
             allow_partial,
+            overwrite,
             slurm_opts,
         } => (|| -> Result<(), String> {
             use unlearn::sweep::{Action, Exec};
+            // options that only one action reads are an error elsewhere, not silently dropped
+            // (a forgotten --slurm must not run the whole sweep on a login node)
+            let submits = slurm || resubmit_failed;
+            if !submits && slurm_opts.given() {
+                return Err("error: Slurm options (--partition, --time, ...) need --slurm or --resubmit-failed".into());
+            }
+            let runs = !(plan || slurm || status || collect || resubmit_failed || point.is_some());
+            if jobs != 1 && !runs {
+                return Err("error: --jobs runs points locally; it does not go with --plan, --slurm, --status, --collect, --resubmit-failed or --point".into());
+            }
+            if allow_partial && !collect {
+                return Err("error: --allow-partial goes with --collect".into());
+            }
+            if overwrite && !(runs || slurm) {
+                return Err("error: --overwrite goes with a local run or --slurm".into());
+            }
             let action = if plan {
                 Action::Plan
             } else if slurm {
@@ -372,7 +404,7 @@ fn main() -> ExitCode {
                 Action::Run { jobs }
             };
             let exe = std::env::current_exe().map_err(|e| format!("error: cannot find the unlearn binary: {e}"))?;
-            let exec = Exec { action, exe, point_args: run.child_args(&script), threads: run.threads };
+            let exec = Exec { action, exe, point_args: run.child_args(&script), threads: run.threads, overwrite };
             let ctx = run_script(&script, &run, exec)?;
             if !ctx.sweep_called.get() {
                 return Err(format!(

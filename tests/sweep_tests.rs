@@ -111,19 +111,23 @@ fn array_spec_and_batch_script() {
     let args = vec!["sweep".to_string(), "/x/a b.rhai".into(), "--set".into(), "k=v".into()];
     let s = slurm::batch_script(&plan, &[0, 1, 3], &opts, Path::new("/bin/unlearn"), &args, None, Path::new("/w"));
     for line in [
-        "#SBATCH --array=0-1,3%2",
+        "#SBATCH --array=0-2%2",
+        "points=(0 1 3)",
         "#SBATCH --output=/r/slurm/logs/%A_%a.out",
         "#SBATCH --chdir=/w",
         "#SBATCH --partition=gpu",
         "#SBATCH --gpus-per-task=1",
         "#SBATCH --time=01:00:00",
         "#SBATCH '--account=my proj'",
-        "exec /bin/unlearn sweep '/x/a b.rhai' --set k=v --threads \"${SLURM_CPUS_PER_TASK:-1}\" --point \"$SLURM_ARRAY_TASK_ID\"",
+        "exec /bin/unlearn sweep '/x/a b.rhai' --set k=v --threads \"${SLURM_CPUS_PER_TASK:-1}\" --point \"${points[$SLURM_ARRAY_TASK_ID]}\"",
     ] {
         assert!(s.lines().any(|l| l == line), "no line {line:?} in\n{s}");
     }
     let s = slurm::batch_script(&plan, &[2], &Default::default(), Path::new("/u"), &[], Some(4), Path::new("/w"));
-    assert!(s.contains("--threads 4 --point"), "{s}");
+    assert!(s.contains("--threads 4 --point") && s.contains("#SBATCH --array=0-0\n"), "{s}");
+    assert_eq!(slurm::expand_tasks("[3-5,9%2]"), [3, 4, 5, 9]);
+    assert_eq!(slurm::expand_tasks("7"), [7]);
+    assert!(slurm::expand_tasks("x").is_empty());
 }
 
 #[test]
@@ -216,9 +220,28 @@ fn local_sweep_reports_a_failed_point_and_a_rerun_runs_only_it() {
         std::fs::read_to_string(f.root().join("sweep_summary.csv")).unwrap(),
         std::fs::read_to_string(f.dir.path().join("out2/sweep_summary.csv")).unwrap()
     );
-    // another --set makes the records stale: every point runs again
+    // another --set makes the records stale: they are not replaced unless asked
     let o = f.sweep(&["--set", "extra=1", "--plan"], None);
     assert!(text(&o).contains("0 complete"), "{}", text(&o));
+    let o = f.sweep(&["--set", "extra=1", "--status"], None);
+    assert!(
+        text(&o).contains("6 stale") && text(&o).contains("--set extra: `1` here, unset in the record"),
+        "{}",
+        text(&o)
+    );
+    let o = f.sweep(&["--set", "extra=1"], None);
+    assert!(
+        !o.status.success() && text(&o).contains("6 points of sweep `pure`") && text(&o).contains("--overwrite"),
+        "{}",
+        text(&o)
+    );
+    let o = f.sweep(&["--set", "extra=1", "--overwrite"], None);
+    assert!(o.status.success() && text(&o).contains("0 already complete, 6 to run"), "{}", text(&o));
+    // options of one action are errors elsewhere
+    let o = f.sweep(&["--partition", "gpu"], None);
+    assert!(!o.status.success() && text(&o).contains("need --slurm"), "{}", text(&o));
+    let o = f.sweep(&["--jobs", "2", "--status"], None);
+    assert!(!o.status.success() && text(&o).contains("--jobs runs points locally"), "{}", text(&o));
 }
 
 #[test]
@@ -308,12 +331,22 @@ echo "$job"
 fn slurm_executor_submits_reports_failures_and_resubmits_only_them() {
     let f = Fixture::new();
     let path = fake_slurm(f.dir.path());
+    // more points than the array size: several arrays, each task id below it
+    let o = f.sweep(&["--slurm", "--dry-run", "--max-array-size", "4"], Some(&path));
+    assert!(o.status.success(), "{}", text(&o));
+    let first = std::fs::read_to_string(f.root().join("slurm/dry-run-1.sbatch")).unwrap();
+    let second = std::fs::read_to_string(f.root().join("slurm/dry-run-2.sbatch")).unwrap();
+    assert!(first.contains("#SBATCH --array=0-3\n") && first.contains("points=(0 1 2 3)\n"), "{first}");
+    assert!(second.contains("#SBATCH --array=0-1\n") && second.contains("points=(4 5)\n"), "{second}");
+    assert!(!f.root().join("slurm/submissions.json").exists() && !f.root().join("method=a,seed=1").exists());
     let o = f.sweep(&["--slurm", "--partition", "cpu", "--time", "00:05:00"], Some(&path));
     let t = text(&o);
     assert!(o.status.success(), "{t}");
-    assert!(t.contains("submitted job 100: 6 points") && t.contains("array 0-5"), "{t}");
+    assert!(t.contains("submitted job 100: 6 points") && t.contains("(points 0-5)"), "{t}");
     let script = std::fs::read_to_string(f.root().join("slurm/job-1.sbatch")).unwrap();
-    assert!(script.contains("#SBATCH --partition=cpu") && script.contains("--point \"$SLURM_ARRAY_TASK_ID\""));
+    assert!(
+        script.contains("#SBATCH --partition=cpu") && script.contains("--point \"${points[$SLURM_ARRAY_TASK_ID]}\"")
+    );
 
     let o = f.sweep(&["--status"], Some(&path));
     let t = text(&o);
@@ -334,7 +367,9 @@ fn slurm_executor_submits_reports_failures_and_resubmits_only_them() {
     let o = f.sweep(&["--resubmit-failed"], Some(&path));
     let t = text(&o);
     assert!(o.status.success(), "{t}");
-    assert!(t.contains("submitted job 101: 1 point of") && t.contains("array 4"), "{t}");
+    assert!(t.contains("submitted job 101: 1 point of") && t.contains("(points 4)"), "{t}");
+    let script = std::fs::read_to_string(f.root().join("slurm/job-2.sbatch")).unwrap();
+    assert!(script.contains("#SBATCH --array=0-0\n") && script.contains("points=(4)\n"), "{script}");
     assert_eq!(done, f.mtime("method=a,seed=1"));
     let o = f.sweep(&["--resubmit-failed"], Some(&path));
     assert!(text(&o).contains("no failed points"), "{}", text(&o));
@@ -396,15 +431,22 @@ fn in_process_sweep_returns_the_table_and_summarize_takes_a_spread() {
     use unlearn::report::summary::Summary;
     use unlearn::script::{self, RunContext};
     let dir = tempfile::tempdir().unwrap();
-    let ctx = Rc::new(RunContext::new("t.rhai", tch::Device::Cpu, 0, dir.path().to_path_buf(), Default::default()));
+    let ctx = Rc::new(RunContext::new("t.rhai", tch::Device::Cpu, 10, dir.path().to_path_buf(), Default::default()));
     let engine = script::engine(ctx, None);
-    // what a notebook does: the points run here and sweep() returns the collected table
-    let s: Summary =
-        engine.eval(r#"sweep(#{ name: "t", grid: #{ seed: [1, 2, 3] } }, |p| #{ x: 2.0 * p.seed })"#).unwrap();
+    // what a notebook does: the points run here and sweep() returns the collected table; each
+    // point's seed() is --seed (10) plus its seed, and the run's seed again afterwards
+    let s: Summary = engine
+        .eval(r#"let s = sweep(#{ name: "t", grid: #{ seed: [1, 2, 3] } }, |p| #{ x: 2.0 * p.seed, s: seed() }); if seed() != 10 { throw "seed" } s"#)
+        .unwrap();
     assert_eq!(s.by, Vec::<String>::new());
     assert_eq!(s.groups[0].n, 3);
+    assert_eq!(s.fields, ["s", "x"]);
+    assert_eq!(s.groups[0].stats[0], ("s".to_string(), 12.0, 1.0));
     assert!(s.to_text().contains("4.0000 ± 4.9683"), "{}", s.to_text());
-    assert!(dir.path().join("seed=3/point.json").is_file());
+    let record: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("seed=3/point.json")).unwrap()).unwrap();
+    assert_eq!(record["result"]["seed"], 13);
+    assert_eq!(record["run"]["seed"], 13);
     let text: String = engine
         .eval(r#"summarize([#{ g: "a", x: 2.0 }, #{ g: "a", x: 4.0 }, #{ g: "a", x: 6.0 }], ["g"], #{ spread: "ci95" }).to_string()"#)
         .unwrap();

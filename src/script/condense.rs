@@ -23,7 +23,7 @@ fn run(
         request: &request.request,
         clustering: None,
         feature_model: borrowed.as_ref().map(|b| &b.model),
-        seed: c.seed,
+        seed: c.seed(),
     };
     run_condense(&input, &cfg).map_err(rt)
 }
@@ -64,7 +64,7 @@ pub mod condense_api {
     ) -> RhaiResult<ReducedRetainSet> {
         let c = ctx(&context)?;
         let cfg: CondenseConfig = parse("condense", &options).map_err(rt)?;
-        crate::condense::condense_whole(&train, &cfg, None, c.seed).map_err(rt)
+        crate::condense::condense_whole(&train, &cfg, None, c.seed()).map_err(rt)
     }
     /// The reduced retain set, clustering the features of `model` instead of a random ConvNet-3.
     #[rhai_fn(name = "condense", return_raw)]
@@ -91,7 +91,7 @@ pub mod condense_api {
             request: &request.request,
             clustering: previous.clustering.clone(),
             feature_model: None,
-            seed: c.seed,
+            seed: c.seed(),
         };
         run_condense(&input, &previous.config).map_err(rt)
     }

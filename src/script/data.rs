@@ -319,7 +319,7 @@ pub mod data_api {
     pub fn dataset_split_opts(context: NativeCallContext, d: Dataset, fraction: f64, options: Map) -> RhaiResult<Map> {
         let c = ctx(&context)?;
         let o: SplitOptions = parse("split", &options).map_err(rt)?;
-        let (a, b) = d.split(fraction, o.stratified.unwrap_or(true), o.seed.unwrap_or(c.seed)).map_err(rt)?;
+        let (a, b) = d.split(fraction, o.stratified.unwrap_or(true), o.seed.unwrap_or(c.seed())).map_err(rt)?;
         Ok(pair("first", a, "second", b))
     }
     /// Splits into #{ first, second } (stratified, seeded by the run's seed).
@@ -334,7 +334,7 @@ pub mod data_api {
     pub fn reference_split_opts(context: NativeCallContext, test: Dataset, options: Map) -> RhaiResult<Map> {
         let c = ctx(&context)?;
         let o: ReferenceSplitOptions = parse("reference_split", &options).map_err(rt)?;
-        let (a, b) = test.split(o.fraction, o.stratified, o.seed.unwrap_or(c.seed)).map_err(rt)?;
+        let (a, b) = test.split(o.fraction, o.stratified, o.seed.unwrap_or(c.seed())).map_err(rt)?;
         Ok(pair("unseen", a, "evaluation", b))
     }
     /// method.md §4.1's 70 % / 30 % split of a test set into #{ unseen, evaluation }, seeded by the run's seed.

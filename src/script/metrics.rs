@@ -35,7 +35,7 @@ pub mod metrics_api {
     ) -> RhaiResult<Table> {
         let c = ctx(&context)?;
         check_keys("evaluate", &options, &["reference", "seed", "mia_swap", "lira"])?;
-        let mia = mia_options("evaluate", c.seed, &options)?;
+        let mia = mia_options("evaluate", c.seed(), &options)?;
         let lira = match options.get("lira") {
             Some(v) => Some(v.clone().try_cast::<Rc<ShadowBank>>().ok_or_else(|| {
                 rt(format!("evaluate(): `lira` is a {}, expected a shadow bank (shadow_models())", v.type_name()))
@@ -94,7 +94,8 @@ pub mod metrics_api {
             let m = model.0.borrow();
             (m.model.spec.clone(), m.model.device())
         };
-        let bank = train_shadows(&spec, device, &request.data, &request.request, &heldout, &cfg, c.seed).map_err(rt)?;
+        let bank =
+            train_shadows(&spec, device, &request.data, &request.request, &heldout, &cfg, c.seed()).map_err(rt)?;
         Ok(Rc::new(bank))
     }
     /// The likelihood-ratio attack of `bank` against one model or unlearning result:
@@ -134,7 +135,7 @@ pub mod metrics_api {
     ) -> RhaiResult<Dynamic> {
         let c = ctx(&context)?;
         check_keys("mia", &options, &["seed", "mia_swap"])?;
-        let o = mia_options("mia", c.seed, &options)?;
+        let o = mia_options("mia", c.seed(), &options)?;
         let (_, model, _) = evaluated_item(item, 0)?;
         let held = crate::metrics::heldout_of_classes(&nonmembers, members.labels_host(), members.num_classes())
             .map_err(rt)?;

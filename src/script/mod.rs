@@ -34,7 +34,8 @@ pub fn rt(e: impl std::fmt::Display) -> Box<EvalAltResult> {
 #[derive(Debug)]
 pub struct RunContext {
     pub device: Device,
-    pub seed: u64,
+    /// `--seed`; a sweep point's own seed while it runs (see [`RunContext::seed`]).
+    seed: std::cell::Cell<u64>,
     /// `--out`; a sweep point's own folder while it runs (see [`RunContext::out_dir`]).
     out_dir: RefCell<PathBuf>,
     pub options: BTreeMap<String, String>,
@@ -65,7 +66,7 @@ impl RunContext {
         };
         RunContext {
             device,
-            seed,
+            seed: std::cell::Cell::new(seed),
             out_dir: RefCell::new(out_dir),
             options,
             used_options: RefCell::new(BTreeSet::new()),
@@ -75,6 +76,17 @@ impl RunContext {
             sweep: crate::sweep::Exec::in_process(),
             sweep_called: std::cell::Cell::new(false),
         }
+    }
+
+    /// The default of every `seed` option: `--seed`, or the seed of the sweep point that is
+    /// running.
+    pub fn seed(&self) -> u64 {
+        self.seed.get()
+    }
+
+    /// Makes `seed` the default seed; returns the previous one.
+    pub fn set_seed(&self, seed: u64) -> u64 {
+        self.seed.replace(seed)
     }
 
     /// The output folder: `--out`, or the folder of the sweep point that is running.

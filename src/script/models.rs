@@ -52,7 +52,7 @@ fn build(context: &NativeCallContext, func: &str, arch: Arch, data: &Dynamic, op
         return Err(rt(format!("{func}(): options `width` and `depth` apply to convnet3 only")));
     }
     let (shape, classes) = shape_and_classes(data)?;
-    let mut spec = ModelSpec::new(arch, shape, classes, o.seed.unwrap_or(c.seed));
+    let mut spec = ModelSpec::new(arch, shape, classes, o.seed.unwrap_or(c.seed()));
     spec.width = o.width;
     spec.depth = o.depth;
     Model::new(spec, c.device).map(ModelHandle::new).map_err(rt)
@@ -128,7 +128,7 @@ pub mod model_api {
     ) -> RhaiResult<ModelHandle> {
         let c = ctx(&context)?;
         let cfg: TrainConfig = parse("train", &options).map_err(rt)?;
-        let seed = cfg.seed.unwrap_or(c.seed);
+        let seed = cfg.seed.unwrap_or(c.seed());
         {
             let mut state = model.0.borrow_mut();
             let report = train::train(&mut state.model, &data, &cfg, seed).map_err(rt)?;

@@ -52,7 +52,7 @@ pub mod plots_api {
         let c = ctx(&context)?;
         check_keys("plot_blend", &options, &["clusters", "members", "seed"])?;
         let int = |k: &str, d: i64| int_or("plot_blend", &options, k, d);
-        let (clusters, members, seed) = (int("clusters", 8)?, int("members", 8)?, int("seed", c.seed as i64)?);
+        let (clusters, members, seed) = (int("clusters", 8)?, int("members", 8)?, int("seed", c.seed() as i64)?);
         if clusters < 1 || members < 0 {
             return Err(rt("plot_blend(): `clusters` must be at least 1 and `members` at least 0"));
         }

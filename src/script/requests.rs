@@ -74,7 +74,7 @@ pub mod request_api {
     ) -> RhaiResult<Request> {
         let c = ctx(&context)?;
         let o: UniformOptions = parse("forget_uniform", &options).map_err(rt)?;
-        ForgetRequest::uniform(&data, fraction, o.stratified, o.seed.unwrap_or(c.seed))
+        ForgetRequest::uniform(&data, fraction, o.stratified, o.seed.unwrap_or(c.seed()))
             .map(|r| wrap(r, &data))
             .map_err(rt)
     }
@@ -120,7 +120,7 @@ pub mod request_api {
         let c = ctx(&context)?;
         let o: RoundsOptions = parse("forget_rounds", &options).map_err(rt)?;
         let rounds =
-            ForgetRequest::rounds(&data, o.rounds, o.fraction, o.stratified, o.seed.unwrap_or(c.seed)).map_err(rt)?;
+            ForgetRequest::rounds(&data, o.rounds, o.fraction, o.stratified, o.seed.unwrap_or(c.seed())).map_err(rt)?;
         Ok(rounds.into_iter().map(|r| Dynamic::from(wrap(r, &data))).collect())
     }
     /// Replays a request saved with `save`; refuses a dataset other than the one it was drawn on.

@@ -49,7 +49,7 @@ pub mod run_api {
     /// The run's seed (`--seed`, default 0): the default of every `seed` option.
     #[rhai_fn(return_raw)]
     pub fn seed(context: NativeCallContext) -> RhaiResult<i64> {
-        Ok(ctx(&context)?.seed as i64)
+        Ok(ctx(&context)?.seed() as i64)
     }
     /// The run's device ("cpu", "cuda:0", ...).
     #[rhai_fn(return_raw)]

@@ -75,8 +75,9 @@ fn plan_of(context: &NativeCallContext, c: &RunContext, def: &Map) -> RhaiResult
         Some(v) => json(v, "`config`")?,
         None => Value::Null,
     };
-    let mut plan = Plan::new(&name, &root, params, points, config, c.options.clone(), c.seed)
+    let mut plan = Plan::new(&name, &root, params, points, config, c.options.clone(), c.seed())
         .map_err(|e| rt(format!("sweep(): {e}")))?;
+    plan.script_sha256 = std::fs::read(&c.info.script).map(|b| sweep::sha256_hex(&b)).unwrap_or_default();
     if let Some(g) = def.get("group_by") {
         let list =
             g.clone().try_cast::<Array>().ok_or_else(|| rt("sweep(): `group_by` must be a list of field names"))?;
@@ -119,15 +120,18 @@ fn ends_run(e: &EvalAltResult) -> bool {
     matches!(e, EvalAltResult::ErrorTerminated(..))
 }
 
-/// Runs `point` in this process: its folder is the output folder while the function runs, every
-/// generator is seeded with the run's seed first (so a point gives the same result wherever and
-/// in whatever order it runs), and the record or the failure marker is written after.
+/// Runs `point` in this process: its folder is the output folder and its seed
+/// ([`Plan::point_seed`]) the run's seed while the function runs, every generator seeded with it
+/// first (so a point gives the same result wherever and in whatever order it runs); the record or
+/// the failure marker is written after.
 fn run_point(context: &NativeCallContext, c: &RunContext, plan: &Plan, point: &Point, f: &FnPtr) -> RhaiResult<()> {
     std::fs::create_dir_all(&point.folder).map_err(|e| rt(format!("{}: {e}", point.folder.display())))?;
     let marker = Marker::running();
     marker.write(point).map_err(rt)?;
     let previous = c.set_out_dir(point.folder.clone());
-    crate::runtime::seed_everything(c.seed);
+    let seed = plan.point_seed(point);
+    let previous_seed = c.set_seed(seed);
+    crate::runtime::seed_everything(seed);
     let mut values = Map::new();
     for (k, v) in &point.values {
         values.insert(k.as_str().into(), rhai::serde::to_dynamic(v)?);
@@ -135,6 +139,7 @@ fn run_point(context: &NativeCallContext, c: &RunContext, plan: &Plan, point: &P
     let t0 = std::time::Instant::now();
     let result = f.call_within_context::<Dynamic>(context, (values,));
     c.set_out_dir(previous);
+    c.set_seed(previous_seed);
     let seconds = t0.elapsed().as_secs_f64();
     let outcome = result.and_then(|v| {
         let rows = rows_of(v).map_err(rt)?;
@@ -168,6 +173,9 @@ fn collect(c: &RunContext, plan: &Plan, allow_partial: bool) -> RhaiResult<Summa
     if rows.is_empty() {
         return Err(rt(format!("sweep `{}`: no point is complete yet", plan.name)));
     }
+    for w in sweep::mixed_conditions(plan) {
+        eprintln!("warning: sweep `{}`: {w}", plan.name);
+    }
     let summary = sweep::summarize_rows(plan, &rows).map_err(rt)?;
     sweep::save_collected(plan, &rows, &summary, &c.info).map_err(rt)?;
     print!("{}", summary.to_text());
@@ -183,21 +191,47 @@ fn collect(c: &RunContext, plan: &Plan, allow_partial: bool) -> RhaiResult<Summa
 /// Submits `points` to Slurm and says what was written and submitted.
 fn submit(c: &RunContext, plan: &Plan, points: &[usize], opts: &slurm::SlurmOptions) -> RhaiResult<()> {
     plan.save().map_err(rt)?;
-    let (script, job) =
-        slurm::submit(plan, points, opts, &c.sweep.exe, &c.sweep.point_args, c.sweep.threads).map_err(rt)?;
-    match job {
-        Some(j) => println!(
-            "submitted job {j}: {} point{} of sweep `{}` (array {}); batch script {}; logs {}",
-            points.len(),
-            if points.len() == 1 { "" } else { "s" },
-            plan.name,
-            slurm::array_spec(points),
-            script.display(),
-            slurm::slurm_dir(plan).join("logs").display()
-        ),
-        None => println!("wrote {} (--dry-run: not submitted)", script.display()),
+    let arrays = slurm::submit(plan, points, opts, &c.sweep.exe, &c.sweep.point_args, c.sweep.threads).map_err(rt)?;
+    for slurm::SubmittedArray { script, job, points: chunk } in arrays {
+        match job {
+            Some(j) => println!(
+                "submitted job {j}: {} point{} of sweep `{}` (points {}); batch script {}; logs {}",
+                chunk.len(),
+                if chunk.len() == 1 { "" } else { "s" },
+                plan.name,
+                slurm::array_spec(&chunk),
+                script.display(),
+                slurm::slurm_dir(plan).join("logs").display()
+            ),
+            None => println!("wrote {} (--dry-run: not submitted)", script.display()),
+        }
     }
     Ok(())
+}
+
+/// Refuses to replace records of another configuration unless `--overwrite` was given.
+fn check_stale(c: &RunContext, plan: &Plan, states: &[State]) -> RhaiResult<()> {
+    let stale: Vec<(usize, &String)> = plan
+        .points
+        .iter()
+        .zip(states)
+        .filter_map(|(p, s)| match s {
+            State::Stale { differs } => Some((p.index, differs)),
+            _ => None,
+        })
+        .collect();
+    if stale.is_empty() || c.sweep.overwrite {
+        return Ok(());
+    }
+    Err(rt(format!(
+        "{} points of sweep `{}` in {} hold results of another configuration (point {}: {}); \
+         give another --out, or pass --overwrite to `unlearn sweep` to replace them",
+        stale.len(),
+        plan.name,
+        plan.root.display(),
+        stale[0].0,
+        stale[0].1
+    )))
 }
 
 fn in_queue(s: &State) -> bool {
@@ -231,7 +265,7 @@ pub mod sweep_api {
                 Err(crate::script::sweep_done())
             }
             Action::Status => {
-                let states = slurm::states(&plan).map_err(rt)?;
+                let states = slurm::states(&plan, true).map_err(rt)?;
                 print!("{}", local::status_report(&plan, &states));
                 Err(crate::script::sweep_done())
             }
@@ -259,7 +293,8 @@ pub mod sweep_api {
                 Err(crate::script::sweep_done())
             }
             Action::Slurm(opts) => {
-                let states = slurm::states(&plan).map_err(rt)?;
+                let states = slurm::states(&plan, true).map_err(rt)?;
+                check_stale(&c, &plan, &states)?;
                 let todo: Vec<usize> = plan
                     .points
                     .iter()
@@ -279,7 +314,7 @@ pub mod sweep_api {
                 Err(crate::script::sweep_done())
             }
             Action::ResubmitFailed(opts) => {
-                let states = slurm::states(&plan).map_err(rt)?;
+                let states = slurm::states(&plan, true).map_err(rt)?;
                 let failed: Vec<usize> = plan
                     .points
                     .iter()
@@ -296,9 +331,23 @@ pub mod sweep_api {
                 Err(crate::script::sweep_done())
             }
             Action::Run { jobs } => {
-                let todo: Vec<usize> =
-                    plan.points.iter().filter(|p| sweep::read_complete(&plan, p).is_none()).map(|p| p.index).collect();
-                let done = plan.points.len() - todo.len();
+                let states = slurm::states(&plan, false).map_err(rt)?;
+                check_stale(&c, &plan, &states)?;
+                let busy: Vec<String> = plan
+                    .points
+                    .iter()
+                    .zip(&states)
+                    .filter(|(_, s)| in_queue(s))
+                    .map(|(p, s)| format!("{} ({})", p.index, s.word()))
+                    .collect();
+                let todo: Vec<usize> = plan
+                    .points
+                    .iter()
+                    .zip(&states)
+                    .filter(|(_, s)| !matches!(s, State::Complete) && !in_queue(s))
+                    .map(|(p, _)| p.index)
+                    .collect();
+                let done = plan.points.len() - todo.len() - busy.len();
                 println!(
                     "sweep `{}`: {} points, {done} already complete, {} to run{}",
                     plan.name,
@@ -306,6 +355,12 @@ pub mod sweep_api {
                     todo.len(),
                     if jobs > 1 && todo.len() > 1 { format!(", {jobs} at a time") } else { String::new() }
                 );
+                if !busy.is_empty() {
+                    println!(
+                        "not run here, as they are queued or running elsewhere (see --status): points {}",
+                        busy.join(", ")
+                    );
+                }
                 if !todo.is_empty() {
                     plan.save().map_err(rt)?;
                 }

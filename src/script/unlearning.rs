@@ -39,7 +39,8 @@ pub mod unlearn_api {
     /// Unlearns with the method `name` (see methods()) and returns the result; the original
     /// model is not changed. Options: request (a forget request, required), retain (a reduced
     /// retain set or a Dataset; default the request's retain set), unseen (held-out items, for
-    /// the A-AMU methods), progress (true), and the method's own options.
+    /// the A-AMU methods), progress (true), and the method's own options (most take `seed`,
+    /// default the run's: the batch order and the method's other draws).
     #[rhai_fn(name = "unlearn", return_raw)]
     pub fn unlearn(
         context: NativeCallContext,
@@ -74,7 +75,7 @@ pub mod unlearn_api {
             request: &request.request,
             retain: retain.as_ref(),
             unseen: unseen.as_ref(),
-            seed: c.seed,
+            seed: c.seed(),
             progress,
         };
         let mut result = m.run(&input, &json).map_err(rt)?;
@@ -159,7 +160,7 @@ pub mod unlearn_api {
         let first = requests.first().ok_or_else(|| rt("unlearn_rounds(): `requests` is empty"))?;
         let train = first.data.clone();
         let rounds: Vec<_> = requests.iter().map(|r| r.request.clone()).collect();
-        let seed = int_or("unlearn_rounds", &options, "seed", c.seed as i64)? as u64;
+        let seed = int_or("unlearn_rounds", &options, "seed", c.seed() as i64)? as u64;
         let plan = MultiRoundPlan { methods, condense, seed };
         let original = model.0.borrow();
         let (records, finals) =

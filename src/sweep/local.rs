@@ -67,7 +67,8 @@ pub fn run_children(
     Ok(failed)
 }
 
-/// A table of the points that are not complete (state, error, log), after a count per state.
+/// A count per state, then a table of the points that are queued, running, failed, interrupted or
+/// stale (with the error, log or difference).
 pub fn status_report(plan: &Plan, states: &[State]) -> String {
     let mut counts: Vec<(String, usize)> = Vec::new();
     for s in states {
@@ -89,7 +90,11 @@ pub fn status_report(plan: &Plan, states: &[State]) -> String {
         let detail = match s {
             State::Complete | State::NotStarted => continue,
             State::Queued { job, .. } => format!("Slurm task {job}"),
-            State::Running { host, pid, since } => format!("pid {pid} on {host} since {since}"),
+            State::Running { host, pid, since, checked: true } => format!("pid {pid} on {host} since {since}"),
+            State::Running { host, pid, since, .. } => {
+                format!("pid {pid} on {host} since {since} (another machine: if that process is gone, delete its status.json)")
+            }
+            State::Stale { differs } => format!("holds results of another configuration ({differs})"),
             State::Failed { error, log } => {
                 let first = error.lines().next().unwrap_or("");
                 match log {

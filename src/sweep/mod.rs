@@ -6,8 +6,14 @@
 //! A point is *complete* when `<folder>/point.json` exists and records the same identity: sweep
 //! name, point parameters, the sweep's `config`, the `--set` options and `--seed`. Every record is
 //! written atomically, so a point is either complete or not: an interrupted sweep resumes by
-//! running only the points that are not. While a point runs, `<folder>/status.json` says so (host,
-//! process, Slurm job, log); a failure rewrites it with the error.
+//! running only the points that are not. A record of another identity is *stale*: executors
+//! refuse to replace it unless told to (`--overwrite`). While a point runs,
+//! `<folder>/status.json` says so (host, process, Slurm job and task, log); a failure rewrites it
+//! with the error.
+//!
+//! Every point runs with its own seed, `--seed` plus its `seed` parameter when it has an integer
+//! one: the default of every `seed` option (the methods' batch order included) and the seed of
+//! libtorch's generators, so a point gives the same numbers wherever and in whatever order it runs.
 pub mod local;
 pub mod slurm;
 
@@ -32,8 +38,9 @@ pub const SUMMARY_NAME: &str = "sweep_summary";
 /// What `sweep()` does with the plan, chosen on the command line.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
-    /// Run every point that is not complete: in this process (`jobs` 1) or in `jobs` child
-    /// processes at a time; then collect. What `unlearn run` and notebooks do.
+    /// Run every point that is not complete (nor running or queued elsewhere): in this process
+    /// (`jobs` 1) or in `jobs` child processes at a time; then collect. What `unlearn run` and
+    /// notebooks do.
     Run { jobs: usize },
     /// Print the points and their folders (`--plan`).
     Plan,
@@ -61,12 +68,20 @@ pub struct Exec {
     pub point_args: Vec<String>,
     /// `--threads` when given.
     pub threads: Option<i32>,
+    /// Replace point records made under another identity (`--overwrite`).
+    pub overwrite: bool,
 }
 
 impl Exec {
     /// Points run in this process, one after another (`unlearn run`, notebooks).
     pub fn in_process() -> Exec {
-        Exec { action: Action::Run { jobs: 1 }, exe: PathBuf::from("unlearn"), point_args: Vec::new(), threads: None }
+        Exec {
+            action: Action::Run { jobs: 1 },
+            exe: PathBuf::from("unlearn"),
+            point_args: Vec::new(),
+            threads: None,
+            overwrite: false,
+        }
     }
 }
 
@@ -113,6 +128,16 @@ pub struct Plan {
     pub config: Value,
     pub options: BTreeMap<String, String>,
     pub seed: u64,
+    /// SHA-256 of the script's text when the plan was made (recorded with every point, so the
+    /// collected table can tell when its points came from different versions of the script).
+    #[serde(default)]
+    pub script_sha256: String,
+}
+
+/// Hex SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A value as text: strings bare, `()` as "none", anything else as compact JSON.
@@ -223,7 +248,23 @@ impl Plan {
             config,
             options,
             seed,
+            script_sha256: String::new(),
         })
+    }
+
+    /// The seed `point` runs with: `--seed` plus its `seed` parameter when that is an integer.
+    pub fn point_seed(&self, point: &Point) -> u64 {
+        match point.values.get("seed") {
+            Some(Value::Number(n)) if n.is_i64() => self.seed.wrapping_add(n.as_i64().unwrap_or(0) as u64),
+            Some(Value::Number(n)) if n.is_u64() => self.seed.wrapping_add(n.as_u64().unwrap_or(0)),
+            _ => self.seed,
+        }
+    }
+
+    /// What every point's identity shares (name, config, options, seed), as text: a Slurm
+    /// submission made under another one does not describe this sweep's points.
+    pub fn fingerprint(&self) -> String {
+        serde_json::json!([self.name, self.config, self.options, self.seed]).to_string()
     }
 
     /// The identity a record of `point` must carry to count as complete.
@@ -335,14 +376,66 @@ pub struct PointResult {
     pub rows: Vec<Value>,
     /// Wall time of the experiment function.
     pub seconds: f64,
+    /// The seed the point ran with ([`Plan::point_seed`]).
+    #[serde(default)]
+    pub seed: u64,
+    /// libtorch's CPU threads and the device: on the CPU the last bits of a result depend on
+    /// the thread count.
+    #[serde(default)]
+    pub threads: i32,
+    #[serde(default)]
+    pub device: String,
+    #[serde(default)]
+    pub script_sha256: String,
+}
+
+/// The record in `point`'s folder, whatever its identity.
+pub fn read_record(point: &Point) -> Option<PointResult> {
+    let text = std::fs::read_to_string(point.folder.join(POINT_FILE)).ok()?;
+    let record: Value = serde_json::from_str(&text).ok()?;
+    serde_json::from_value(record.get("result")?.clone()).ok()
+}
+
+/// The record of `point` when it is complete (same identity), else `None`.
+pub fn read_complete_record(plan: &Plan, point: &Point) -> Option<PointResult> {
+    read_record(point).filter(|r| r.identity == plan.identity(point))
 }
 
 /// The rows of `point` when its record is complete (same identity), else `None`.
 pub fn read_complete(plan: &Plan, point: &Point) -> Option<Vec<Value>> {
-    let text = std::fs::read_to_string(point.folder.join(POINT_FILE)).ok()?;
-    let record: Value = serde_json::from_str(&text).ok()?;
-    let result: PointResult = serde_json::from_value(record.get("result")?.clone()).ok()?;
-    (result.identity == plan.identity(point)).then_some(result.rows)
+    read_complete_record(plan, point).map(|r| r.rows)
+}
+
+/// How the record in `point`'s folder differs from this sweep's identity, when there is a record
+/// of another identity (a *stale* one), e.g. "--set take: `600` here, `2000` in the record".
+pub fn stale(plan: &Plan, point: &Point) -> Option<String> {
+    let old = read_record(point)?.identity;
+    let new = plan.identity(point);
+    if old == new {
+        return None;
+    }
+    let mut diffs = Vec::new();
+    if old.sweep != new.sweep {
+        diffs.push(format!("sweep name: `{}` here, `{}` in the record", new.sweep, old.sweep));
+    }
+    if old.point != new.point {
+        diffs.push("the point's parameters".to_string());
+    }
+    if old.config != new.config {
+        diffs.push(format!("config: {} here, {} in the record", new.config, old.config));
+    }
+    let keys: std::collections::BTreeSet<&String> = old.options.keys().chain(new.options.keys()).collect();
+    for k in keys {
+        let (a, b) = (new.options.get(k), old.options.get(k));
+        if a != b {
+            let show = |v: Option<&String>| v.map(|v| format!("`{v}`")).unwrap_or_else(|| "unset".into());
+            diffs.push(format!("--set {k}: {} here, {} in the record", show(a), show(b)));
+        }
+    }
+    if old.seed != new.seed {
+        diffs.push(format!("--seed: {} here, {} in the record", new.seed, old.seed));
+    }
+    Some(diffs.join("; "))
 }
 
 /// `rows` with the point's parameters added to each row that lacks them.
@@ -359,9 +452,19 @@ pub fn with_point_values(rows: Vec<Map<String, Value>>, point: &Point) -> Vec<Va
 
 /// Writes the record of a finished point and removes its status marker.
 pub fn write_complete(plan: &Plan, point: &Point, rows: Vec<Value>, seconds: f64, run: &RunInfo) -> Result<()> {
-    let result = PointResult { identity: plan.identity(point), index: point.index, rows, seconds };
+    let result = PointResult {
+        identity: plan.identity(point),
+        index: point.index,
+        rows,
+        seconds,
+        seed: plan.point_seed(point),
+        threads: tch::get_num_threads(),
+        device: run.device.clone(),
+        script_sha256: plan.script_sha256.clone(),
+    };
     let mut run = run.clone();
     run.out_dir = point.folder.display().to_string();
+    run.seed = plan.point_seed(point);
     crate::report::save_result(&point.folder.join(POINT_FILE), &result, &run)?;
     let _ = std::fs::remove_file(point.folder.join(STATUS_FILE));
     Ok(())
@@ -448,11 +551,13 @@ pub enum State {
         job: String,
         state: String,
     },
-    /// Running in a live local process.
+    /// Running in a live process of this machine, or (`checked` false) started by a process of
+    /// another machine that this one cannot see.
     Running {
         host: String,
         pid: u32,
         since: String,
+        checked: bool,
     },
     /// Failed: the error when the process could report it, and its log.
     Failed {
@@ -464,7 +569,11 @@ pub enum State {
         since: String,
         log: Option<String>,
     },
-    /// Never run (or its record belongs to another identity).
+    /// Holds the record of another identity (what differs), and nothing runs it.
+    Stale {
+        differs: String,
+    },
+    /// Never run.
     NotStarted,
 }
 
@@ -477,31 +586,43 @@ impl State {
             State::Running { .. } => "running".into(),
             State::Failed { .. } => "failed".into(),
             State::Interrupted { .. } => "interrupted".into(),
+            State::Stale { .. } => "stale".into(),
             State::NotStarted => "not started".into(),
         }
     }
 }
 
-/// The state of `point`: `queue` maps `JOB_TASK` to the Slurm state of tasks in the queue;
-/// `submitted_in` is the job of the latest submission that holds the point, `slurm_log` its log.
+/// The state of `point`. `queue` maps `JOB_TASK` to the Slurm state of the array tasks in the
+/// queue; `submitted` is the (job, task) of the latest submission of this sweep that holds the
+/// point, `slurm_log` that task's log.
 pub fn point_state(
     plan: &Plan,
     point: &Point,
     queue: &BTreeMap<String, String>,
-    submitted_in: Option<&str>,
+    submitted: Option<(&str, usize)>,
     slurm_log: Option<PathBuf>,
 ) -> State {
     if read_complete(plan, point).is_some() {
         return State::Complete;
     }
-    if let Some(job) = submitted_in {
-        let id = format!("{job}_{}", point.index);
+    if let Some((job, task)) = submitted {
+        let id = format!("{job}_{task}");
         if let Some(s) = queue.get(&id) {
             return State::Queued { job: id, state: s.clone() };
         }
     }
     let slurm_log = slurm_log.map(|p| p.display().to_string());
-    match Marker::read(point) {
+    let marker = Marker::read(point);
+    // a task of a submission this sweep has no record of (a hand-made sbatch) counts too
+    if let Some(m) = &marker {
+        if let (Some(job), Some(task)) = (&m.slurm_job, &m.slurm_task) {
+            let id = format!("{job}_{task}");
+            if let Some(s) = queue.get(&id) {
+                return State::Queued { job: id, state: s.clone() };
+            }
+        }
+    }
+    match marker {
         Some(m) if m.state == "failed" => {
             State::Failed { error: m.error.unwrap_or_else(|| "failed".into()), log: m.log.or(slurm_log) }
         }
@@ -511,16 +632,22 @@ pub fn point_state(
                     .into(),
             log: m.log.or(slurm_log),
         },
-        Some(m) if m.host == host_name() && pid_alive(m.pid) && m.pid != std::process::id() => {
-            State::Running { host: m.host, pid: m.pid, since: m.started }
+        Some(m) if m.host != host_name() => {
+            State::Running { host: m.host, pid: m.pid, since: m.started, checked: false }
+        }
+        Some(m) if pid_alive(m.pid) && m.pid != std::process::id() => {
+            State::Running { host: m.host, pid: m.pid, since: m.started, checked: true }
         }
         Some(m) => State::Interrupted { since: m.started, log: m.log },
-        None if submitted_in.is_some() => State::Failed {
+        None if submitted.is_some() => State::Failed {
             error: "the task left the queue without starting the point (cancelled, or failed before the script ran)"
                 .into(),
             log: slurm_log,
         },
-        None => State::NotStarted,
+        None => match stale(plan, point) {
+            Some(differs) => State::Stale { differs },
+            None => State::NotStarted,
+        },
     }
 }
 
@@ -540,6 +667,31 @@ pub fn gather(plan: &Plan) -> (Vec<Value>, Vec<&Point>) {
 /// The collected table of `rows`: mean and 95 % confidence interval per group.
 pub fn summarize_rows(plan: &Plan, rows: &[Value]) -> Result<Summary> {
     Ok(summarize(rows, &plan.group_fields(rows))?.with_spread(Spread::Ci95))
+}
+
+/// Warnings about complete points that ran under different conditions: libtorch threads,
+/// device, or version of the script.
+pub fn mixed_conditions(plan: &Plan) -> Vec<String> {
+    let records: Vec<PointResult> = plan.points.iter().filter_map(|p| read_complete_record(plan, p)).collect();
+    let mut out = Vec::new();
+    let mut distinct = |what: &str, values: Vec<String>| {
+        let mut seen: Vec<String> = Vec::new();
+        for v in values {
+            if !seen.contains(&v) {
+                seen.push(v);
+            }
+        }
+        if seen.len() > 1 {
+            out.push(format!("the points ran with different {what}: {}", seen.join(", ")));
+        }
+    };
+    distinct("libtorch CPU threads", records.iter().map(|r| r.threads.to_string()).collect());
+    distinct("devices", records.iter().map(|r| r.device.clone()).collect());
+    distinct(
+        "versions of the script (SHA-256)",
+        records.iter().map(|r| r.script_sha256.chars().take(12).collect()).collect(),
+    );
+    out
 }
 
 /// Writes `<root>/sweep_summary.{csv,json}` and `<root>/sweep_rows.json`.

@@ -1,7 +1,9 @@
-//! The Slurm executor: one job-array task per sweep point (`SLURM_ARRAY_TASK_ID` is the point's
-//! index in the plan), submitted with `sbatch`, watched with `squeue`. Every submission writes its
-//! own batch script under `<root>/slurm/` and is recorded in `<root>/slurm/submissions.json`, so
-//! `--status` can tell a queued task from a failed one and `--resubmit-failed` reruns only those.
+//! The Slurm executor: one job-array task per sweep point, submitted with `sbatch`, watched with
+//! `squeue`. Task k of a submission runs the k-th point it lists (the batch script holds the list,
+//! so `SLURM_ARRAY_TASK_ID` selects the point and stays below Slurm's MaxArraySize however large
+//! the sweep; bigger submissions are split). Every submission writes its own batch script under
+//! `<root>/slurm/` and is recorded in `<root>/slurm/submissions.json`, so `--status` can tell a
+//! queued task from a failed one and `--resubmit-failed` reruns only those.
 use super::{Plan, State};
 use crate::error::{Error, Result};
 use crate::io::write_json_atomic;
@@ -22,6 +24,9 @@ pub struct SlurmOptions {
     pub mem: Option<String>,
     /// At most this many tasks at once (`--array=...%K`).
     pub max_parallel: Option<u32>,
+    /// At most this many tasks per job array (the cluster's MaxArraySize; default 1000): more
+    /// points are submitted as several arrays.
+    pub max_array_size: Option<u32>,
     /// Further `#SBATCH` arguments, e.g. `--account=proj` or `--qos=short`.
     pub extra: Vec<String>,
     /// Write the batch script but do not submit it.
@@ -32,10 +37,14 @@ pub struct SlurmOptions {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Submission {
     pub job_id: String,
-    /// The points (array task ids) it holds.
+    /// The points it holds: array task k runs point `points[k]`.
     pub points: Vec<usize>,
     pub script: PathBuf,
     pub submitted: String,
+    /// [`Plan::fingerprint`] of the sweep it ran: a submission made with other options, config or
+    /// seed says nothing about this sweep's points.
+    #[serde(default)]
+    pub fingerprint: String,
 }
 
 /// The folder of batch scripts, logs and the submission record.
@@ -58,12 +67,13 @@ pub fn submissions(plan: &Plan) -> Result<Vec<Submission>> {
     serde_json::from_str(&text).map_err(|e| Error::Format { path, msg: format!("not a submission record ({e})") })
 }
 
-/// For each point, the job of the latest submission that holds it.
-pub fn latest_jobs(subs: &[Submission]) -> BTreeMap<usize, String> {
+/// For each point, the (job, task) of the latest submission of this sweep that holds it.
+pub fn latest_tasks(plan: &Plan, subs: &[Submission]) -> BTreeMap<usize, (String, usize)> {
+    let fingerprint = plan.fingerprint();
     let mut out = BTreeMap::new();
-    for s in subs {
-        for &p in &s.points {
-            out.insert(p, s.job_id.clone());
+    for s in subs.iter().filter(|s| s.fingerprint == fingerprint) {
+        for (task, &p) in s.points.iter().enumerate() {
+            out.insert(p, (s.job_id.clone(), task));
         }
     }
     out
@@ -96,9 +106,9 @@ pub fn sh_quote(s: &str) -> String {
     }
 }
 
-/// The batch script of a job array over `points`: each task runs
-/// `<exe> <point_args...> --threads T --point $SLURM_ARRAY_TASK_ID` in `workdir`, T being
-/// `threads` or else the task's CPUs.
+/// The batch script of a job array over `points`: task k runs
+/// `<exe> <point_args...> --threads T --point points[k]` in `workdir`, T being `threads` or else
+/// the task's CPUs.
 pub fn batch_script(
     plan: &Plan,
     points: &[usize],
@@ -112,7 +122,7 @@ pub fn batch_script(
     let mut s = String::from("#!/bin/bash\n");
     let mut directive = |d: String| s.push_str(&format!("#SBATCH {d}\n"));
     directive(format!("--job-name={}", sh_quote(&format!("unlearn-{}", plan.name))));
-    let mut array = format!("--array={}", array_spec(points));
+    let mut array = format!("--array=0-{}", points.len().saturating_sub(1));
     if let Some(k) = opts.max_parallel {
         array.push_str(&format!("%{k}"));
     }
@@ -140,14 +150,16 @@ pub fn batch_script(
     }
     s.push_str(&format!(
         "# Written by `unlearn sweep --slurm` at {}: sweep `{}`, {} of its {} points.\n\
-         # Each array task runs the point whose index (in {}) is its SLURM_ARRAY_TASK_ID.\n\
+         # Array task k runs the k-th point listed here (indices of the points in {}).\n\
          set -euo pipefail\n\
+         points=({})\n\
          export UNLEARN_SWEEP_LOG={}/\"${{SLURM_ARRAY_JOB_ID}}_${{SLURM_ARRAY_TASK_ID}}.out\"\n",
         crate::report::now(),
         plan.name,
         points.len(),
         plan.points.len(),
         plan.root.join(super::PLAN_FILE).display(),
+        points.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(" "),
         sh_quote(&logs.display().to_string()),
     ));
     let mut cmd = vec![sh_quote(&exe.display().to_string())];
@@ -155,7 +167,7 @@ pub fn batch_script(
     cmd.push("--threads".into());
     cmd.push(threads.map(|t| t.to_string()).unwrap_or_else(|| "\"${SLURM_CPUS_PER_TASK:-1}\"".into()));
     cmd.push("--point".into());
-    cmd.push("\"$SLURM_ARRAY_TASK_ID\"".into());
+    cmd.push("\"${points[$SLURM_ARRAY_TASK_ID]}\"".into());
     s.push_str(&format!("exec {}\n", cmd.join(" ")));
     s
 }
@@ -167,8 +179,17 @@ fn slurm_command(program: &str, args: &[&str]) -> Result<std::process::Output> {
     })
 }
 
-/// Writes the batch script for `points`, submits it (unless `dry_run`) and records the
-/// submission. Returns the script's path and the job id (`None` for a dry run).
+/// One job array written (and submitted) by [`submit`].
+#[derive(Debug, Clone)]
+pub struct SubmittedArray {
+    pub script: PathBuf,
+    /// `None` for a dry run.
+    pub job: Option<String>,
+    pub points: Vec<usize>,
+}
+
+/// Writes a batch script for `points` (several when they are more than the array size),
+/// submits each (unless `dry_run`) and records the submissions.
 pub fn submit(
     plan: &Plan,
     points: &[usize],
@@ -176,40 +197,51 @@ pub fn submit(
     exe: &Path,
     point_args: &[String],
     threads: Option<i32>,
-) -> Result<(PathBuf, Option<String>)> {
+) -> Result<Vec<SubmittedArray>> {
     let workdir = std::env::current_dir().map_err(|e| Error::io(".", e))?;
     let dir = slurm_dir(plan);
     std::fs::create_dir_all(dir.join("logs")).map_err(|e| Error::io(dir.join("logs"), e))?;
     let mut subs = submissions(plan)?;
-    let script = dir.join(format!("job-{}.sbatch", subs.len() + 1));
-    let text = batch_script(plan, points, opts, exe, point_args, threads, &workdir);
-    crate::io::write_atomic(&script, text.as_bytes())?;
-    if opts.dry_run {
-        return Ok((script, None));
+    let size = opts.max_array_size.unwrap_or(1000).max(1) as usize;
+    let mut out = Vec::new();
+    for (i, chunk) in points.chunks(size).enumerate() {
+        let script = if opts.dry_run {
+            dir.join(format!("dry-run-{}.sbatch", i + 1))
+        } else {
+            dir.join(format!("job-{}.sbatch", subs.len() + 1))
+        };
+        let text = batch_script(plan, chunk, opts, exe, point_args, threads, &workdir);
+        crate::io::write_atomic(&script, text.as_bytes())?;
+        if opts.dry_run {
+            out.push(SubmittedArray { script, job: None, points: chunk.to_vec() });
+            continue;
+        }
+        let script_text = script.display().to_string();
+        let o = slurm_command("sbatch", &["--parsable", &script_text])?;
+        if !o.status.success() {
+            return Err(Error::invalid(
+                "sbatch",
+                script_text,
+                format!("a submitted job; sbatch said: {}", String::from_utf8_lossy(&o.stderr).trim()),
+            ));
+        }
+        // `--parsable` prints `JOBID` or `JOBID;CLUSTER`
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        let job_id = stdout.trim().split(';').next().unwrap_or("").to_string();
+        if job_id.is_empty() || !job_id.chars().all(|c| c.is_ascii_digit()) {
+            return Err(Error::invalid("sbatch output", stdout.trim(), "a job id"));
+        }
+        subs.push(Submission {
+            job_id: job_id.clone(),
+            points: chunk.to_vec(),
+            script: script.clone(),
+            submitted: crate::report::now(),
+            fingerprint: plan.fingerprint(),
+        });
+        write_json_atomic(dir.join("submissions.json"), &subs)?;
+        out.push(SubmittedArray { script, job: Some(job_id), points: chunk.to_vec() });
     }
-    let script_text = script.display().to_string();
-    let out = slurm_command("sbatch", &["--parsable", &script_text])?;
-    if !out.status.success() {
-        return Err(Error::invalid(
-            "sbatch",
-            script_text,
-            format!("a submitted job; sbatch said: {}", String::from_utf8_lossy(&out.stderr).trim()),
-        ));
-    }
-    // `--parsable` prints `JOBID` or `JOBID;CLUSTER`
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let job_id = stdout.trim().split(';').next().unwrap_or("").to_string();
-    if job_id.is_empty() || !job_id.chars().all(|c| c.is_ascii_digit()) {
-        return Err(Error::invalid("sbatch output", stdout.trim(), "a job id"));
-    }
-    subs.push(Submission {
-        job_id: job_id.clone(),
-        points: points.to_vec(),
-        script: script.clone(),
-        submitted: crate::report::now(),
-    });
-    write_json_atomic(dir.join("submissions.json"), &subs)?;
-    Ok((script, Some(job_id)))
+    Ok(out)
 }
 
 /// The array tasks of `jobs` in the queue: `JOB_TASK` → state (PENDING, RUNNING, ...).
@@ -234,15 +266,20 @@ pub fn queue(jobs: &[String]) -> Result<BTreeMap<String, String>> {
         if !jobs.iter().any(|j| j == job) {
             continue;
         }
-        for t in expand_tasks(tasks) {
+        let tasks = expand_tasks(tasks);
+        if tasks.is_empty() {
+            // a task of ours that cannot be read would look like one that left the queue
+            return Err(Error::invalid("squeue line", line.trim(), "JOB_TASK|STATE with a task id or range"));
+        }
+        for t in tasks {
             out.insert(format!("{job}_{t}"), state.to_string());
         }
     }
     Ok(out)
 }
 
-/// `7` → [7]; `[3-5,9%2]` → [3, 4, 5, 9].
-fn expand_tasks(tasks: &str) -> Vec<usize> {
+/// `7` → [7]; `[3-5,9%2]` → [3, 4, 5, 9]; nothing for what is not a task id or range.
+pub fn expand_tasks(tasks: &str) -> Vec<usize> {
     let inner = tasks.trim_start_matches('[').trim_end_matches(']');
     let inner = inner.split('%').next().unwrap_or("");
     let mut out = Vec::new();
@@ -259,18 +296,40 @@ fn expand_tasks(tasks: &str) -> Vec<usize> {
     out
 }
 
-/// Every point's state, with the Slurm queue consulted when the sweep was submitted.
-pub fn states(plan: &Plan) -> Result<Vec<State>> {
+/// Every point's state, with the Slurm queue consulted when the sweep was submitted or a point
+/// was started by a Slurm task. Unless `strict`, a queue that cannot be read (no Slurm client
+/// here) is a warning and counts as empty.
+pub fn states(plan: &Plan, strict: bool) -> Result<Vec<State>> {
     let subs = submissions(plan)?;
-    let latest = latest_jobs(&subs);
-    let jobs: Vec<String> = subs.iter().map(|s| s.job_id.clone()).collect();
-    let q = if jobs.is_empty() { BTreeMap::new() } else { queue(&jobs)? };
+    let latest = latest_tasks(plan, &subs);
+    let mut jobs: Vec<String> = latest.values().map(|(j, _)| j.clone()).collect();
+    for p in &plan.points {
+        if let Some(j) = super::Marker::read(p).and_then(|m| m.slurm_job) {
+            jobs.push(j);
+        }
+    }
+    jobs.sort();
+    jobs.dedup();
+    let q = match (jobs.is_empty(), strict) {
+        (true, _) => BTreeMap::new(),
+        (false, true) => queue(&jobs)?,
+        (false, false) => queue(&jobs).unwrap_or_else(|e| {
+            eprintln!("warning: cannot read the Slurm queue ({e}); counting no task as queued");
+            BTreeMap::new()
+        }),
+    };
     Ok(plan
         .points
         .iter()
         .map(|p| {
-            let job = latest.get(&p.index);
-            super::point_state(plan, p, &q, job.map(String::as_str), job.map(|j| log_path(plan, j, p.index)))
+            let task = latest.get(&p.index);
+            super::point_state(
+                plan,
+                p,
+                &q,
+                task.map(|(j, t)| (j.as_str(), *t)),
+                task.map(|(j, t)| log_path(plan, j, *t)),
+            )
         })
         .collect())
 }
