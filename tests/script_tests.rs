@@ -312,6 +312,10 @@ fn multi_round_and_method_lists_from_a_script() {
         let results = ex::run_methods(m, ["a_cf", "neggrad_plus"], #{ request: rounds[0], unseen: parts.unseen, progress: false },
                                       #{ neggrad_plus: #{ epochs: 1 } });
         if results.len() != 2 || results[1].result.options.epochs != 1 { throw "run_methods"; }
+        // a seed in the inputs goes to the methods that take one (ssd draws nothing)
+        let seeded = ex::run_methods(m, ["a_cf", "ssd"], #{ request: rounds[0], unseen: parts.unseen, progress: false, seed: 7 }, #{});
+        if seeded[0].result.options.seed != 7 { throw `a_cf seed ${seeded[0].result.options.seed}`; }
+        if "seed" in seeded[1].result.options { throw "ssd got a seed"; }
     "#;
     run_source(src, dir.path(), &[]).unwrap();
     assert!(dir.path().join("multiround/manifest.json").is_file());
