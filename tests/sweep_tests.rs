@@ -43,13 +43,19 @@ impl Fixture {
     fn ok_file(&self) -> PathBuf {
         self.dir.path().join("ok")
     }
-    /// `unlearn sweep pure.rhai --out out --set ok_file=... ARGS` in the fixture folder.
-    fn sweep(&self, args: &[&str], path: Option<&str>) -> Output {
+    /// `unlearn sweep pure.rhai --out OUT --device cpu --set ok_file=... ARGS` in the fixture
+    /// folder.
+    fn command(&self, out: &str, args: &[&str]) -> Command {
         let mut c = Command::new(bin());
         c.current_dir(self.dir.path())
-            .args(["sweep", "pure.rhai", "--out", "out", "--device", "cpu", "--set"])
+            .args(["sweep", "pure.rhai", "--out", out, "--device", "cpu", "--set"])
             .arg(format!("ok_file={}", self.ok_file().display()))
             .args(args);
+        c
+    }
+    /// [`Fixture::command`] into `out`, run to its end, with `path` as PATH when given.
+    fn sweep(&self, args: &[&str], path: Option<&str>) -> Output {
+        let mut c = self.command("out", args);
         if let Some(p) = path {
             c.env("PATH", p);
         }
@@ -207,12 +213,7 @@ fn local_sweep_reports_a_failed_point_and_a_rerun_runs_only_it() {
     assert_eq!(rows[2][..4], ["b", "3", "5.000000", "2.000000"]);
 
     // N child processes give the same table
-    let o = Command::new(bin())
-        .current_dir(f.dir.path())
-        .args(["sweep", "pure.rhai", "--out", "out2", "--jobs", "3", "--set"])
-        .arg(format!("ok_file={}", f.ok_file().display()))
-        .output()
-        .unwrap();
+    let o = f.command("out2", &["--jobs", "3"]).output().unwrap();
     assert!(o.status.success(), "{}", text(&o));
     assert!(text(&o).contains("3 at a time"), "{}", text(&o));
     assert!(f.dir.path().join("out2/logs/point-5.log").is_file());
@@ -249,12 +250,9 @@ fn a_killed_local_sweep_resumes_without_redoing_finished_points() {
     let f = Fixture::new();
     std::fs::write(f.ok_file(), "").unwrap();
     let go = f.dir.path().join("go");
-    let mut child = Command::new(bin())
-        .current_dir(f.dir.path())
-        .args(["sweep", "pure.rhai", "--out", "out", "--set"])
-        .arg(format!("ok_file={}", f.ok_file().display()))
-        .arg("--set")
-        .arg(format!("go_file={}", go.display()))
+    let go_set = format!("go_file={}", go.display());
+    let mut child = f
+        .command("out", &["--set", &go_set])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -268,26 +266,12 @@ fn a_killed_local_sweep_resumes_without_redoing_finished_points() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    let o = Command::new(bin())
-        .current_dir(f.dir.path())
-        .args(["sweep", "pure.rhai", "--out", "out", "--status", "--set"])
-        .arg(format!("ok_file={}", f.ok_file().display()))
-        .arg("--set")
-        .arg(format!("go_file={}", go.display()))
-        .output()
-        .unwrap();
+    let o = f.sweep(&["--status", "--set", &go_set], None);
     let t = text(&o);
     assert!(t.contains("5 complete, 1 interrupted"), "{t}");
     let before: Vec<SystemTime> = (1..=3).map(|s| f.mtime(&format!("method=a,seed={s}"))).collect();
     std::fs::write(&go, "").unwrap();
-    let o = Command::new(bin())
-        .current_dir(f.dir.path())
-        .args(["sweep", "pure.rhai", "--out", "out", "--set"])
-        .arg(format!("ok_file={}", f.ok_file().display()))
-        .arg("--set")
-        .arg(format!("go_file={}", go.display()))
-        .output()
-        .unwrap();
+    let o = f.sweep(&["--set", &go_set], None);
     let t = text(&o);
     assert!(o.status.success(), "{t}");
     assert!(t.contains("5 already complete, 1 to run"), "{t}");
@@ -377,12 +361,7 @@ fn slurm_executor_submits_reports_failures_and_resubmits_only_them() {
     let o = f.sweep(&["--collect"], Some(&path));
     assert!(o.status.success(), "{}", text(&o));
     // the same table as the local executor's
-    let local = Command::new(bin())
-        .current_dir(f.dir.path())
-        .args(["sweep", "pure.rhai", "--out", "local", "--set"])
-        .arg(format!("ok_file={}", f.ok_file().display()))
-        .output()
-        .unwrap();
+    let local = f.command("local", &[]).output().unwrap();
     assert!(local.status.success(), "{}", text(&local));
     assert_eq!(
         std::fs::read_to_string(f.root().join("sweep_summary.csv")).unwrap(),

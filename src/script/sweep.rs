@@ -154,7 +154,7 @@ fn run_point(context: &NativeCallContext, c: &RunContext, plan: &Plan, point: &P
 /// The collected table of a sweep, saved in its root and printed; an error lists the points that
 /// are missing unless `allow_partial`.
 fn collect(c: &RunContext, plan: &Plan, allow_partial: bool) -> RhaiResult<Summary> {
-    let (rows, missing) = sweep::gather(plan);
+    let (records, missing) = sweep::gather(plan);
     if !missing.is_empty() {
         let list: Vec<String> = missing.iter().take(20).map(|p| format!("  {}: {}", p.index, p.label())).collect();
         let msg = format!(
@@ -170,10 +170,11 @@ fn collect(c: &RunContext, plan: &Plan, allow_partial: bool) -> RhaiResult<Summa
         }
         eprintln!("warning: {msg}");
     }
+    let rows: Vec<Value> = records.iter().flat_map(|r| r.rows.iter().cloned()).collect();
     if rows.is_empty() {
         return Err(rt(format!("sweep `{}`: no point is complete yet", plan.name)));
     }
-    for w in sweep::mixed_conditions(plan) {
+    for w in sweep::mixed_conditions(&records) {
         eprintln!("warning: sweep `{}`: {w}", plan.name);
     }
     let summary = sweep::summarize_rows(plan, &rows).map_err(rt)?;
@@ -238,6 +239,16 @@ fn in_queue(s: &State) -> bool {
     matches!(s, State::Queued { .. } | State::Running { .. })
 }
 
+/// The indices of the points whose state passes `keep`.
+fn points_where(plan: &Plan, states: &[State], keep: impl Fn(&State) -> bool) -> Vec<usize> {
+    plan.points.iter().zip(states).filter(|(_, s)| keep(s)).map(|(p, _)| p.index).collect()
+}
+
+/// Neither complete nor queued or running: what a run or a submission takes on.
+fn to_run(s: &State) -> bool {
+    !matches!(s, State::Complete) && !in_queue(s)
+}
+
 #[export_module]
 pub mod sweep_api {
     use super::*;
@@ -295,13 +306,7 @@ pub mod sweep_api {
             Action::Slurm(opts) => {
                 let states = slurm::states(&plan, true).map_err(rt)?;
                 check_stale(&c, &plan, &states)?;
-                let todo: Vec<usize> = plan
-                    .points
-                    .iter()
-                    .zip(&states)
-                    .filter(|(_, s)| !matches!(s, State::Complete) && !in_queue(s))
-                    .map(|(p, _)| p.index)
-                    .collect();
+                let todo = points_where(&plan, &states, to_run);
                 let skipped = plan.points.len() - todo.len();
                 if todo.is_empty() {
                     println!("sweep `{}`: every point is complete or queued; nothing to submit", plan.name);
@@ -315,13 +320,8 @@ pub mod sweep_api {
             }
             Action::ResubmitFailed(opts) => {
                 let states = slurm::states(&plan, true).map_err(rt)?;
-                let failed: Vec<usize> = plan
-                    .points
-                    .iter()
-                    .zip(&states)
-                    .filter(|(_, s)| matches!(s, State::Failed { .. } | State::Interrupted { .. }))
-                    .map(|(p, _)| p.index)
-                    .collect();
+                let failed =
+                    points_where(&plan, &states, |s| matches!(s, State::Failed { .. } | State::Interrupted { .. }));
                 if failed.is_empty() {
                     println!("sweep `{}`: no failed points", plan.name);
                 } else {
@@ -333,20 +333,11 @@ pub mod sweep_api {
             Action::Run { jobs } => {
                 let states = slurm::states(&plan, false).map_err(rt)?;
                 check_stale(&c, &plan, &states)?;
-                let busy: Vec<String> = plan
-                    .points
+                let busy: Vec<String> = points_where(&plan, &states, in_queue)
                     .iter()
-                    .zip(&states)
-                    .filter(|(_, s)| in_queue(s))
-                    .map(|(p, s)| format!("{} ({})", p.index, s.word()))
+                    .map(|&i| format!("{i} ({})", states[i].word()))
                     .collect();
-                let todo: Vec<usize> = plan
-                    .points
-                    .iter()
-                    .zip(&states)
-                    .filter(|(_, s)| !matches!(s, State::Complete) && !in_queue(s))
-                    .map(|(p, _)| p.index)
-                    .collect();
+                let todo = points_where(&plan, &states, to_run);
                 let done = plan.points.len() - todo.len() - busy.len();
                 println!(
                     "sweep `{}`: {} points, {done} already complete, {} to run{}",

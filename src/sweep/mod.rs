@@ -140,6 +140,17 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The distinct items of `items`, in the order they first appear.
+fn first_seen<T: PartialEq>(items: impl IntoIterator<Item = T>) -> Vec<T> {
+    let mut seen: Vec<T> = Vec::new();
+    for v in items {
+        if !seen.contains(&v) {
+            seen.push(v);
+        }
+    }
+    seen
+}
+
 /// A value as text: strings bare, `()` as "none", anything else as compact JSON.
 pub fn value_text(v: &Value) -> String {
     match v {
@@ -311,15 +322,7 @@ impl Plan {
         let sizes: Vec<String> = self
             .params
             .iter()
-            .map(|p| {
-                let mut distinct: Vec<&Value> = Vec::new();
-                for pt in &self.points {
-                    if !distinct.contains(&&pt.values[p]) {
-                        distinct.push(&pt.values[p]);
-                    }
-                }
-                format!("{p} {}", distinct.len())
-            })
+            .map(|p| format!("{p} {}", first_seen(self.points.iter().map(|pt| &pt.values[p])).len()))
             .collect();
         let mut rows: Vec<Vec<String>> = vec![{
             let mut h = vec!["#".to_string()];
@@ -406,12 +409,12 @@ pub fn read_complete(plan: &Plan, point: &Point) -> Option<Vec<Value>> {
     read_complete_record(plan, point).map(|r| r.rows)
 }
 
-/// How the record in `point`'s folder differs from this sweep's identity, when there is a record
-/// of another identity (a *stale* one), e.g. "--set take: `600` here, `2000` in the record".
-pub fn stale(plan: &Plan, point: &Point) -> Option<String> {
-    let old = read_record(point)?.identity;
+/// How a record of `point` (`old`, its identity) differs from this sweep's identity; `None` when
+/// it does not (a record of another identity is *stale*), e.g. "--set take: `600` here, `2000`
+/// in the record".
+pub fn stale(plan: &Plan, point: &Point, old: &Identity) -> Option<String> {
     let new = plan.identity(point);
-    if old == new {
+    if *old == new {
         return None;
     }
     let mut diffs = Vec::new();
@@ -602,7 +605,9 @@ pub fn point_state(
     submitted: Option<(&str, usize)>,
     slurm_log: Option<PathBuf>,
 ) -> State {
-    if read_complete(plan, point).is_some() {
+    // read once: complete when its identity is this sweep's, stale when it is another's
+    let record = read_record(point);
+    if record.as_ref().is_some_and(|r| r.identity == plan.identity(point)) {
         return State::Complete;
     }
     if let Some((job, task)) = submitted {
@@ -644,24 +649,24 @@ pub fn point_state(
                 .into(),
             log: slurm_log,
         },
-        None => match stale(plan, point) {
+        None => match record.and_then(|r| stale(plan, point, &r.identity)) {
             Some(differs) => State::Stale { differs },
             None => State::NotStarted,
         },
     }
 }
 
-/// The rows of every complete point (plan order) and the points that are not complete.
-pub fn gather(plan: &Plan) -> (Vec<Value>, Vec<&Point>) {
-    let mut rows = Vec::new();
+/// The records of every complete point (plan order) and the points that are not complete.
+pub fn gather(plan: &Plan) -> (Vec<PointResult>, Vec<&Point>) {
+    let mut records = Vec::new();
     let mut missing = Vec::new();
     for p in &plan.points {
-        match read_complete(plan, p) {
-            Some(r) => rows.extend(r),
+        match read_complete_record(plan, p) {
+            Some(r) => records.push(r),
             None => missing.push(p),
         }
     }
-    (rows, missing)
+    (records, missing)
 }
 
 /// The collected table of `rows`: mean and 95 % confidence interval per group.
@@ -669,18 +674,12 @@ pub fn summarize_rows(plan: &Plan, rows: &[Value]) -> Result<Summary> {
     Ok(summarize(rows, &plan.group_fields(rows))?.with_spread(Spread::Ci95))
 }
 
-/// Warnings about complete points that ran under different conditions: libtorch threads,
-/// device, or version of the script.
-pub fn mixed_conditions(plan: &Plan) -> Vec<String> {
-    let records: Vec<PointResult> = plan.points.iter().filter_map(|p| read_complete_record(plan, p)).collect();
+/// Warnings about complete points (`records`) that ran under different conditions: libtorch
+/// threads, device, or version of the script.
+pub fn mixed_conditions(records: &[PointResult]) -> Vec<String> {
     let mut out = Vec::new();
     let mut distinct = |what: &str, values: Vec<String>| {
-        let mut seen: Vec<String> = Vec::new();
-        for v in values {
-            if !seen.contains(&v) {
-                seen.push(v);
-            }
-        }
+        let seen = first_seen(values);
         if seen.len() > 1 {
             out.push(format!("the points ran with different {what}: {}", seen.join(", ")));
         }
