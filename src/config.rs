@@ -5,6 +5,28 @@ use crate::error::{Error, Result};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+/// Upper bounds of counts that set how long a call runs (not what it allocates: that is checked
+/// against memory where it is allocated). They are far above any real use (the reference trains
+/// for 100 to 200 epochs, DM for 20,000 iterations) and catch a typo such as `1000000000` before
+/// a run is started that would never end.
+pub const MAX_EPOCHS: usize = 100_000;
+/// See [`MAX_EPOCHS`].
+pub const MAX_ITERATIONS: usize = 100_000_000;
+/// See [`MAX_EPOCHS`]: shadow models are each a full training run.
+pub const MAX_SHADOWS: usize = 10_000;
+
+/// Rejects `value` of option `key` of `func` when it is above `max` (see [`MAX_EPOCHS`]).
+pub fn at_most(func: &str, key: &str, value: usize, max: usize) -> Result<()> {
+    if value > max {
+        return Err(Error::BadOption {
+            func: func.into(),
+            key: key.into(),
+            msg: format!("{value} is more than {max}, the most this option takes (a bound against typos)"),
+        });
+    }
+    Ok(())
+}
+
 /// The option keys a config accepts (the fields of its serialised default).
 pub fn known_keys<T: Serialize + Default>() -> Vec<String> {
     match serde_json::to_value(T::default()) {

@@ -44,6 +44,9 @@ pub enum Error {
     /// complete: every file is written atomically).
     #[error("stopped: the run's --timeout of {0} s has passed")]
     Timeout(f64),
+    /// Another run holds the output folder (see [`crate::io::OutputLock`]).
+    #[error("output folder {} is in use by another run ({holder}): wait for it to finish or give another --out; if that process is gone (e.g. it ran on another machine), delete {}", dir.display(), dir.join(crate::io::LOCK_FILE).display())]
+    OutputInUse { dir: PathBuf, holder: String },
     /// JSON (de)serialisation of a record.
     #[error("JSON: {0}")]
     Json(#[from] serde_json::Error),

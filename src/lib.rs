@@ -10,12 +10,14 @@
 pub mod bench;
 pub mod condense;
 pub mod config;
+pub mod console;
 pub mod data;
 pub mod error;
 pub mod io;
 pub mod metrics;
 pub mod models;
 pub mod notebook;
+pub mod paths;
 pub mod report;
 pub mod runtime;
 pub mod script;

@@ -187,22 +187,23 @@ struct RunArgs {
 impl RunArgs {
     /// The arguments that make a child process or Slurm task run `script` the same way (paths
     /// made absolute: a task may start elsewhere), without --threads.
-    fn child_args(&self, script: &Path) -> Vec<String> {
-        let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()).display().to_string();
-        let mut a = vec!["sweep".to_string(), abs(script), "--device".into(), self.device.clone()];
-        a.extend(["--seed".to_string(), self.seed.to_string()]);
-        a.extend(["--out".to_string(), abs(&self.out_or_default(script))]);
+    fn child_args(&self, script: &Path) -> Vec<std::ffi::OsString> {
+        let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()).into_os_string();
+        let mut a: Vec<std::ffi::OsString> =
+            vec!["sweep".into(), abs(script), "--device".into(), self.device.clone().into()];
+        a.extend(["--seed".into(), self.seed.to_string().into()]);
+        a.extend(["--out".into(), abs(&self.out_or_default(script))]);
         for s in &self.set {
-            a.extend(["--set".to_string(), s.clone()]);
+            a.extend(["--set".into(), s.into()]);
         }
         if let Some(t) = self.timeout {
-            a.extend(["--timeout".to_string(), t.to_string()]);
+            a.extend(["--timeout".into(), t.to_string().into()]);
         }
         for l in &self.limits {
-            a.extend(["--limit".to_string(), l.clone()]);
+            a.extend(["--limit".into(), l.into()]);
         }
         for d in &self.allow {
-            a.extend(["--allow".to_string(), abs(d)]);
+            a.extend(["--allow".into(), abs(d)]);
         }
         if self.allow_any_path {
             a.push("--allow-any-path".into());
@@ -215,7 +216,7 @@ impl RunArgs {
 
     fn out_or_default(&self, script: &Path) -> PathBuf {
         self.out.clone().unwrap_or_else(|| {
-            let stem = script.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "run".into());
+            let stem = script.file_stem().map(|s| s.to_os_string()).unwrap_or_else(|| "run".into());
             PathBuf::from("results").join(stem)
         })
     }
@@ -276,7 +277,9 @@ impl SlurmArgs {
     }
 }
 
-/// Sets up and runs `script` with `args`; `sweep` says how a sweep in it executes. Returns the
+/// Sets up and runs `script` with `args`; `sweep` says how a sweep in it executes, and a sweep
+/// action other than a plain run needs a script that calls `sweep()` (checked before anything
+/// runs). Holds the output folder's lock for the run when the action writes there. Returns the
 /// run's context (to ask what the script did).
 fn run_script(script: &Path, args: &RunArgs, sweep: unlearn::sweep::Exec) -> Result<Rc<RunContext>, String> {
     let options = parse_sets(&args.set)?;
@@ -284,8 +287,6 @@ fn run_script(script: &Path, args: &RunArgs, sweep: unlearn::sweep::Exec) -> Res
     let source = script::read_script(script)?;
     let out = args.out_or_default(script);
     let name = script.display().to_string();
-    // libtorch's own generators too, for anything that draws from them
-    unlearn::runtime::seed_everything(args.seed);
     let mut run_limits = Limits::default();
     for l in &args.limits {
         run_limits.set(l).map_err(|e| format!("error: {e}"))?;
@@ -310,6 +311,21 @@ fn run_script(script: &Path, args: &RunArgs, sweep: unlearn::sweep::Exec) -> Res
         }
         tch::set_num_threads(n);
     }
+    if !sweep.point_args.is_empty() {
+        let flag = sweep.action.flag();
+        // `unlearn sweep` on a script without a sweep would run it whole before finding out
+        let ast = script::check(&script::offline_engine(script_dir(script)), &name, &source)?;
+        if !script::calls_function(&ast, "sweep") {
+            return Err(no_sweep(script, flag));
+        }
+    }
+    let _lock = if sweep.action.writes_output() {
+        Some(unlearn::io::OutputLock::acquire(&out, &command_line()).map_err(|e| format!("error: {e}"))?)
+    } else {
+        None
+    };
+    // libtorch's own generators too, for anything that draws from them
+    unlearn::runtime::seed_everything(args.seed);
     unlearn::runtime::set_deterministic(args.deterministic);
     unlearn::runtime::set_deadline(run_limits.timeout);
     let ctx = Rc::new(
@@ -318,9 +334,24 @@ fn run_script(script: &Path, args: &RunArgs, sweep: unlearn::sweep::Exec) -> Res
     let engine = script::engine(ctx.clone(), script_dir(script));
     script::run(&engine, &name, &source)?;
     for k in ctx.unused_options() {
-        eprintln!("warning: --set {k}=... was never read by {name}");
+        unlearn::errln!("warning: --set {k}=... was never read by {name}");
     }
     Ok(ctx)
+}
+
+/// This process's command line, for the output folder's lock (shown to a run that finds it taken).
+fn command_line() -> String {
+    let args: Vec<String> = std::env::args_os().map(|a| a.to_string_lossy().into_owned()).collect();
+    format!("unlearn {}", args.get(1..).unwrap_or_default().join(" "))
+}
+
+/// The error for `unlearn sweep` on a script that defines no sweep.
+fn no_sweep(script: &Path, flag: &str) -> String {
+    let flag = if flag.is_empty() { String::new() } else { format!(" {flag}") };
+    format!(
+        "error: {} defines no sweep, so `unlearn sweep{flag}` has nothing to act on (nothing was run): call sweep(#{{ grid: #{{ seed: [1, 2, 3] }} }}, |point| {{ ... }}) in it, or run it with `unlearn run`",
+        script.display()
+    )
 }
 
 fn parse_sets(sets: &[String]) -> Result<BTreeMap<String, String>, String> {
@@ -345,11 +376,11 @@ fn script_dir(path: &Path) -> Option<&Path> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if cli.version {
-        println!("{}", Versions::current().describe());
+        unlearn::outln!("{}", Versions::current().describe());
         return ExitCode::SUCCESS;
     }
     let Some(command) = cli.command else {
-        eprintln!("error: no command given; try `unlearn --help`");
+        unlearn::errln!("error: no command given; try `unlearn --help`");
         return ExitCode::from(2);
     };
     let result = match command {
@@ -407,10 +438,7 @@ fn main() -> ExitCode {
             let exec = Exec { action, exe, point_args: run.child_args(&script), threads: run.threads, overwrite };
             let ctx = run_script(&script, &run, exec)?;
             if !ctx.sweep_called.get() {
-                return Err(format!(
-                    "error: {} defines no sweep: call sweep(#{{ grid: #{{ seed: [1, 2, 3] }} }}, |point| {{ ... }}) in it",
-                    script.display()
-                ));
+                return Err(no_sweep(&script, ""));
             }
             Ok(())
         })(),
@@ -437,9 +465,10 @@ fn main() -> ExitCode {
             out,
         } => (|| -> Result<(), String> {
             use unlearn::bench::{self, BenchConfig};
+            let _lock = unlearn::io::OutputLock::acquire(&out, &command_line()).map_err(|e| format!("error: {e}"))?;
             if let Some(json) = replot {
                 for p in bench::replot(&json, &out).map_err(|e| format!("error: bench --replot: {e}"))? {
-                    println!("wrote {}", p.display());
+                    unlearn::outln!("wrote {}", p.display());
                 }
                 return Ok(());
             }
@@ -481,11 +510,11 @@ fn main() -> ExitCode {
             cfg.seed = seed;
             unlearn::runtime::seed_everything(seed);
             let report =
-                bench::run(&cfg, device, |line| eprintln!("{line}")).map_err(|e| format!("error: bench: {e}"))?;
-            print!("{}", report.to_text());
+                bench::run(&cfg, device, |line| unlearn::errln!("{line}")).map_err(|e| format!("error: bench: {e}"))?;
+            unlearn::out!("{}", report.to_text());
             let written = report.save(&out).map_err(|e| format!("error: bench: {e}"))?;
             for p in written {
-                println!("wrote {}", p.display());
+                unlearn::outln!("wrote {}", p.display());
             }
             Ok(())
         })(),
@@ -493,20 +522,20 @@ fn main() -> ExitCode {
             let source = script::read_script(&script)?;
             let engine = script::offline_engine(script_dir(&script));
             script::check(&engine, &script.display().to_string(), &source)?;
-            println!("{}: ok", script.display());
+            unlearn::outln!("{}: ok", script.display());
             Ok(())
         })(),
         Command::Functions { json } => (|| -> Result<(), String> {
             let engine = script::offline_engine(None);
             if json {
-                println!("{}", engine.gen_fn_metadata_to_json(false).map_err(|e| e.to_string())?);
+                unlearn::outln!("{}", engine.gen_fn_metadata_to_json(false).map_err(|e| e.to_string())?);
             } else {
-                print!("{}", script::function_list(&engine)?);
-                println!("\nUnlearning methods, for unlearn(model, NAME, #{{ request, retain, unseen, ... }}):");
+                unlearn::out!("{}", script::function_list(&engine)?);
+                unlearn::outln!("\nUnlearning methods, for unlearn(model, NAME, #{{ request, retain, unseen, ... }}):");
                 for m in unlearn::unlearn::method_infos() {
-                    println!("{:<14}{}\n    options: {}", m.name, m.description, m.defaults);
+                    unlearn::outln!("{:<14}{}\n    options: {}", m.name, m.description, m.defaults);
                 }
-                println!(
+                unlearn::outln!(
                     "\nCondensation methods, for condense(train, request, #{{ method: NAME, ... }}): {:?}",
                     unlearn::condense::CONDENSERS
                 );
@@ -517,9 +546,9 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(msg) => {
-            eprint!("{msg}");
+            unlearn::err!("{msg}");
             if !msg.ends_with('\n') {
-                eprintln!();
+                unlearn::errln!();
             }
             ExitCode::FAILURE
         }

@@ -62,7 +62,7 @@ impl std::fmt::Debug for Output {
 
 /// Prints one evcxr rich-output block.
 fn emit(mime: &str, content: &str) {
-    println!("EVCXR_BEGIN_CONTENT {mime}\n{content}\nEVCXR_END_CONTENT");
+    crate::outln!("EVCXR_BEGIN_CONTENT {mime}\n{content}\nEVCXR_END_CONTENT");
 }
 
 /// HTML-escapes `s`.

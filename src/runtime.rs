@@ -108,7 +108,8 @@ impl Versions {
 }
 
 /// Bytes of memory available for new allocations on `device`, where it can be known: on the CPU
-/// `MemAvailable` of /proc/meminfo (Linux). CUDA is checked by the allocation itself.
+/// `MemAvailable` of /proc/meminfo (Linux); on CUDA the free memory the driver reports once
+/// this process has a CUDA context (before that, the allocation itself is the check).
 pub fn available_bytes(device: Device) -> Option<u64> {
     match device {
         Device::Cpu => {
@@ -117,15 +118,19 @@ pub fn available_bytes(device: Device) -> Option<u64> {
             let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
             Some(kb * 1024)
         }
+        Device::Cuda(_) => cuda_driver::mem_info().map(|(free, _)| free),
         _ => None,
     }
 }
 
 /// Human-readable bytes.
 pub fn format_bytes(bytes: u64) -> String {
+    const TIB: f64 = (1u64 << 40) as f64;
     const GIB: f64 = (1u64 << 30) as f64;
     const MIB: f64 = (1u64 << 20) as f64;
-    if bytes as f64 >= GIB {
+    if bytes as f64 >= TIB {
+        format!("{:.1} TiB", bytes as f64 / TIB)
+    } else if bytes as f64 >= GIB {
         format!("{:.2} GiB", bytes as f64 / GIB)
     } else {
         format!("{:.1} MiB", bytes as f64 / MIB)
@@ -244,6 +249,34 @@ pub fn device_memory_in_use(device: Device) -> Option<u64> {
         Device::Cuda(_) => cuda_driver::mem_info().map(|(free, total)| total.saturating_sub(free)),
         _ => rss_bytes(),
     }
+}
+
+/// This machine's host name ("unknown" where it cannot be read).
+pub fn host_name() -> String {
+    static NAME: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    NAME.get_or_init(|| {
+        let mut buf = [0u8; 256];
+        // SAFETY: gethostname writes at most `len` bytes into the buffer we own.
+        let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+        let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+        match std::str::from_utf8(&buf[..end]) {
+            Ok(s) if rc == 0 && !s.is_empty() => s.to_string(),
+            _ => "unknown".into(),
+        }
+    })
+    .clone()
+}
+
+/// Whether a process with `pid` exists on this machine (signal 0 checks without sending one).
+pub fn process_alive(pid: u32) -> bool {
+    let Ok(pid) = libc::pid_t::try_from(pid) else { return false };
+    if pid <= 0 {
+        return false;
+    }
+    // SAFETY: kill with signal 0 performs only the existence and permission checks.
+    let rc = unsafe { libc::kill(pid, 0) };
+    // EPERM: it exists, owned by someone else
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
 }
 
 /// The run's deadline (`--timeout`), process-wide, so long native calls (training epochs, Blend

@@ -284,10 +284,22 @@ fn channel_and_size_conversions() {
     let big = rgb.resized(32, 32).unwrap();
     assert_eq!(big.image_shape(), [3, 32, 32]);
     // the same conversions at load time, with given statistics
-    let opts = LoadOptions { channels: Some(3), size: Some(32), mean: Some(vec![0.5; 3]), std: Some(vec![0.25; 3]) };
+    let opts = LoadOptions {
+        channels: Some(3),
+        size: Some(32),
+        mean: Some(vec![0.5; 3]),
+        std: Some(vec![0.25; 3]),
+        ..Default::default()
+    };
     let loaded = synthetic(&o, &LoadOptions { mean: None, std: None, ..opts.clone() }, Device::Cpu).unwrap();
     assert_eq!(loaded.train.image_shape(), [3, 32, 32]);
-    let bad = LoadOptions { mean: Some(vec![0.5]), std: Some(vec![0.25]), channels: Some(3), size: None };
+    let bad = LoadOptions {
+        mean: Some(vec![0.5]),
+        std: Some(vec![0.25]),
+        channels: Some(3),
+        size: None,
+        ..Default::default()
+    };
     let err = synthetic(&o, &bad, Device::Cpu).unwrap_err().to_string();
     assert!(err.contains("3 values each"), "{err}");
     let err = gray.train.with_channels(2).unwrap_err().to_string();

@@ -112,7 +112,7 @@ pub fn blend(x: &Tensor, seg_host: &[i64], net: &Model, cfg: &BlendConfig) -> Re
     let sizes = segment_sum(&Tensor::f_ones([n as i64], (Kind::Float, device))?, &seg, m)?;
     let mut a = sizes.f_index_select(0, &seg)?.f_reciprocal()?.f_set_requires_grad(true)?;
     let mut buf: Option<Tensor> = None;
-    let mut losses_t = Vec::with_capacity(cfg.iters);
+    let mut losses_t = Vec::new();
     for _ in 0..cfg.iters {
         crate::runtime::check_deadline()?;
         let mut total = Tensor::f_zeros([], (Kind::Float, device))?;

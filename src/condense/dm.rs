@@ -58,7 +58,7 @@ impl Condenser for DistributionMatching {
         let lr = cfg.lr.unwrap_or(DM_LR);
         let mut dsa = Dsa::new(r.random());
         let mut buf: Option<Tensor> = None;
-        let mut losses = Vec::with_capacity(iters);
+        let mut losses = Vec::new();
         for _ in 0..iters {
             crate::runtime::check_deadline()?;
             let mut net = Model::new(ModelSpec::new(Arch::Convnet, train.image_shape(), k, r.random()), device)?;

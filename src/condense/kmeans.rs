@@ -90,6 +90,17 @@ pub fn kmeans_per_class(
     }
     let counts: Vec<i64> = members.iter().map(|m| m.len() as i64).collect();
     let n_max = counts.iter().copied().max().unwrap_or(0).max(1);
+    // what the sizes below allocate, checked first (a huge `ipc` or `kmeans_max_iter` must be an
+    // error naming it, not an allocation that aborts): the reseeding draws (f64 on the host, f32
+    // on the device) and the [C, n, K] distances with their temporaries
+    let (cu, ku, nu, du) = (c as u64, k as u64, n_max as u64, d.max(0) as u64);
+    let draws = (cfg.max_iter as u64).saturating_add(1).saturating_mul(cu).saturating_mul(ku);
+    let what = format!("k-means with {k} clusters per class over {c} classes (options `ipc` and `kmeans_max_iter`)");
+    crate::runtime::ensure_fits(Device::Cpu, draws.saturating_mul(12), &what)?;
+    let on_device = draws
+        .saturating_mul(4)
+        .saturating_add(cu.saturating_mul(nu).saturating_mul(ku.saturating_add(du)).saturating_mul(16));
+    crate::runtime::ensure_fits(device, on_device, &what)?;
     // padded item indices and masks
     let mut idx = vec![0i64; (c * n_max) as usize];
     let mut valid = vec![0f32; (c * n_max) as usize];

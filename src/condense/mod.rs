@@ -81,6 +81,10 @@ impl CondenseConfig {
         if self.lr.is_some_and(|lr| !lr.is_finite()) {
             return Err(bad("lr", "must be finite".into()));
         }
+        if let Some(iters) = self.iters {
+            crate::config::at_most("condense", "iters", iters, crate::config::MAX_ITERATIONS)?;
+        }
+        crate::config::at_most("condense", "kmeans_max_iter", self.kmeans_max_iter, crate::config::MAX_ITERATIONS)?;
         if self.embed_batch == 0 || self.chunk_clusters == 0 || self.kmeans_max_iter == 0 {
             return Err(bad("embed_batch/chunk_clusters/kmeans_max_iter", "must be at least 1".into()));
         }

@@ -51,10 +51,16 @@ fn read_records(
 }
 
 /// Class names from a text file with one name per line, or `fallback`.
-fn class_names(path: &Path, count: usize, fallback: impl Fn(usize) -> String) -> Result<Vec<String>> {
+fn class_names(
+    path: &Path,
+    count: usize,
+    fallback: impl Fn(usize) -> String,
+    paths: &crate::paths::PathPolicy,
+) -> Result<Vec<String>> {
     if !path.is_file() {
         return Ok((0..count).map(fallback).collect());
     }
+    paths.check_file(path, "dataset file")?;
     let text = std::fs::read_to_string(path).map_err(io_at(path))?;
     let names: Vec<String> = text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect();
     if names.len() != count {
@@ -63,8 +69,9 @@ fn class_names(path: &Path, count: usize, fallback: impl Fn(usize) -> String) ->
     Ok(names)
 }
 
-fn require(path: PathBuf) -> Result<PathBuf> {
+fn require(path: PathBuf, paths: &crate::paths::PathPolicy) -> Result<PathBuf> {
     if path.is_file() {
+        paths.check_file(&path, "dataset file")?;
         Ok(path)
     } else {
         Err(Error::format(&path, "missing (see the README for the expected CIFAR folder layout)"))
@@ -78,12 +85,12 @@ pub fn load_cifar10(dir: impl AsRef<Path>, opts: &LoadOptions, device: Device) -
     let mut pixels = Vec::new();
     let mut labels = Vec::new();
     for b in 1..=5 {
-        let (p, l) = read_records(&require(dir.join(format!("data_batch_{b}.bin")))?, 1, 0, 10, hint)?;
+        let (p, l) = read_records(&require(dir.join(format!("data_batch_{b}.bin")), &opts.paths)?, 1, 0, 10, hint)?;
         pixels.extend_from_slice(&p);
         labels.extend(l);
     }
-    let (test_pixels, test_labels) = read_records(&require(dir.join("test_batch.bin"))?, 1, 0, 10, hint)?;
-    let classes = class_names(&dir.join("batches.meta.txt"), 10, |i| CIFAR10_CLASSES[i].to_string())?;
+    let (test_pixels, test_labels) = read_records(&require(dir.join("test_batch.bin"), &opts.paths)?, 1, 0, 10, hint)?;
+    let classes = class_names(&dir.join("batches.meta.txt"), 10, |i| CIFAR10_CLASSES[i].to_string(), &opts.paths)?;
     let shape = [3, 32, 32];
     from_u8_split("cifar10", dir, (pixels, labels), (test_pixels, test_labels), shape, classes, opts, device)
 }
@@ -112,9 +119,9 @@ pub fn load_cifar100(
         Cifar100Labels::Fine => (1, 100, "fine_label_names.txt"),
     };
     let hint = "train.bin is 50000 records = 153700000 bytes, test.bin 10000 records";
-    let train = read_records(&require(dir.join("train.bin"))?, 2, label_at, count, hint)?;
-    let test = read_records(&require(dir.join("test.bin"))?, 2, label_at, count, hint)?;
-    let classes = class_names(&dir.join(names_file), count, |i| i.to_string())?;
+    let train = read_records(&require(dir.join("train.bin"), &opts.paths)?, 2, label_at, count, hint)?;
+    let test = read_records(&require(dir.join("test.bin"), &opts.paths)?, 2, label_at, count, hint)?;
+    let classes = class_names(&dir.join(names_file), count, |i| i.to_string(), &opts.paths)?;
     let name = match labels {
         Cifar100Labels::Fine => "cifar100",
         Cifar100Labels::Coarse => "cifar100-coarse",

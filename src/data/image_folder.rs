@@ -40,7 +40,11 @@ fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>> {
 type Files = Vec<(PathBuf, i64)>;
 
 /// (class names, files with their class index) of one split folder.
-fn list_split(dir: &Path, classes: Option<&[String]>) -> Result<(Vec<String>, Files)> {
+fn list_split(
+    dir: &Path,
+    classes: Option<&[String]>,
+    paths: &crate::paths::PathPolicy,
+) -> Result<(Vec<String>, Files)> {
     if !dir.is_dir() {
         return Err(Error::format(dir, "missing: an image folder holds <root>/<split>/<class>/*.png|jpg"));
     }
@@ -58,9 +62,15 @@ fn list_split(dir: &Path, classes: Option<&[String]>) -> Result<(Vec<String>, Fi
         let label = classes.iter().position(|c| c == name).ok_or_else(|| {
             Error::format(dir_path, format!("class `{name}` does not exist in the training part ({classes:?})"))
         })?;
+        // a link may lead anywhere: where a linked class folder or image leads must be allowed
+        // too (a plain file in a plain folder under an allowed root is inside it)
+        paths.check_file(dir_path, "class folder")?;
         for f in sorted_entries(dir_path)? {
             let ext = f.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
             if f.is_file() && EXTENSIONS.contains(&ext.as_str()) {
+                if std::fs::symlink_metadata(&f).is_ok_and(|m| m.file_type().is_symlink()) {
+                    paths.check_file(&f, "image")?;
+                }
                 files.push((f, label as i64));
             }
         }
@@ -144,8 +154,8 @@ pub fn load_image_folder(
     device: Device,
 ) -> Result<DataSplit> {
     let root = root.as_ref();
-    let (classes, train_files) = list_split(&root.join(&folders.train), None)?;
-    let (_, test_files) = list_split(&root.join(&folders.test), Some(&classes))?;
+    let (classes, train_files) = list_split(&root.join(&folders.train), None, &opts.paths)?;
+    let (_, test_files) = list_split(&root.join(&folders.test), Some(&classes), &opts.paths)?;
     let channels = if opts.channels == Some(1) { 1 } else { 3 };
     let size = opts.size.map(|s| (s as u32, s as u32));
     let (train_px, shape) = decode_all(&train_files, channels, size, size.is_some())?;

@@ -7,10 +7,11 @@ use std::path::{Path, PathBuf};
 use tch::Device;
 
 /// Finds `stem` or `stem.gz` in `dir`.
-fn find(dir: &Path, stem: &str) -> Result<PathBuf> {
+fn find(dir: &Path, stem: &str, paths: &crate::paths::PathPolicy) -> Result<PathBuf> {
     for name in [stem.to_string(), format!("{stem}.gz")] {
         let p = dir.join(&name);
         if p.is_file() {
+            paths.check_file(&p, "dataset file")?;
             return Ok(p);
         }
     }
@@ -72,10 +73,16 @@ pub fn load_mnist_dir(dir: impl AsRef<Path>, flavor: Flavor, opts: &LoadOptions,
         Flavor::Digits => ("mnist", (0..10).map(|d| d.to_string()).collect()),
         Flavor::Fashion => ("fashion-mnist", FASHION_CLASSES.iter().map(|c| c.to_string()).collect()),
     };
-    let (train_px, [_, c, h, w], train_labels) =
-        read_pair(&find(dir, "train-images-idx3-ubyte")?, &find(dir, "train-labels-idx1-ubyte")?, 10)?;
-    let (test_px, test_shape, test_labels) =
-        read_pair(&find(dir, "t10k-images-idx3-ubyte")?, &find(dir, "t10k-labels-idx1-ubyte")?, 10)?;
+    let (train_px, [_, c, h, w], train_labels) = read_pair(
+        &find(dir, "train-images-idx3-ubyte", &opts.paths)?,
+        &find(dir, "train-labels-idx1-ubyte", &opts.paths)?,
+        10,
+    )?;
+    let (test_px, test_shape, test_labels) = read_pair(
+        &find(dir, "t10k-images-idx3-ubyte", &opts.paths)?,
+        &find(dir, "t10k-labels-idx1-ubyte", &opts.paths)?,
+        10,
+    )?;
     if test_shape[1..] != [c, h, w] {
         return Err(Error::format(
             dir,

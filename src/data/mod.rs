@@ -330,9 +330,18 @@ pub struct LoadOptions {
     pub channels: Option<i64>,
     /// Resize the images to `size x size`.
     pub size: Option<i64>,
+    /// Where the loader may read (every file it opens is checked); not an option of scripts:
+    /// their run's policy is set by the binding.
+    #[serde(skip)]
+    pub paths: crate::paths::PathPolicy,
 }
 
 impl LoadOptions {
+    /// The same options, reading only where `paths` allows.
+    pub fn under(&self, paths: &crate::paths::PathPolicy) -> LoadOptions {
+        LoadOptions { paths: paths.clone(), ..self.clone() }
+    }
+
     /// The given normalisation, if any, checked against `channels`.
     pub fn normalization(&self, channels: usize) -> Result<Option<Normalization>> {
         match (&self.mean, &self.std) {

@@ -197,7 +197,14 @@ impl ForgetRequest {
         if rounds == 0 {
             return Err(Error::invalid("rounds", 0, "at least 1"));
         }
-        let mut out: Vec<ForgetRequest> = Vec::with_capacity(rounds);
+        if rounds > data.len() {
+            return Err(Error::invalid(
+                "rounds",
+                rounds,
+                format!("at most one per item of {} ({})", data.name, data.len()),
+            ));
+        }
+        let mut out: Vec<ForgetRequest> = Vec::new();
         let mut pool: Vec<i64> = (0..data.len() as i64).collect();
         let mut earlier: Vec<i64> = Vec::new();
         for round in 0..rounds {

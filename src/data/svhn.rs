@@ -91,6 +91,7 @@ pub fn load_svhn(dir: impl AsRef<Path>, svhn: &SvhnOptions, opts: &LoadOptions, 
     let file = |name: &str| {
         let p = dir.join(name);
         if p.is_file() {
+            opts.paths.check_file(&p, "dataset file")?;
             Ok(p)
         } else {
             Err(Error::format(&p, "missing: an SVHN folder holds train_32x32.mat and test_32x32.mat"))

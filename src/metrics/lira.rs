@@ -66,6 +66,7 @@ impl LiraConfig {
         if self.shadows < 2 {
             return Err(opt("shadows", "must be at least 2 (some in and some out for every target)"));
         }
+        crate::config::at_most("shadow_models", "shadows", self.shadows, crate::config::MAX_SHADOWS)?;
         if self.max_targets < 2 {
             return Err(opt("max_targets", "must be at least 2"));
         }
@@ -171,8 +172,8 @@ pub fn train_shadows(
     let retain = request.retain_set(train_set)?;
     let in_mask = balanced_masks(n_targets, cfg.shadows, seed ^ 0x5eed_1a2a);
     let targets_here = targets.to_device(device)?;
-    let mut phi = Vec::with_capacity(cfg.shadows);
-    let mut shadow_seconds = Vec::with_capacity(cfg.shadows);
+    let mut phi = Vec::new();
+    let mut shadow_seconds = Vec::new();
     for (s, mask) in in_mask.iter().enumerate() {
         let t = std::time::Instant::now();
         let shadow_seed = seed.wrapping_mul(1_000_003).wrapping_add(s as u64 + 1);
@@ -192,7 +193,7 @@ pub fn train_shadows(
         crate::runtime::synchronize(device);
         shadow_seconds.push(t.elapsed().as_secs_f64());
         if cfg.train.progress {
-            eprintln!("shadow {}/{}: {:.1} s", s + 1, cfg.shadows, shadow_seconds[s]);
+            crate::errln!("shadow {}/{}: {:.1} s", s + 1, cfg.shadows, shadow_seconds[s]);
         }
     }
     Ok(ShadowBank {

@@ -103,6 +103,24 @@ impl ModelSpec {
         }
     }
 
+    /// Fails, naming the size options, when the parameters (float32, drawn on the host first)
+    /// cannot fit in the memory available on the host or on `device`, instead of an allocation
+    /// that aborts the process.
+    fn check_fits(&self, device: Device) -> Result<()> {
+        let bytes = u64::try_from(self.min_params().saturating_mul(4)).unwrap_or(u64::MAX);
+        let what = match self.arch {
+            Arch::Convnet => {
+                format!("{} ({} parameters; lower the option `width` or `depth`)", self.name(), self.min_params())
+            }
+            _ => format!("{} ({} parameters)", self.name(), self.min_params()),
+        };
+        crate::runtime::ensure_fits(Device::Cpu, bytes, &what)?;
+        if device != Device::Cpu {
+            crate::runtime::ensure_fits(device, bytes, &what)?;
+        }
+        Ok(())
+    }
+
     fn check(&self) -> Result<()> {
         if self.in_channels < 1 || self.num_classes < 1 || self.image_size.iter().any(|&s| s < 1) {
             return Err(Error::invalid("model spec", format!("{self:?}"), "positive channels, classes and image size"));
@@ -187,6 +205,7 @@ impl Model {
     /// weights on every device).
     pub fn new(spec: ModelSpec, device: Device) -> Result<Self> {
         spec.check()?;
+        spec.check_fits(device)?;
         let mut rng = crate::data::split::rng(spec.init_seed);
         Self::build(spec, device, Some(&mut rng))
     }

@@ -596,8 +596,8 @@ impl Figure {
     /// evcxr's rich display: the figure as an inline PNG.
     pub fn evcxr_display(&self) {
         match self.to_png() {
-            Ok(png) => println!("EVCXR_BEGIN_CONTENT image/png\n{}\nEVCXR_END_CONTENT", png_base64(&png)),
-            Err(e) => println!("cannot render the figure: {e}"),
+            Ok(png) => crate::outln!("EVCXR_BEGIN_CONTENT image/png\n{}\nEVCXR_END_CONTENT", png_base64(&png)),
+            Err(e) => crate::outln!("cannot render the figure: {e}"),
         }
     }
 

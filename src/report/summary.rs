@@ -159,7 +159,10 @@ impl Summary {
             Spread::Std => *s,
             Spread::Ci95 => g.ci95[i],
         };
-        if spread.is_nan() {
+        if g.n == 1 {
+            // one run has no spread
+            format!("{m:.decimals$} (n = 1)")
+        } else if spread.is_nan() {
             format!("{m:.decimals$} ± -")
         } else {
             format!("{m:.decimals$} ± {spread:.decimals$}")
@@ -271,7 +274,7 @@ impl Summary {
 
     /// evcxr's rich display.
     pub fn evcxr_display(&self) {
-        println!("EVCXR_BEGIN_CONTENT text/html\n{}\nEVCXR_END_CONTENT", self.to_html());
+        crate::outln!("EVCXR_BEGIN_CONTENT text/html\n{}\nEVCXR_END_CONTENT", self.to_html());
     }
 
     /// Writes `<dir>/<name>.csv` and `<dir>/<name>.json` (with the run record), atomically.

@@ -242,7 +242,7 @@ impl Table {
 
     /// evcxr's rich display (a notebook cell whose value is a table).
     pub fn evcxr_display(&self) {
-        println!("EVCXR_BEGIN_CONTENT text/html\n{}\nEVCXR_END_CONTENT", self.to_html());
+        crate::outln!("EVCXR_BEGIN_CONTENT text/html\n{}\nEVCXR_END_CONTENT", self.to_html());
     }
 
     /// Writes `<dir>/table.csv` and `<dir>/table.json` (with the run record), atomically.

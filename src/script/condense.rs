@@ -43,6 +43,7 @@ pub mod condense_api {
         request: Request,
         options: Map,
     ) -> RhaiResult<ReducedRetainSet> {
+        crate::script::experiment_work(&context, "condense()")?;
         run(&context, &train, &request, &options, None)
     }
     /// The reduced retain set with the default options (Blend, ipc 10).
@@ -52,6 +53,7 @@ pub mod condense_api {
         train: Dataset,
         request: Request,
     ) -> RhaiResult<ReducedRetainSet> {
+        crate::script::experiment_work(&context, "condense()")?;
         run(&context, &train, &request, &Map::new(), None)
     }
     /// The whole of `train` condensed, nothing forgotten (method.md §1.7's benchmark: with
@@ -62,6 +64,7 @@ pub mod condense_api {
         train: Dataset,
         options: Map,
     ) -> RhaiResult<ReducedRetainSet> {
+        crate::script::experiment_work(&context, "condense()")?;
         let c = ctx(&context)?;
         let cfg: CondenseConfig = parse("condense", &options).map_err(rt)?;
         crate::condense::condense_whole(&train, &cfg, None, c.seed()).map_err(rt)
@@ -75,6 +78,7 @@ pub mod condense_api {
         request: Request,
         options: Map,
     ) -> RhaiResult<ReducedRetainSet> {
+        crate::script::experiment_work(&context, "condense()")?;
         run(&context, &train, &request, &options, Some(&model))
     }
     /// The reduced retain set for a later round's request, reusing `previous`'s clustering and
@@ -85,6 +89,7 @@ pub mod condense_api {
         previous: ReducedRetainSet,
         request: Request,
     ) -> RhaiResult<ReducedRetainSet> {
+        crate::script::experiment_work(&context, "recondense()")?;
         let c = ctx(&context)?;
         let input = CondenseInput {
             train: &request.data,

@@ -133,9 +133,10 @@ pub mod data_api {
     /// MNIST with loader options (mean, std, channels, size).
     #[rhai_fn(name = "mnist", return_raw)]
     pub fn mnist_opts(context: NativeCallContext, path: &str, options: Map) -> RhaiResult<DataSplit> {
-        crate::script::allowed(&context, path, "dataset folder")?;
+        let dir = crate::script::allowed(&context, path, "dataset folder")?;
+        let paths = ctx(&context)?.paths.clone();
         load_with(&context, "mnist", &options, |o: LoadOptions, d| {
-            crate::data::mnist::load_mnist_dir(path, Flavor::Digits, &o, d)
+            crate::data::mnist::load_mnist_dir(&dir, Flavor::Digits, &o.under(&paths), d)
         })
     }
     /// Fashion-MNIST from a folder with the four IDX files (plain or .gz), with its class names.
@@ -146,9 +147,10 @@ pub mod data_api {
     /// Fashion-MNIST with loader options (mean, std, channels, size).
     #[rhai_fn(name = "fashion_mnist", return_raw)]
     pub fn fashion_mnist_opts(context: NativeCallContext, path: &str, options: Map) -> RhaiResult<DataSplit> {
-        crate::script::allowed(&context, path, "dataset folder")?;
+        let dir = crate::script::allowed(&context, path, "dataset folder")?;
+        let paths = ctx(&context)?.paths.clone();
         load_with(&context, "fashion_mnist", &options, |o: LoadOptions, d| {
-            crate::data::mnist::load_mnist_dir(path, Flavor::Fashion, &o, d)
+            crate::data::mnist::load_mnist_dir(&dir, Flavor::Fashion, &o.under(&paths), d)
         })
     }
     /// CIFAR-10, binary version: a folder with data_batch_1.bin ... data_batch_5.bin and test_batch.bin.
@@ -159,8 +161,11 @@ pub mod data_api {
     /// CIFAR-10 with loader options (mean, std, channels, size).
     #[rhai_fn(name = "cifar10", return_raw)]
     pub fn cifar10_opts(context: NativeCallContext, path: &str, options: Map) -> RhaiResult<DataSplit> {
-        crate::script::allowed(&context, path, "dataset folder")?;
-        load_with(&context, "cifar10", &options, |o: LoadOptions, d| crate::data::cifar::load_cifar10(path, &o, d))
+        let dir = crate::script::allowed(&context, path, "dataset folder")?;
+        let paths = ctx(&context)?.paths.clone();
+        load_with(&context, "cifar10", &options, |o: LoadOptions, d| {
+            crate::data::cifar::load_cifar10(&dir, &o.under(&paths), d)
+        })
     }
     /// CIFAR-100, binary version: a folder with train.bin and test.bin (fine labels).
     #[rhai_fn(name = "cifar100", return_raw)]
@@ -170,9 +175,10 @@ pub mod data_api {
     /// CIFAR-100 with options: labels ("fine" | "coarse"), mean, std, channels, size.
     #[rhai_fn(name = "cifar100", return_raw)]
     pub fn cifar100_opts(context: NativeCallContext, path: &str, options: Map) -> RhaiResult<DataSplit> {
-        crate::script::allowed(&context, path, "dataset folder")?;
+        let dir = crate::script::allowed(&context, path, "dataset folder")?;
+        let paths = ctx(&context)?.paths.clone();
         load_with(&context, "cifar100", &options, |o: Cifar100Options, d| {
-            crate::data::cifar::load_cifar100(path, o.labels, &o.load, d)
+            crate::data::cifar::load_cifar100(&dir, o.labels, &o.load.under(&paths), d)
         })
     }
     /// SVHN cropped digits: a folder with train_32x32.mat and test_32x32.mat (label 10 is digit 0).
@@ -183,9 +189,10 @@ pub mod data_api {
     /// SVHN with options: cap_per_class (method.md §4.1 uses 4500), seed (of the cap), mean, std, channels, size.
     #[rhai_fn(name = "svhn", return_raw)]
     pub fn svhn_opts(context: NativeCallContext, path: &str, options: Map) -> RhaiResult<DataSplit> {
-        crate::script::allowed(&context, path, "dataset folder")?;
+        let dir = crate::script::allowed(&context, path, "dataset folder")?;
+        let paths = ctx(&context)?.paths.clone();
         load_with(&context, "svhn", &options, |o: SvhnScriptOptions, d| {
-            crate::data::svhn::load_svhn(path, &o.svhn, &o.load, d)
+            crate::data::svhn::load_svhn(&dir, &o.svhn, &o.load.under(&paths), d)
         })
     }
     /// Images in class folders: root/train/<class>/*.png|jpg and root/test/<class>/*.png|jpg (CINIC-10's layout).
@@ -196,15 +203,14 @@ pub mod data_api {
     /// An image folder with options: train ("train"), test ("test") sub-folder names, mean, std, channels, size.
     #[rhai_fn(name = "image_folder", return_raw)]
     pub fn image_folder_opts(context: NativeCallContext, path: &str, options: Map) -> RhaiResult<DataSplit> {
-        crate::script::allowed(&context, path, "dataset folder")?;
+        let dir = crate::script::allowed(&context, path, "dataset folder")?;
         let paths = ctx(&context)?.paths.clone();
-        let root = std::path::Path::new(path);
         load_with(&context, "image_folder", &options, |o: FolderScriptOptions, d| {
             // the sub-folder options must stay inside the root too
             for sub in [&o.folders.train, &o.folders.test] {
-                paths.check(&root.join(sub).display().to_string(), "dataset folder").map_err(crate::Error::Script)?;
+                paths.check(&dir.join(sub), "dataset folder").map_err(crate::Error::Script)?;
             }
-            crate::data::image_folder::load_image_folder(path, &o.folders, &o.load, d)
+            crate::data::image_folder::load_image_folder(&dir, &o.folders, &o.load.under(&paths), d)
         })
     }
     /// Synthetic class-structured images, seeded. Options: train (50000), test (10000), classes (10),

@@ -33,6 +33,7 @@ pub mod metrics_api {
         evaluation: Dataset,
         options: Map,
     ) -> RhaiResult<Table> {
+        crate::script::experiment_work(&context, "evaluate()")?;
         let c = ctx(&context)?;
         check_keys("evaluate", &options, &["reference", "seed", "mia_swap", "lira"])?;
         let mia = mia_options("evaluate", c.seed(), &options)?;
@@ -88,6 +89,7 @@ pub mod metrics_api {
         heldout: Dataset,
         options: Map,
     ) -> RhaiResult<Rc<ShadowBank>> {
+        crate::script::experiment_work(&context, "shadow_models()")?;
         let c = ctx(&context)?;
         let cfg: LiraConfig = crate::script::options::parse("shadow_models", &options).map_err(rt)?;
         let (spec, device) = {
@@ -133,6 +135,7 @@ pub mod metrics_api {
         nonmembers: Dataset,
         options: Map,
     ) -> RhaiResult<Dynamic> {
+        crate::script::experiment_work(&context, "mia()")?;
         let c = ctx(&context)?;
         check_keys("mia", &options, &["seed", "mia_swap"])?;
         let o = mia_options("mia", c.seed(), &options)?;
@@ -171,9 +174,10 @@ pub mod metrics_api {
     /// Writes `<dir>/table.csv` and `<dir>/table.json` (with the run record), atomically; returns dir.
     #[rhai_fn(name = "save", return_raw)]
     pub fn table_save(context: NativeCallContext, t: &mut Table, dir: &str) -> RhaiResult<String> {
-        crate::script::allowed(&context, dir, "output folder")?;
+        crate::script::experiment_work(&context, "save()")?;
+        let folder = crate::script::allowed(&context, dir, "output folder")?;
         let c = ctx(&context)?;
-        t.save(std::path::Path::new(dir), &c.info).map_err(rt)?;
+        t.save(&folder, &c.info).map_err(rt)?;
         Ok(dir.to_string())
     }
     /// Flat rows of the table (method and the CSV's numeric columns it has), ready for summarize().
@@ -231,10 +235,11 @@ pub mod metrics_api {
     /// Writes `<dir>/<name>.csv` and `<dir>/<name>.json` (with the run record); returns dir.
     #[rhai_fn(name = "save", return_raw)]
     pub fn summary_save(context: NativeCallContext, s: &mut Summary, dir: &str, name: &str) -> RhaiResult<String> {
-        crate::script::allowed(&context, dir, "output folder")?;
+        crate::script::experiment_work(&context, "save()")?;
+        let folder = crate::script::allowed(&context, dir, "output folder")?;
         crate::script::plain_file_name("summary.save()", name)?;
         let c = ctx(&context)?;
-        s.save(std::path::Path::new(dir), name, &c.info).map_err(rt)?;
+        s.save(&folder, name, &c.info).map_err(rt)?;
         Ok(dir.to_string())
     }
     #[rhai_fn(name = "to_string", pure)]

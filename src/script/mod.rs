@@ -38,6 +38,8 @@ pub struct RunContext {
     seed: std::cell::Cell<u64>,
     /// `--out`; a sweep point's own folder while it runs (see [`RunContext::out_dir`]).
     out_dir: RefCell<PathBuf>,
+    /// `--out` as given.
+    base_out: PathBuf,
     pub options: BTreeMap<String, String>,
     /// `--set` names the script asked for (to warn about typos in the others).
     pub used_options: RefCell<BTreeSet<String>>,
@@ -50,6 +52,8 @@ pub struct RunContext {
     pub sweep: crate::sweep::Exec,
     /// Whether the script has called `sweep()` (a script defines one sweep).
     pub sweep_called: std::cell::Cell<bool>,
+    /// Sweep points this process has run (their `--set` reads happen here only then).
+    pub points_run: std::cell::Cell<usize>,
 }
 
 impl RunContext {
@@ -67,6 +71,7 @@ impl RunContext {
         RunContext {
             device,
             seed: std::cell::Cell::new(seed),
+            base_out: out_dir.clone(),
             out_dir: RefCell::new(out_dir),
             options,
             used_options: RefCell::new(BTreeSet::new()),
@@ -75,6 +80,7 @@ impl RunContext {
             limits: policy::Limits::default(),
             sweep: crate::sweep::Exec::in_process(),
             sweep_called: std::cell::Cell::new(false),
+            points_run: std::cell::Cell::new(0),
         }
     }
 
@@ -99,6 +105,28 @@ impl RunContext {
         self.out_dir.replace(dir)
     }
 
+    /// The file system path of a path text from the script. Scripts hold text (UTF-8), so a
+    /// folder whose name is not UTF-8 reaches them through `out_dir()` with its odd bytes shown as
+    /// U+FFFD; a text that starts with such a folder's shown name is mapped back to its real bytes,
+    /// so outputs land in the real folder, never in a look-alike.
+    pub fn script_path(&self, text: &str) -> PathBuf {
+        for real in [self.out_dir(), self.base_out.clone()] {
+            if real.to_str().is_some() {
+                continue;
+            }
+            let shown = real.display().to_string();
+            if let Some(rest) = text.strip_prefix(&shown) {
+                if rest.is_empty() {
+                    return real;
+                }
+                if let Some(rest) = rest.strip_prefix('/') {
+                    return real.join(rest);
+                }
+            }
+        }
+        PathBuf::from(text)
+    }
+
     /// The same context executing sweeps as `exec` says.
     pub fn with_sweep(mut self, exec: crate::sweep::Exec) -> Self {
         self.sweep = exec;
@@ -112,11 +140,49 @@ impl RunContext {
         self
     }
 
-    /// `--set` options the script never read.
+    /// `--set` options the script never read. Empty when a sweep ran no point here (`--plan`,
+    /// `--status`, `--jobs N`, Slurm, a rerun of a complete sweep): the point function, which
+    /// reads them, did not run in this process, so nothing can be said.
     pub fn unused_options(&self) -> Vec<String> {
+        if self.sweep_called.get() && self.points_run.get() == 0 {
+            return Vec::new();
+        }
         let used = self.used_options.borrow();
         self.options.keys().filter(|k| !used.contains(*k)).cloned().collect()
     }
+}
+
+/// Fails when this run may do no experiment work: `unlearn sweep --plan`, `--status`, `--collect`,
+/// `--slurm` and `--resubmit-failed` only read the sweep's definition and its records, so
+/// `what` (training, unlearning, evaluating, writing results) outside the point function is an
+/// error there, before it starts.
+pub fn experiment_work(c: &NativeCallContext, what: &str) -> RhaiResult<()> {
+    let ctx = ctx(c)?;
+    if !ctx.sweep.action.runs_points() {
+        let action = ctx.sweep.action.flag();
+        return Err(rt(format!(
+            "{what} is experiment work, which `unlearn sweep {action}` never runs: call it inside the sweep's point function (or run the script without {action})"
+        )));
+    }
+    Ok(())
+}
+
+/// Whether the script calls the function `name` anywhere (its top level, its functions and
+/// closures), as a plain call or a method call.
+pub fn calls_function(ast: &rhai::AST, name: &str) -> bool {
+    let mut found = false;
+    ast.walk(&mut |path: &[rhai::ASTNode]| {
+        use rhai::{ASTNode, Expr, Stmt};
+        let call = match path.last() {
+            Some(ASTNode::Expr(Expr::FnCall(f, _) | Expr::MethodCall(f, _))) => Some(f),
+            // a call that is a whole statement
+            Some(ASTNode::Stmt(Stmt::FnCall(f, _))) => Some(f),
+            _ => None,
+        };
+        found |= call.is_some_and(|f| f.name == name);
+        !found
+    });
+    found
 }
 
 /// The run context of the script calling a native function.
@@ -134,9 +200,17 @@ pub fn plain_file_name(func: &str, name: &str) -> RhaiResult<()> {
     Ok(())
 }
 
-/// `path` if the run may use it for `purpose` ("dataset", "checkpoint", ...): the error names the
-/// path and the allowed folders.
+/// The file a script's `path` names, if the run may use it for `purpose` ("dataset",
+/// "checkpoint", ...): the error names the path and the allowed folders. Use the returned path,
+/// not the script's text: it keeps a non-UTF-8 output folder's bytes (see
+/// [`RunContext::script_path`]).
 pub fn allowed(c: &NativeCallContext, path: &str, purpose: &str) -> RhaiResult<PathBuf> {
+    let ctx = ctx(c)?;
+    ctx.paths.check(&ctx.script_path(path), purpose).map_err(rt)
+}
+
+/// [`allowed`] for a path the binding made itself.
+pub fn allowed_path(c: &NativeCallContext, path: &Path, purpose: &str) -> RhaiResult<PathBuf> {
     ctx(c)?.paths.check(path, purpose).map_err(rt)
 }
 
@@ -151,9 +225,10 @@ pub fn engine(ctx: Rc<RunContext>, script_dir: Option<&Path>) -> Engine {
         engine.on_progress(|_| crate::runtime::check_deadline().err().map(|e| Dynamic::from(e.to_string())));
     }
     engine.set_strict_variables(true);
-    engine.on_print(|s| println!("{s}"));
-    engine
-        .on_debug(|s, src, pos| eprintln!("[debug] {}{pos:?}: {s}", src.map(|s| format!("{s} ")).unwrap_or_default()));
+    engine.on_print(|s| crate::outln!("{s}"));
+    engine.on_debug(|s, src, pos| {
+        crate::errln!("[debug] {}{pos:?}: {s}", src.map(|s| format!("{s} ")).unwrap_or_default())
+    });
     engine.set_module_resolver(stdlib::resolver(script_dir, &ctx.paths));
     data::register(&mut engine);
     condense::register(&mut engine);
@@ -356,4 +431,39 @@ pub fn function_list(engine: &Engine) -> Result<String, String> {
         out.push_str(&format!("{sig}\n    {doc}\n"));
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn calls_to_a_function_are_found_wherever_they_are() {
+        let engine = Engine::new();
+        let found = |src: &str| calls_function(&engine.compile(src).unwrap(), "sweep");
+        assert!(found("sweep(#{}, |p| p);"), "a statement");
+        assert!(found("let t = sweep(#{}, |p| p);"), "an expression");
+        assert!(found("if true { print(sweep(1, 2)); }"), "nested");
+        assert!(found("fn run_it() { sweep(1, 2) }\nrun_it();"), "in a function");
+        assert!(found("let f = || sweep(1, 2);"), "in a closure");
+        assert!(found("let x = #{}; x.sweep(1);"), "a method call");
+        assert!(!found("let sweep_out = 1;\nprint(\"sweep(\");\nsweeps(1);"), "names and text that only look like it");
+    }
+
+    #[test]
+    fn a_non_utf8_output_folder_is_mapped_back_from_script_text() {
+        use std::os::unix::ffi::OsStrExt;
+        let out = PathBuf::from(std::ffi::OsStr::from_bytes(b"/tmp/r\xffs"));
+        let ctx = RunContext::new("s", Device::Cpu, 0, out.clone(), BTreeMap::new());
+        let shown = out.display().to_string();
+        assert!(shown.contains('\u{FFFD}'));
+        assert_eq!(ctx.script_path(&shown), out);
+        assert_eq!(ctx.script_path(&format!("{shown}/a/b.json")), out.join("a/b.json"));
+        // other texts are taken as they are, also look-alikes that only share the start
+        assert_eq!(ctx.script_path(&format!("{shown}x/b.json")), PathBuf::from(format!("{shown}x/b.json")));
+        assert_eq!(ctx.script_path("data/x"), PathBuf::from("data/x"));
+        // a point's folder inside it too
+        ctx.set_out_dir(out.join("seed=1"));
+        assert_eq!(ctx.script_path(&format!("{shown}/seed=1/r.json")), out.join("seed=1/r.json"));
+    }
 }

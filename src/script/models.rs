@@ -18,12 +18,41 @@ pub struct ModelHandle(pub Rc<RefCell<ModelState>>);
 
 pub struct ModelState {
     pub model: Model,
+    /// Training runs in this session (a loaded checkpoint's own training is not known).
     pub history: Vec<TrainReport>,
+    /// Where the weights came from, in words: "new", "loaded from PATH", "unlearned by METHOD".
+    pub origin: String,
+    /// The first entries of `history` that made the origin (an unlearning method's own run).
+    pub origin_runs: usize,
 }
 
 impl ModelHandle {
+    /// A freshly initialised model.
     pub fn new(model: Model) -> Self {
-        ModelHandle(Rc::new(RefCell::new(ModelState { model, history: Vec::new() })))
+        Self::with_origin(model, "new")
+    }
+
+    /// A model whose weights came from `origin` (shown by `print(model)`).
+    pub fn with_origin(model: Model, origin: impl Into<String>) -> Self {
+        ModelHandle(Rc::new(RefCell::new(ModelState {
+            model,
+            history: Vec::new(),
+            origin: origin.into(),
+            origin_runs: 0,
+        })))
+    }
+
+    /// Where the weights come from and how much this session trained them, e.g. "loaded from
+    /// m.safetensors, then trained 2 epoch(s)".
+    pub fn provenance(&self) -> String {
+        let s = self.0.borrow();
+        let epochs: usize = s.history.iter().skip(s.origin_runs).map(|h| h.epochs.len()).sum();
+        match (s.origin.as_str(), epochs) {
+            ("new", 0) => "untrained".into(),
+            ("new", n) => format!("trained {n} epoch(s)"),
+            (origin, 0) => origin.to_string(),
+            (origin, n) => format!("{origin}, then trained {n} epoch(s)"),
+        }
     }
 }
 
@@ -111,9 +140,10 @@ pub mod model_api {
     /// Loads a checkpoint written by `save` (its architecture is read from the file).
     #[rhai_fn(return_raw)]
     pub fn load_model(context: NativeCallContext, path: &str) -> RhaiResult<ModelHandle> {
-        crate::script::allowed(&context, path, "checkpoint")?;
+        let file = crate::script::allowed(&context, path, "checkpoint")?;
         let c = ctx(&context)?;
-        Model::load(path, c.device).map(ModelHandle::new).map_err(rt)
+        let model = Model::load(&file, c.device).map_err(rt)?;
+        Ok(ModelHandle::with_origin(model, format!("loaded from {path}")))
     }
 
     /// Trains the model in place on `data` with cross-entropy and returns it. Options: epochs (1),
@@ -126,6 +156,7 @@ pub mod model_api {
         data: Dataset,
         options: Map,
     ) -> RhaiResult<ModelHandle> {
+        crate::script::experiment_work(&context, "train()")?;
         let c = ctx(&context)?;
         let cfg: TrainConfig = parse("train", &options).map_err(rt)?;
         let seed = cfg.seed.unwrap_or(c.seed());
@@ -150,16 +181,18 @@ pub mod model_api {
     /// Saves the model (weights and architecture) as a .safetensors file, atomically; returns the path.
     #[rhai_fn(name = "save", return_raw)]
     pub fn model_save(context: NativeCallContext, model: &mut ModelHandle, path: &str) -> RhaiResult<String> {
-        crate::script::allowed(&context, path, "checkpoint")?;
-        model.0.borrow().model.save(path).map_err(rt)?;
+        crate::script::experiment_work(&context, "save()")?;
+        let file = crate::script::allowed(&context, path, "checkpoint")?;
+        model.0.borrow().model.save(&file).map_err(rt)?;
         Ok(path.to_string())
     }
     /// An independent copy of the model (same weights; training one does not change the other).
     #[rhai_fn(name = "copy", return_raw)]
     pub fn model_copy(model: &mut ModelHandle) -> RhaiResult<ModelHandle> {
         let m = model.0.borrow().model.try_clone().map_err(rt)?;
-        let h = ModelHandle::new(m);
+        let h = ModelHandle::with_origin(m, model.0.borrow().origin.clone());
         h.0.borrow_mut().history = model.0.borrow().history.clone();
+        h.0.borrow_mut().origin_runs = model.0.borrow().origin_runs;
         Ok(h)
     }
     /// A copy that computes with `setting` ("fp32", "bf16", "cl" for channels-last, "bf16+cl"):
@@ -194,10 +227,10 @@ pub mod model_api {
     }
     #[rhai_fn(name = "to_string", pure)]
     pub fn model_to_string(model: &mut ModelHandle) -> String {
+        let provenance = model.provenance();
         let s = model.0.borrow();
-        let epochs: usize = s.history.iter().map(|h| h.epochs.len()).sum();
         format!(
-            "Model {} ({} params, {} classes, trained {epochs} epoch(s), on {})",
+            "Model {} ({} params, {} classes, {provenance}, on {})",
             s.model.spec.name(),
             s.model.num_params(),
             s.model.spec.num_classes,

@@ -70,8 +70,9 @@ pub mod plots_api {
     /// Returns the paths written.
     #[rhai_fn(name = "save", return_raw)]
     pub fn figure_save(context: NativeCallContext, f: &mut Figure, path: &str) -> RhaiResult<Array> {
-        crate::script::allowed(&context, path, "plot file")?;
-        let written = f.save(std::path::Path::new(path)).map_err(rt)?;
+        crate::script::experiment_work(&context, "save()")?;
+        let file = crate::script::allowed(&context, path, "plot file")?;
+        let written = f.save(&file).map_err(rt)?;
         Ok(written.into_iter().map(|p| Dynamic::from(p.display().to_string())).collect())
     }
     #[rhai_fn(name = "to_string", pure)]

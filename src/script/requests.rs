@@ -110,8 +110,8 @@ pub mod request_api {
     /// starts a comment), or a JSON array.
     #[rhai_fn(return_raw)]
     pub fn forget_indices_file(context: NativeCallContext, data: Dataset, path: &str) -> RhaiResult<Request> {
-        crate::script::allowed(&context, path, "index file")?;
-        ForgetRequest::indices_file(&data, path).map(|r| wrap(r, &data)).map_err(rt)
+        let file = crate::script::allowed(&context, path, "index file")?;
+        ForgetRequest::indices_file(&data, &file).map(|r| wrap(r, &data)).map_err(rt)
     }
     /// A multi-round sequence (method.md §4.4): an array of requests, round r forgetting
     /// `fraction` of what round r-1 retained. Options: rounds (3), fraction (0.1), seed (the run's), stratified (false).
@@ -126,8 +126,8 @@ pub mod request_api {
     /// Replays a request saved with `save`; refuses a dataset other than the one it was drawn on.
     #[rhai_fn(return_raw)]
     pub fn load_request(context: NativeCallContext, path: &str, data: Dataset) -> RhaiResult<Request> {
-        crate::script::allowed(&context, path, "request file")?;
-        ForgetRequest::load(path, &data).map(|r| wrap(r, &data)).map_err(rt)
+        let file = crate::script::allowed(&context, path, "request file")?;
+        ForgetRequest::load(&file, &data).map(|r| wrap(r, &data)).map_err(rt)
     }
 
     /// The forget set, as a Dataset.
@@ -173,8 +173,9 @@ pub mod request_api {
     /// Writes the request (definition, seed, indices, dataset digest) as JSON, atomically; returns the path.
     #[rhai_fn(name = "save", return_raw)]
     pub fn request_save(context: NativeCallContext, r: &mut Request, path: &str) -> RhaiResult<String> {
-        crate::script::allowed(&context, path, "request file")?;
-        r.request.save(path).map_err(rt)?;
+        crate::script::experiment_work(&context, "save()")?;
+        let file = crate::script::allowed(&context, path, "request file")?;
+        r.request.save(&file).map_err(rt)?;
         Ok(path.to_string())
     }
     /// Sizes and definition.

@@ -36,15 +36,14 @@ pub mod run_api {
     /// `name` inside the output folder.
     #[rhai_fn(return_raw)]
     pub fn out_path(context: NativeCallContext, name: &str) -> RhaiResult<String> {
-        let path = ctx(&context)?.out_dir().join(name).display().to_string();
-        crate::script::allowed(&context, &path, "output path")?;
-        Ok(path)
+        let path = ctx(&context)?.out_dir().join(name);
+        crate::script::allowed_path(&context, &path, "output path")?;
+        Ok(path.display().to_string())
     }
     /// Whether `path` names an existing file (e.g. a cached checkpoint).
     #[rhai_fn(return_raw)]
     pub fn file_exists(context: NativeCallContext, path: &str) -> RhaiResult<bool> {
-        crate::script::allowed(&context, path, "file")?;
-        Ok(std::path::Path::new(path).is_file())
+        Ok(crate::script::allowed(&context, path, "file")?.is_file())
     }
     /// The run's seed (`--seed`, default 0): the default of every `seed` option.
     #[rhai_fn(return_raw)]
@@ -87,6 +86,7 @@ pub mod run_api {
     /// seed, device, options, versions, times), atomically. Returns the path.
     #[rhai_fn(name = "save_result", return_raw)]
     pub fn save_result_named(context: NativeCallContext, name: &str, result: Map) -> RhaiResult<String> {
+        crate::script::experiment_work(&context, "save_result()")?;
         let c = ctx(&context)?;
         crate::script::plain_file_name("save_result()", name)?;
         let path = c.out_dir().join(format!("{name}.json"));

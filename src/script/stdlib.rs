@@ -48,7 +48,7 @@ impl ModuleResolver for ConfinedFiles {
         pos: Position,
     ) -> Result<Shared<Module>, Box<EvalAltResult>> {
         let file = self.base.join(format!("{path}.rhai"));
-        self.paths.check(&file.display().to_string(), "imported module").map_err(|e| {
+        self.paths.check(&file, "imported module").map_err(|e| {
             // a resolver in a collection may only fail with these two kinds (rhai)
             let inner = EvalAltResult::ErrorRuntime(e.into(), pos);
             Box::new(EvalAltResult::ErrorInModule(path.to_string(), inner.into(), pos))

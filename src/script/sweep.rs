@@ -128,6 +128,7 @@ fn run_point(context: &NativeCallContext, c: &RunContext, plan: &Plan, point: &P
     std::fs::create_dir_all(&point.folder).map_err(|e| rt(format!("{}: {e}", point.folder.display())))?;
     let marker = Marker::running();
     marker.write(point).map_err(rt)?;
+    c.points_run.set(c.points_run.get() + 1);
     let previous = c.set_out_dir(point.folder.clone());
     let seed = plan.point_seed(point);
     let previous_seed = c.set_seed(seed);
@@ -168,19 +169,19 @@ fn collect(c: &RunContext, plan: &Plan, allow_partial: bool) -> RhaiResult<Summa
         if !allow_partial {
             return Err(rt(format!("{msg}\n(`--status` says why; `--collect --allow-partial` summarises the rest)")));
         }
-        eprintln!("warning: {msg}");
+        crate::errln!("warning: {msg}");
     }
     let rows: Vec<Value> = records.iter().flat_map(|r| r.rows.iter().cloned()).collect();
     if rows.is_empty() {
         return Err(rt(format!("sweep `{}`: no point is complete yet", plan.name)));
     }
     for w in sweep::mixed_conditions(&records) {
-        eprintln!("warning: sweep `{}`: {w}", plan.name);
+        crate::errln!("warning: sweep `{}`: {w}", plan.name);
     }
     let summary = sweep::summarize_rows(plan, &rows).map_err(rt)?;
     sweep::save_collected(plan, &rows, &summary, &c.info).map_err(rt)?;
-    print!("{}", summary.to_text());
-    println!(
+    crate::out!("{}", summary.to_text());
+    crate::outln!(
         "collected {} rows of {} points into {}",
         rows.len(),
         plan.points.len() - missing.len(),
@@ -195,7 +196,7 @@ fn submit(c: &RunContext, plan: &Plan, points: &[usize], opts: &slurm::SlurmOpti
     let arrays = slurm::submit(plan, points, opts, &c.sweep.exe, &c.sweep.point_args, c.sweep.threads).map_err(rt)?;
     for slurm::SubmittedArray { script, job, points: chunk } in arrays {
         match job {
-            Some(j) => println!(
+            Some(j) => crate::outln!(
                 "submitted job {j}: {} point{} of sweep `{}` (points {}); batch script {}; logs {}",
                 chunk.len(),
                 if chunk.len() == 1 { "" } else { "s" },
@@ -204,7 +205,7 @@ fn submit(c: &RunContext, plan: &Plan, points: &[usize], opts: &slurm::SlurmOpti
                 script.display(),
                 slurm::slurm_dir(plan).join("logs").display()
             ),
-            None => println!("wrote {} (--dry-run: not submitted)", script.display()),
+            None => crate::outln!("wrote {} (--dry-run: not submitted)", script.display()),
         }
     }
     Ok(())
@@ -272,12 +273,12 @@ pub mod sweep_api {
         let plan = plan_of(&context, &c, &def)?;
         match c.sweep.action.clone() {
             Action::Plan => {
-                print!("{}", plan.describe());
+                crate::out!("{}", plan.describe());
                 Err(crate::script::sweep_done())
             }
             Action::Status => {
                 let states = slurm::states(&plan, true).map_err(rt)?;
-                print!("{}", local::status_report(&plan, &states));
+                crate::out!("{}", local::status_report(&plan, &states));
                 Err(crate::script::sweep_done())
             }
             Action::Collect { allow_partial } => collect(&c, &plan, allow_partial),
@@ -295,11 +296,11 @@ pub mod sweep_api {
                     }
                 }
                 if sweep::read_complete(&plan, point).is_some() {
-                    println!("point {i} ({}) is already complete: {}", point.label(), point.folder.display());
+                    crate::outln!("point {i} ({}) is already complete: {}", point.label(), point.folder.display());
                 } else {
-                    println!("point {i} ({}): running into {}", point.label(), point.folder.display());
+                    crate::outln!("point {i} ({}): running into {}", point.label(), point.folder.display());
                     run_point(&context, &c, &plan, point, &experiment)?;
-                    println!("point {i}: complete");
+                    crate::outln!("point {i}: complete");
                 }
                 Err(crate::script::sweep_done())
             }
@@ -309,10 +310,10 @@ pub mod sweep_api {
                 let todo = points_where(&plan, &states, to_run);
                 let skipped = plan.points.len() - todo.len();
                 if todo.is_empty() {
-                    println!("sweep `{}`: every point is complete or queued; nothing to submit", plan.name);
+                    crate::outln!("sweep `{}`: every point is complete or queued; nothing to submit", plan.name);
                 } else {
                     if skipped > 0 {
-                        println!("{skipped} points are complete or queued and are not submitted again");
+                        crate::outln!("{skipped} points are complete or queued and are not submitted again");
                     }
                     submit(&c, &plan, &todo, &opts)?;
                 }
@@ -323,14 +324,17 @@ pub mod sweep_api {
                 let failed =
                     points_where(&plan, &states, |s| matches!(s, State::Failed { .. } | State::Interrupted { .. }));
                 if failed.is_empty() {
-                    println!("sweep `{}`: no failed points", plan.name);
+                    crate::outln!("sweep `{}`: no failed points", plan.name);
                 } else {
-                    print!("{}", local::status_report(&plan, &states));
+                    crate::out!("{}", local::status_report(&plan, &states));
                     submit(&c, &plan, &failed, &opts)?;
                 }
                 Err(crate::script::sweep_done())
             }
             Action::Run { jobs } => {
+                // a sweep with its own `out` folder holds that folder too (the run holds --out)
+                let _lock =
+                    crate::io::OutputLock::acquire(&plan.root, &format!("sweep `{}`", plan.name)).map_err(rt)?;
                 let states = slurm::states(&plan, false).map_err(rt)?;
                 check_stale(&c, &plan, &states)?;
                 let busy: Vec<String> = points_where(&plan, &states, in_queue)
@@ -339,7 +343,7 @@ pub mod sweep_api {
                     .collect();
                 let todo = points_where(&plan, &states, to_run);
                 let done = plan.points.len() - todo.len() - busy.len();
-                println!(
+                crate::outln!(
                     "sweep `{}`: {} points, {done} already complete, {} to run{}",
                     plan.name,
                     plan.points.len(),
@@ -347,7 +351,7 @@ pub mod sweep_api {
                     if jobs > 1 && todo.len() > 1 { format!(", {jobs} at a time") } else { String::new() }
                 );
                 if !busy.is_empty() {
-                    println!(
+                    crate::outln!(
                         "not run here, as they are queued or running elsewhere (see --status): points {}",
                         busy.join(", ")
                     );
@@ -361,7 +365,7 @@ pub mod sweep_api {
                     let threads = c.sweep.threads.unwrap_or(((cores / jobs.min(todo.len().max(1))).max(1)) as i32);
                     let out =
                         local::run_children(&plan, &todo, jobs, threads, &c.sweep.exe, &c.sweep.point_args, |l| {
-                            println!("{l}")
+                            crate::outln!("{l}")
                         })
                         .map_err(rt)?;
                     failed.extend(
@@ -371,13 +375,13 @@ pub mod sweep_api {
                 } else {
                     for (n, &i) in todo.iter().enumerate() {
                         let point = &plan.points[i];
-                        println!("point {i} ({}), {} of {}: running", point.label(), n + 1, todo.len());
+                        crate::outln!("point {i} ({}), {} of {}: running", point.label(), n + 1, todo.len());
                         let t0 = std::time::Instant::now();
                         match run_point(&context, &c, &plan, point, &experiment) {
-                            Ok(()) => println!("point {i}: complete in {:.1} s", t0.elapsed().as_secs_f64()),
+                            Ok(()) => crate::outln!("point {i}: complete in {:.1} s", t0.elapsed().as_secs_f64()),
                             Err(e) if ends_run(&e) => return Err(e),
                             Err(e) => {
-                                eprintln!("point {i} ({}) FAILED: {e}", point.label());
+                                crate::errln!("point {i} ({}) FAILED: {e}", point.label());
                                 failed.push(format!("  {i}: {}: {e}", point.label()));
                             }
                         }

@@ -48,6 +48,7 @@ pub mod unlearn_api {
         name: &str,
         options: Map,
     ) -> RhaiResult<UnlearnedHandle> {
+        crate::script::experiment_work(&context, "unlearn()")?;
         let c = ctx(&context)?;
         let m = method(name).map_err(rt)?;
         let request =
@@ -80,9 +81,11 @@ pub mod unlearn_api {
         };
         let mut result = m.run(&input, &json).map_err(rt)?;
         let model = result.model.try_clone().map_err(rt)?;
-        let handle = ModelHandle::new(model);
+        let handle = ModelHandle::with_origin(model, format!("unlearned by {}", result.method));
         if let Some(h) = result.history.take() {
-            handle.0.borrow_mut().history.push(h);
+            let mut state = handle.0.borrow_mut();
+            state.history.push(h);
+            state.origin_runs = 1;
         }
         Ok(UnlearnedHandle { result: Rc::new(result), model: handle, condensed })
     }
@@ -95,6 +98,7 @@ pub mod unlearn_api {
     /// checkpoint], models: #{ method: final Model } }. Rerunning continues after the last finished step.
     #[rhai_fn(return_raw)]
     pub fn unlearn_rounds(context: NativeCallContext, model: ModelHandle, options: Map) -> RhaiResult<Map> {
+        crate::script::experiment_work(&context, "unlearn_rounds()")?;
         use crate::unlearn::multiround::{run_multiround, MultiRoundPlan};
         let c = ctx(&context)?;
         check_keys(
@@ -169,7 +173,8 @@ pub mod unlearn_api {
         result.insert("records".into(), rhai::serde::to_dynamic(&records)?);
         let mut models = Map::new();
         for (name, m) in finals {
-            models.insert(name.into(), Dynamic::from(ModelHandle::new(m)));
+            let origin = format!("unlearned by {name}, {} rounds", rounds.len());
+            models.insert(name.into(), Dynamic::from(ModelHandle::with_origin(m, origin)));
         }
         result.insert("models".into(), models.into());
         Ok(result)

@@ -21,7 +21,7 @@ pub fn run_children(
     jobs: usize,
     threads: i32,
     exe: &Path,
-    point_args: &[String],
+    point_args: &[std::ffi::OsString],
     mut report: impl FnMut(&str),
 ) -> Result<Vec<(usize, PathBuf)>> {
     let mut waiting: std::collections::VecDeque<usize> = points.iter().copied().collect();

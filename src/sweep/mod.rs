@@ -57,6 +57,33 @@ pub enum Action {
     Collect { allow_partial: bool },
 }
 
+impl Action {
+    /// The command-line flag that asks for this action under `unlearn sweep` ("" for a plain
+    /// run of every point).
+    pub fn flag(&self) -> &'static str {
+        match self {
+            Action::Run { .. } => "",
+            Action::Plan => "--plan",
+            Action::Point(_) => "--point",
+            Action::Slurm(_) => "--slurm",
+            Action::ResubmitFailed(_) => "--resubmit-failed",
+            Action::Status => "--status",
+            Action::Collect { .. } => "--collect",
+        }
+    }
+
+    /// Whether this action runs points (their experiment work) in this process or its children.
+    pub fn runs_points(&self) -> bool {
+        matches!(self, Action::Run { .. } | Action::Point(_))
+    }
+
+    /// Whether this action writes into the sweep's output folder as a whole (and so holds its
+    /// lock): `--point I` writes only its point's folder, `--plan` and `--status` nothing.
+    pub fn writes_output(&self) -> bool {
+        !matches!(self, Action::Plan | Action::Status | Action::Point(_))
+    }
+}
+
 /// How this process executes a sweep.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Exec {
@@ -65,7 +92,7 @@ pub struct Exec {
     pub exe: PathBuf,
     /// Arguments that make it run this sweep's script the same way (`sweep SCRIPT --out ...
     /// --seed ... --set ...`); `--threads` and `--point I` are added per point.
-    pub point_args: Vec<String>,
+    pub point_args: Vec<std::ffi::OsString>,
     /// `--threads` when given.
     pub threads: Option<i32>,
     /// Replace point records made under another identity (`--overwrite`).
@@ -91,6 +118,7 @@ impl Exec {
 pub struct Point {
     pub index: usize,
     pub values: Map<String, Value>,
+    #[serde(with = "crate::io::path_text")]
     pub folder: PathBuf,
 }
 
@@ -119,6 +147,7 @@ pub struct Identity {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     pub name: String,
+    #[serde(with = "crate::io::path_text")]
     pub root: PathBuf,
     /// Parameter names, in the order of the folders' names.
     pub params: Vec<String>,

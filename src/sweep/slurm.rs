@@ -195,9 +195,23 @@ pub fn submit(
     points: &[usize],
     opts: &SlurmOptions,
     exe: &Path,
-    point_args: &[String],
+    point_args: &[std::ffi::OsString],
     threads: Option<i32>,
 ) -> Result<Vec<SubmittedArray>> {
+    // a batch script is text: an argument that is not UTF-8 cannot be written into it faithfully
+    let point_args: Vec<String> = point_args
+        .iter()
+        .map(|a| {
+            a.to_str().map(str::to_string).ok_or_else(|| {
+                Error::invalid(
+                    "argument for the Slurm tasks",
+                    a.to_string_lossy(),
+                    "UTF-8 text (a batch script is text): give --out and --allow folders with UTF-8 names, or run the sweep locally",
+                )
+            })
+        })
+        .collect::<Result<_>>()?;
+    let point_args = &point_args[..];
     let workdir = std::env::current_dir().map_err(|e| Error::io(".", e))?;
     let dir = slurm_dir(plan);
     std::fs::create_dir_all(dir.join("logs")).map_err(|e| Error::io(dir.join("logs"), e))?;
@@ -314,7 +328,7 @@ pub fn states(plan: &Plan, strict: bool) -> Result<Vec<State>> {
         (true, _) => BTreeMap::new(),
         (false, true) => queue(&jobs)?,
         (false, false) => queue(&jobs).unwrap_or_else(|e| {
-            eprintln!("warning: cannot read the Slurm queue ({e}); counting no task as queued");
+            crate::errln!("warning: cannot read the Slurm queue ({e}); counting no task as queued");
             BTreeMap::new()
         }),
     };

@@ -58,6 +58,7 @@ impl TrainConfig {
         if self.epochs == 0 {
             return Err(opt("epochs", "must be at least 1".into()));
         }
+        crate::config::at_most("train", "epochs", self.epochs, crate::config::MAX_EPOCHS)?;
         if self.batch_size == 0 {
             return Err(opt("batch_size", "must be at least 1".into()));
         }
@@ -155,7 +156,7 @@ where
     let mut rng = crate::data::split::rng(seed);
     let mut opt = optim::build(model.var_store(), cfg.optimizer, cfg.lr, cfg.momentum, cfg.weight_decay)?;
     let start = Instant::now();
-    let mut epochs = Vec::with_capacity(cfg.epochs);
+    let mut epochs = Vec::new();
     for epoch in 0..cfg.epochs {
         let lr = cfg.lr * cfg.schedule.factor(epoch, cfg.epochs, cfg.warmup_epochs);
         opt.set_lr(lr);
@@ -218,7 +219,7 @@ where
             bar.finish_and_clear();
         }
         if cfg.progress {
-            eprintln!("{line}");
+            crate::errln!("{line}");
         }
         epochs.push(stats);
     }
