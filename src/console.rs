@@ -27,8 +27,11 @@ fn write_to(closed: &AtomicBool, mut w: impl Write, args: std::fmt::Arguments<'_
     if closed.load(Ordering::Relaxed) {
         return;
     }
-    if w.write_fmt(args).and_then(|()| w.flush()).is_err() {
-        closed.store(true, Ordering::Relaxed);
+    // a closed pipe stays closed; any other failure loses this write only
+    if let Err(e) = w.write_fmt(args).and_then(|()| w.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            closed.store(true, Ordering::Relaxed);
+        }
     }
 }
 

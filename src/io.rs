@@ -29,22 +29,27 @@ pub fn temp_sibling(path: &Path) -> PathBuf {
 /// The writer of a temporary file named by [`temp_sibling`]: its pid and, for names written since
 /// the host was recorded, its host.
 fn temp_owner(name: &OsStr) -> Option<(u32, Option<String>)> {
-    let name = name.to_str()?;
-    if !name.starts_with('.') {
-        return None;
-    }
-    // `.NAME.OWNER.tmp` or `.NAME.OWNER.tmp.EXT`
-    let at = name.rfind(TEMP_MARK)?;
-    let rest = &name[at + TEMP_MARK.len()..];
-    if !(rest.is_empty() || (rest.starts_with('.') && !rest[1..].contains('.'))) {
-        return None;
-    }
+    let name = name.to_str()?.strip_prefix('.')?;
+    // `NAME.OWNER.tmp.EXT` (the target's extension kept) or `NAME.OWNER.tmp`
+    let front = name
+        .rsplit_once('.')
+        .and_then(|(front, _ext)| front.strip_suffix(TEMP_MARK))
+        .filter(|f| owner_of(f).is_some())
+        .or_else(|| name.strip_suffix(TEMP_MARK))?;
+    owner_of(front)
+}
+
+/// (pid, host) of `NAME.PID@HOST` or, as earlier versions wrote them, `NAME.PID`.
+fn owner_of(front: &str) -> Option<(u32, Option<String>)> {
     // host names may hold dots, pids and the `@` do not
-    let (front, host) = match name[..at].rsplit_once('@') {
+    let (front, host) = match front.rsplit_once('@') {
         Some((front, host)) => (front, Some(host.to_string())),
-        None => (&name[..at], None),
+        None => (front, None),
     };
-    let pid = front.rsplit_once('.')?.1;
+    let (name, pid) = front.rsplit_once('.')?;
+    if name.is_empty() {
+        return None;
+    }
     Some((pid.parse().ok()?, host))
 }
 
@@ -59,7 +64,8 @@ pub fn remove_stale_temps(dir: &Path, depth: usize) -> Vec<PathBuf> {
         let path = entry.path();
         let Ok(kind) = entry.file_type() else { continue };
         if kind.is_dir() {
-            if depth > 0 {
+            // not into hidden folders (`.git` under an `--out .`): runs write none
+            if depth > 0 && !entry.file_name().to_string_lossy().starts_with('.') {
                 removed.extend(remove_stale_temps(&path, depth - 1));
             }
         } else if kind.is_file() {
@@ -141,14 +147,29 @@ impl std::fmt::Display for LockHolder {
 }
 
 /// An exclusive claim on an output folder for the duration of a run, so two runs never mix their
-/// files in one folder. Released (the lock file removed) when dropped; a lock left by a process
-/// that died on this host is taken over.
+/// files in one folder.
+///
+/// The claim is an advisory `flock` on the folder's [`LOCK_FILE`], held open for the run: the
+/// kernel releases it when the process ends however it ends, so the lock of a killed run is free
+/// at once and is simply taken over. The file's text (pid, host, start, command) only tells a
+/// second run who holds the folder. A lock whose text names another host is left alone even when
+/// no `flock` holds it (a shared file system may not carry locks between machines): the user
+/// deletes it once that run is gone. A process claiming a folder it holds already (a sweep
+/// writing into its run's `--out`) gets an inner claim that leaves the lock to the outer one.
 #[derive(Debug)]
 pub struct OutputLock {
     path: PathBuf,
     holder: LockHolder,
-    /// Whether this claim made the lock file (an inner claim of the same process did not).
-    owned: bool,
+    /// The open lock file holding the `flock`; `None` for an inner claim.
+    file: Option<std::fs::File>,
+}
+
+/// Lock files this process holds (canonical paths), so that a second claim is known as its own
+/// without comparing pids, which another process may share (pid reuse, containers).
+static HELD: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+fn held() -> std::sync::MutexGuard<'static, Vec<PathBuf>> {
+    HELD.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl OutputLock {
@@ -156,60 +177,67 @@ impl OutputLock {
     /// second run that finds the folder taken). Stale temporary files of dead writers under `dir`
     /// are removed. The error names the folder and the run that holds it.
     pub fn acquire(dir: &Path, command: &str) -> Result<OutputLock> {
+        use std::os::unix::fs::MetadataExt;
+        use std::os::unix::io::AsRawFd;
         std::fs::create_dir_all(dir).map_err(io_at(dir))?;
         let path = dir.join(LOCK_FILE);
+        let key = dir.canonicalize().map_err(io_at(dir))?.join(LOCK_FILE);
         let holder = LockHolder {
             pid: std::process::id(),
             host: crate::runtime::host_name(),
             started: crate::report::now(),
             command: command.to_string(),
         };
-        let text = serde_json::to_string_pretty(&holder)? + "\n";
-        // a few rounds: a stale lock is moved away, then the claim is tried again
-        for _ in 0..5 {
-            match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
-                Ok(mut f) => {
-                    f.write_all(text.as_bytes()).and_then(|()| f.sync_all()).map_err(io_at(&path))?;
-                    remove_stale_temps(dir, 4);
-                    return Ok(OutputLock { path, holder, owned: true });
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(Error::io(&path, e)),
-            }
-            match read_holder(&path) {
-                // this process holds it already (a sweep writing into its run's --out): the
-                // outer claim stays, and releases it
-                Some(h) if h.host == holder.host && h.pid == holder.pid => {
-                    return Ok(OutputLock { path, holder: h, owned: false });
-                }
-                // another run holds it
-                Some(h) if h.host != holder.host || crate::runtime::process_alive(h.pid) => {
-                    return Err(Error::OutputInUse { dir: dir.to_path_buf(), holder: h.to_string() });
-                }
-                // a dead process's lock: move it aside (only one claimant's rename succeeds)
-                Some(_) => {
-                    let aside = dir.join(format!("{LOCK_FILE}.stale.{}", std::process::id()));
-                    if std::fs::rename(&path, &aside).is_ok() {
-                        let _ = std::fs::remove_file(&aside);
-                    }
-                }
-                // being written right now, or a crash between creating and writing it: give the
-                // writer a moment, then treat an unreadable lock older than a few seconds as stale
-                None => {
-                    let age = std::fs::metadata(&path).and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok());
-                    if age.is_some_and(|a| a > std::time::Duration::from_secs(5)) {
-                        let _ = std::fs::remove_file(&path);
-                    } else {
-                        std::thread::sleep(std::time::Duration::from_millis(200));
-                    }
-                }
-            }
+        if held().contains(&key) {
+            let outer = read_holder(&path).unwrap_or(holder);
+            return Ok(OutputLock { path, holder: outer, file: None });
         }
-        let holder = read_holder(&path).map(|h| h.to_string()).unwrap_or_else(|| "an unreadable lock file".into());
-        Err(Error::OutputInUse { dir: dir.to_path_buf(), holder })
+        let in_use = |h: Option<LockHolder>| Error::OutputInUse {
+            dir: dir.to_path_buf(),
+            holder: h.map(|h| h.to_string()).unwrap_or_else(|| "a run whose lock file is still being written".into()),
+        };
+        // a holder that releases the folder removes the file: retry on the new one
+        for _ in 0..10 {
+            let mut file = std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+                .map_err(io_at(&path))?;
+            // SAFETY: flock on a descriptor we own; it only sets an advisory lock.
+            if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+                let e = std::io::Error::last_os_error();
+                if e.raw_os_error() == Some(libc::EWOULDBLOCK) {
+                    return Err(in_use(read_holder(&path)));
+                }
+                return Err(Error::io(&path, e));
+            }
+            // the file we locked must still be the one at `path` (not one a holder just removed)
+            let same = match (file.metadata(), std::fs::metadata(&path)) {
+                (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+                _ => false,
+            };
+            if !same {
+                continue;
+            }
+            if let Some(h) = read_holder(&path).filter(|h| h.host != holder.host) {
+                return Err(in_use(Some(h)));
+            }
+            let text = serde_json::to_string_pretty(&holder)? + "\n";
+            let written = file.set_len(0).and_then(|()| file.write_all(text.as_bytes())).and_then(|()| file.sync_all());
+            if let Err(e) = written {
+                let _ = std::fs::remove_file(&path);
+                return Err(Error::io(&path, e));
+            }
+            held().push(key.clone());
+            remove_stale_temps(dir, 4);
+            return Ok(OutputLock { path, holder, file: Some(file) });
+        }
+        Err(in_use(read_holder(&path)))
     }
 
-    /// Who holds the lock (this process).
+    /// Who holds the folder (for an inner claim: the outer one).
     pub fn holder(&self) -> &LockHolder {
         &self.holder
     }
@@ -221,9 +249,13 @@ fn read_holder(path: &Path) -> Option<LockHolder> {
 
 impl Drop for OutputLock {
     fn drop(&mut self) {
-        // only our own claim (a lock taken over by someone else stays theirs)
-        if self.owned && read_holder(&self.path).is_some_and(|h| h == self.holder) {
+        if let Some(file) = self.file.take() {
+            // removed while still locked, so a waiting claimant sees the file change and retries
             let _ = std::fs::remove_file(&self.path);
+            if let Ok(key) = self.path.parent().unwrap_or(Path::new(".")).canonicalize() {
+                held().retain(|k| *k != key.join(LOCK_FILE));
+            }
+            drop(file);
         }
     }
 }
@@ -246,9 +278,12 @@ mod tests {
         assert_eq!(temp_owner(OsStr::new("result.json")), None);
         assert_eq!(temp_owner(OsStr::new(".result.json.x.tmp.json")), None);
         assert_eq!(temp_owner(OsStr::new(".a.5.tmp.tar.gz")), None);
+        // a target whose own extension is `tmp`
+        assert_eq!(temp_owner(OsStr::new(".a.tmp.5@h.tmp.tmp")), Some((5, Some("h".into()))));
+        assert_eq!(temp_owner(OsStr::new(".5.tmp")), None);
     }
 
-    #[cfg(unix)]
+    #[cfg(target_os = "linux")]
     #[test]
     fn non_utf8_names_are_kept_byte_for_byte() {
         use std::os::unix::ffi::OsStrExt;
@@ -262,43 +297,43 @@ mod tests {
 
     #[test]
     fn an_output_folder_has_one_run_at_a_time() {
+        use std::os::unix::io::AsRawFd;
         let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(LOCK_FILE);
         let first = OutputLock::acquire(dir.path(), "first").unwrap();
         // the same process again (a sweep inside its run's folder): an inner claim that leaves
         // the lock to the outer one
         let inner = OutputLock::acquire(dir.path(), "inner").unwrap();
         assert_eq!(inner.holder().command, "first");
         drop(inner);
-        assert!(dir.path().join(LOCK_FILE).exists(), "still held by the outer claim");
-        // another process
-        let other =
-            LockHolder { pid: 1, host: crate::runtime::host_name(), started: "x".into(), command: "init".into() };
-        std::fs::write(dir.path().join(LOCK_FILE), serde_json::to_string(&other).unwrap()).unwrap();
+        assert!(path.exists(), "still held by the outer claim");
+        drop(first);
+        assert!(!path.exists(), "released");
+        // another process's claim: a flock through another open file, and its text
+        let host = crate::runtime::host_name();
+        let other = LockHolder { pid: 1, host: host.clone(), started: "x".into(), command: "init".into() };
+        std::fs::write(&path, serde_json::to_string(&other).unwrap()).unwrap();
+        let f = std::fs::File::open(&path).unwrap();
+        assert_eq!(unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) }, 0);
         let e = OutputLock::acquire(dir.path(), "second").unwrap_err().to_string();
         assert!(e.contains("in use") && e.contains("pid 1 on") && e.contains("init"), "{e}");
-        std::fs::write(dir.path().join(LOCK_FILE), serde_json::to_string(first.holder()).unwrap()).unwrap();
-        drop(first);
-        assert!(!dir.path().join(LOCK_FILE).exists(), "released");
-        // a lock of a process that is gone is taken over; so are its temporary files
-        let dead = LockHolder {
-            pid: u32::MAX - 1,
-            host: crate::runtime::host_name(),
-            started: "x".into(),
-            command: "killed".into(),
-        };
-        std::fs::write(dir.path().join(LOCK_FILE), serde_json::to_string(&dead).unwrap()).unwrap();
-        let tmp = dir.path().join(format!(".result.json.{}@{}.tmp.json", u32::MAX - 1, crate::runtime::host_name()));
+        // that process is killed: the kernel drops its flock, the text stays; the next run takes
+        // the folder over and removes the dead writer's temporary files
+        drop(f);
+        let dead = u32::MAX - 1;
+        let tmp = dir.path().join(format!(".result.json.{dead}@{host}.tmp.json"));
         std::fs::write(&tmp, b"half").unwrap();
         let live = dir.path().join(format!(".result.json.{}.tmp.json", std::process::id()));
         std::fs::write(&live, b"mine").unwrap();
         let again = OutputLock::acquire(dir.path(), "third").unwrap();
         assert_eq!(again.holder().command, "third");
+        assert!(read_holder(&path).is_some_and(|h| h.command == "third"));
         assert!(!tmp.exists(), "a dead writer's temporary file is removed");
         assert!(live.exists(), "a live writer's temporary file stays");
-        // another host's lock is never taken over (its pid means nothing here)
         drop(again);
-        let remote = LockHolder { host: "elsewhere".into(), ..dead };
-        std::fs::write(dir.path().join(LOCK_FILE), serde_json::to_string(&remote).unwrap()).unwrap();
+        // a lock written on another host is never taken over (its flock may not reach here)
+        let remote = LockHolder { host: "elsewhere".into(), ..other };
+        std::fs::write(&path, serde_json::to_string(&remote).unwrap()).unwrap();
         let e = OutputLock::acquire(dir.path(), "fourth").unwrap_err().to_string();
         assert!(e.contains("elsewhere"), "{e}");
     }

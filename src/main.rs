@@ -311,13 +311,11 @@ fn run_script(script: &Path, args: &RunArgs, sweep: unlearn::sweep::Exec) -> Res
         }
         tch::set_num_threads(n);
     }
-    if !sweep.point_args.is_empty() {
-        let flag = sweep.action.flag();
-        // `unlearn sweep` on a script without a sweep would run it whole before finding out
-        let ast = script::check(&script::offline_engine(script_dir(script)), &name, &source)?;
-        if !script::calls_function(&ast, "sweep") {
-            return Err(no_sweep(script, flag));
-        }
+    // syntax errors before anything is created; `unlearn sweep` on a script without a sweep
+    // would otherwise run it whole before finding out
+    let ast = script::check(&script::offline_engine(script_dir(script)), &name, &source)?;
+    if !sweep.point_args.is_empty() && script::calls_function(&ast, "sweep") == Some(false) {
+        return Err(no_sweep(script, sweep.action.flag()));
     }
     let _lock = if sweep.action.writes_output() {
         Some(unlearn::io::OutputLock::acquire(&out, &command_line()).map_err(|e| format!("error: {e}"))?)

@@ -96,7 +96,8 @@ pub fn kmeans_per_class(
     let (cu, ku, nu, du) = (c as u64, k as u64, n_max as u64, d.max(0) as u64);
     let draws = (cfg.max_iter as u64).saturating_add(1).saturating_mul(cu).saturating_mul(ku);
     let what = format!("k-means with {k} clusters per class over {c} classes (options `ipc` and `kmeans_max_iter`)");
-    crate::runtime::ensure_fits(Device::Cpu, draws.saturating_mul(12), &what)?;
+    // f64 draws, their f64 tensor and its f32 copy
+    crate::runtime::ensure_fits(Device::Cpu, draws.saturating_mul(20), &what)?;
     let on_device = draws
         .saturating_mul(4)
         .saturating_add(cu.saturating_mul(nu).saturating_mul(ku.saturating_add(du)).saturating_mul(16));

@@ -154,11 +154,14 @@ impl RunContext {
 
 /// Fails when this run may do no experiment work: `unlearn sweep --plan`, `--status`, `--collect`,
 /// `--slurm` and `--resubmit-failed` only read the sweep's definition and its records, so
-/// `what` (training, unlearning, evaluating, writing results) outside the point function is an
-/// error there, before it starts.
+/// `what` (training, unlearning, evaluating, writing results) before the `sweep()` call is an
+/// error there, before it starts (after it, only `--collect` goes on, to save its table).
 pub fn experiment_work(c: &NativeCallContext, what: &str) -> RhaiResult<()> {
     let ctx = ctx(c)?;
-    if !ctx.sweep.action.runs_points() {
+    // `--collect` returns the table from sweep(): what the script does with it afterwards (save
+    // it, plot it) is its job
+    let collected = matches!(ctx.sweep.action, crate::sweep::Action::Collect { .. }) && ctx.sweep_called.get();
+    if !ctx.sweep.action.runs_points() && !collected {
         let action = ctx.sweep.action.flag();
         return Err(rt(format!(
             "{what} is experiment work, which `unlearn sweep {action}` never runs: call it inside the sweep's point function (or run the script without {action})"
@@ -168,9 +171,11 @@ pub fn experiment_work(c: &NativeCallContext, what: &str) -> RhaiResult<()> {
 }
 
 /// Whether the script calls the function `name` anywhere (its top level, its functions and
-/// closures), as a plain call or a method call.
-pub fn calls_function(ast: &rhai::AST, name: &str) -> bool {
+/// closures), as a plain call or a method call; `None` when it cannot be told because the
+/// script imports modules (the call may be in one).
+pub fn calls_function(ast: &rhai::AST, name: &str) -> Option<bool> {
     let mut found = false;
+    let mut imports = false;
     ast.walk(&mut |path: &[rhai::ASTNode]| {
         use rhai::{ASTNode, Expr, Stmt};
         let call = match path.last() {
@@ -180,9 +185,16 @@ pub fn calls_function(ast: &rhai::AST, name: &str) -> bool {
             _ => None,
         };
         found |= call.is_some_and(|f| f.name == name);
+        imports |= matches!(path.last(), Some(ASTNode::Stmt(Stmt::Import(..))));
         !found
     });
-    found
+    if found {
+        Some(true)
+    } else if imports {
+        None
+    } else {
+        Some(false)
+    }
 }
 
 /// The run context of the script calling a native function.
@@ -440,7 +452,7 @@ mod tests {
     #[test]
     fn calls_to_a_function_are_found_wherever_they_are() {
         let engine = Engine::new();
-        let found = |src: &str| calls_function(&engine.compile(src).unwrap(), "sweep");
+        let found = |src: &str| calls_function(&engine.compile(src).unwrap(), "sweep").unwrap();
         assert!(found("sweep(#{}, |p| p);"), "a statement");
         assert!(found("let t = sweep(#{}, |p| p);"), "an expression");
         assert!(found("if true { print(sweep(1, 2)); }"), "nested");
@@ -448,8 +460,11 @@ mod tests {
         assert!(found("let f = || sweep(1, 2);"), "in a closure");
         assert!(found("let x = #{}; x.sweep(1);"), "a method call");
         assert!(!found("let sweep_out = 1;\nprint(\"sweep(\");\nsweeps(1);"), "names and text that only look like it");
+        // the call may be in an imported module: cannot tell
+        assert_eq!(calls_function(&engine.compile("import \"ex\" as ex;\nex::run_it(1);").unwrap(), "sweep"), None);
     }
 
+    #[cfg(target_os = "linux")]
     #[test]
     fn a_non_utf8_output_folder_is_mapped_back_from_script_text() {
         use std::os::unix::ffi::OsStrExt;

@@ -271,6 +271,13 @@ pub mod sweep_api {
             return Err(rt("sweep(): under `unlearn sweep` a script defines one sweep, and this is its second call"));
         }
         let plan = plan_of(&context, &c, &def)?;
+        // a sweep with its own `out` folder holds that folder too (the run holds --out; the same
+        // folder is an inner claim)
+        let _lock = if c.sweep.action.writes_output() {
+            Some(crate::io::OutputLock::acquire(&plan.root, &format!("sweep `{}`", plan.name)).map_err(rt)?)
+        } else {
+            None
+        };
         match c.sweep.action.clone() {
             Action::Plan => {
                 crate::out!("{}", plan.describe());
@@ -332,9 +339,6 @@ pub mod sweep_api {
                 Err(crate::script::sweep_done())
             }
             Action::Run { jobs } => {
-                // a sweep with its own `out` folder holds that folder too (the run holds --out)
-                let _lock =
-                    crate::io::OutputLock::acquire(&plan.root, &format!("sweep `{}`", plan.name)).map_err(rt)?;
                 let states = slurm::states(&plan, false).map_err(rt)?;
                 check_stale(&c, &plan, &states)?;
                 let busy: Vec<String> = points_where(&plan, &states, in_queue)
