@@ -36,5 +36,16 @@ fn main() {
         .unwrap_or_else(|| "unknown".into());
     println!("cargo:rustc-env=UNLEARN_GIT_COMMIT={commit}");
     println!("cargo:rerun-if-changed=.git/HEAD");
+    // a commit moves the branch, not HEAD (which names the branch): watch the branch too
+    if let Some(branch) =
+        std::fs::read_to_string(".git/HEAD").ok().and_then(|h| h.strip_prefix("ref: ").map(|r| r.trim().to_string()))
+    {
+        // (only files that exist: a missing one would rerun this script on every build)
+        for f in [format!(".git/{branch}"), ".git/packed-refs".to_string()] {
+            if std::path::Path::new(&f).exists() {
+                println!("cargo:rerun-if-changed={f}");
+            }
+        }
+    }
     println!("cargo:rerun-if-changed=build.rs");
 }

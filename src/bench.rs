@@ -226,6 +226,8 @@ struct Workload {
     forget: Dataset,
     unseen: Dataset,
     heldout: Dataset,
+    /// The 30 % evaluation split (the MIA's swap rule compares all of it with the forget set).
+    evaluation: Dataset,
     model: Model,
     test_len: usize,
 }
@@ -242,7 +244,7 @@ fn workload(cfg: &BenchConfig, train: usize, test: usize, device: Device) -> Res
     spec.width = cfg.width;
     let mut model = Model::new(spec, device)?;
     model.set_compute(cfg.compute);
-    Ok(Workload { test_len: split.test.len(), train: split.train, request, forget, unseen, heldout, model })
+    Ok(Workload { test_len: split.test.len(), train: split.train, request, forget, unseen, heldout, evaluation, model })
 }
 
 fn phase(name: &str, seconds: f64, steps: Option<usize>, note: impl Into<String>) -> PhaseTime {
@@ -505,7 +507,13 @@ fn run_main(
     }
     if cfg.wants("mia") {
         let (score, s) = timed(device, || {
-            model_mia(&w.model, &w.forget, &w.heldout, &MiaOptions { seed: cfg.seed, swap_below: Some(42.0) })
+            model_mia(
+                &w.model,
+                &w.forget,
+                &w.heldout,
+                &w.evaluation,
+                &MiaOptions { seed: cfg.seed, swap_below: Some(42.0) },
+            )
         })?;
         push(
             &mut phases,

@@ -85,9 +85,25 @@ fn single_round_script_summarises_every_setting_and_method() {
     let n_col = header.iter().position(|h| h == "n").unwrap();
     assert!(rows.iter().all(|r| r.split(',').nth(n_col) == Some("2")), "two seeds per group: {rows:?}");
 
+    // every setting is measured against Retrain on the full retain set: it is the full setting's
+    // retrain row (gap 0); Blend's retrain row, trained on R̃, is measured against it
+    let seed1 = dir.path().join("single_round_seed_1.json");
+    let record: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&seed1).unwrap()).unwrap();
+    let retrain_gap = |setting: &str, method: &str| {
+        record["result"]["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["method"] == method && r["condense"] == setting)
+            .unwrap_or_else(|| panic!("no retrain row for {setting}: {record}"))["gap_mean"]
+            .as_f64()
+            .unwrap()
+    };
+    assert_eq!(retrain_gap("full", "retrain"), 0.0);
+    assert!(retrain_gap("blend ipc 4", "retrain+blend") > 0.0, "Retrain on R̃ is not the reference: {record}");
+
     // an interrupted run (seed 2 never saved): the rerun reuses seed 1 and computes seed 2 only,
     // and gives the same summary
-    let seed1 = dir.path().join("single_round_seed_1.json");
     let before = std::fs::read(&seed1).unwrap();
     std::fs::remove_file(dir.path().join("single_round_seed_2.json")).unwrap();
     let text = run_script(

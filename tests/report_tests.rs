@@ -82,3 +82,26 @@ fn histogram_densities_integrate_to_one() {
     // out-of-range values are clamped into the end bins
     assert!(d[bins - 1] > 0.0);
 }
+
+/// A MIA from fewer than 50 items per side is marked in the table and explained in its footer;
+/// n and the swapped score are columns of the CSV.
+#[test]
+fn a_mia_from_few_items_is_marked_and_explained() {
+    use unlearn::metrics::mia::MiaScore;
+    use unlearn::metrics::Metrics;
+    use unlearn::report::table::{Phases, Row, Table};
+    let row = |method: &str, n: usize| {
+        let metrics =
+            Metrics { mia: MiaScore { score: 61.5, raw: 38.0, n, swapped: Some(61.5) }, ..Default::default() };
+        Row::new(method.into(), Phases::default(), metrics)
+    };
+    let few = Table { rows: vec![row("a_cf", 10), row("finetune", 400)], reference: None };
+    let text = few.to_text();
+    assert!(text.contains("61.50*"), "{text}");
+    assert_eq!(text.matches('*').count(), 2, "one mark and the footer's: {text}");
+    assert!(text.contains("only 10 items per side, fewer than 50"), "{text}");
+    let enough = Table { rows: vec![row("finetune", 400)], reference: None };
+    assert!(!enough.to_text().contains('*'), "{}", enough.to_text());
+    let fields = few.rows[0].fields();
+    assert!(fields.contains(&("mia_n", Some(10.0))) && fields.contains(&("mia_swapped", Some(61.5))), "{fields:?}");
+}

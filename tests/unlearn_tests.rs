@@ -169,6 +169,45 @@ fn retrain_never_learns_from_the_forget_set() {
     assert_eq!(history.config.warmup_epochs, 0, "the default warm-up (5 of 100 epochs) keeps its share of 3 epochs");
 }
 
+/// The reference must not start from the original's initial weights: the original is usually
+/// built with the run's seed, which is also Retrain's default seed.
+#[test]
+fn retrain_starts_from_an_initialisation_of_its_own() {
+    let (train_set, _) = toy(120, 3, 4);
+    let request = ForgetRequest::uniform(&train_set, 0.1, false, 1).unwrap();
+    let seed = 7;
+    let original = small_convnet(&train_set, seed);
+    let input = input_for(&original, &train_set, &request, None, seed);
+    // a step too small to move the weights: what is left is the initialisation
+    let out = method("retrain")
+        .unwrap()
+        .run(&input, &serde_json::json!({ "epochs": 1, "lr": 1e-12, "momentum": 0.0, "weight_decay": 0.0 }))
+        .unwrap();
+    let flat = |m: &Model| {
+        let mut vars: Vec<(String, Tensor)> = m.var_store().variables().into_iter().collect();
+        vars.sort_by(|a, b| a.0.cmp(&b.0));
+        Tensor::cat(&vars.iter().map(|(_, t)| t.flatten(0, -1)).collect::<Vec<_>>(), 0)
+    };
+    let diff = (flat(&out.model) - flat(&original)).abs().max().double_value(&[]);
+    assert!(diff > 1e-2, "Retrain starts from the original's weights (largest difference {diff})");
+    // its own seed, recorded with the options and in the model's spec
+    let init = out.options["init_seed"].as_u64().expect("init_seed recorded");
+    assert_ne!(init, original.spec.init_seed);
+    assert_eq!(out.model.spec.init_seed, init);
+    assert_eq!(init, unlearn::unlearn::fresh_init_seed(seed, seed), "a function of the seed: repeatable");
+}
+
+/// SCRUB's forget passes (method.md §3): the reference runs one in every epoch e ≤ m_steps.
+#[test]
+fn scrub_runs_a_forget_pass_in_epochs_zero_to_max_steps() {
+    use unlearn::unlearn::scrub::forget_pass;
+    let passes = |epochs: usize, max_steps: usize| (0..epochs).filter(|&e| forget_pass(e, max_steps)).count();
+    assert_eq!(passes(15, 5), 6, "m_steps 5 of 15 epochs");
+    assert_eq!(passes(15, 9), 10, "the cond profile's m_steps 9");
+    assert_eq!(passes(3, 5), 3, "never more than the epochs");
+    assert!(forget_pass(0, 0) && !forget_pass(1, 0));
+}
+
 #[test]
 fn every_registered_method_runs_a_short_epoch_and_rejects_unknown_options() {
     let (train_set, unseen) = toy(120, 3, 5);

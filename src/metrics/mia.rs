@@ -3,8 +3,9 @@
 //! items (label 0) against held-out items of the forget set's classes (label 1), scored by the
 //! ROC-AUC of out-of-fold probabilities from stratified 5-fold cross-validation, × 100. The
 //! ideal (retrain-like) value is about 50. With `swap_below` (42 in the reference) a score at or
-//! below it is recomputed with the roles of the two sets swapped and the larger kept; the raw
-//! AUC is always reported too. The reference repeats the computation 20 times with a fixed seed
+//! below it is recomputed with the whole evaluation split against the forget set (the
+//! reference's swapped loaders, see [`mia_score`]) and the larger kept; the raw AUC is always
+//! reported too. The reference repeats the computation 20 times with a fixed seed
 //! and identical results, so it is computed once here.
 use crate::data::split::rng;
 use crate::error::{Error, Result};
@@ -114,40 +115,41 @@ pub fn oof_auc(x: &[f64], y: &[u8], folds: &[usize]) -> Result<f64> {
     roc_auc(&prob, y)
 }
 
+/// Below this many items per side the score is shown as rough (marked in tables): with n items
+/// a side, one item moves the AUC by up to 100/n points.
+pub const MIN_ITEMS_PER_SIDE: usize = 50;
+
 /// The MIA result.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct MiaScore {
-    /// 100 × AUC, after the reference's swap rule when it applies.
+    /// 100 × AUC, after the reference's swap rule when it applies: the larger of `raw` and
+    /// `swapped`.
     pub score: f64,
-    /// 100 × AUC with forget = 0 and held-out = 1, before any swap.
+    /// 100 × AUC of forget (0) against the held-out items of the forget set's classes (1).
     pub raw: f64,
-    /// Items per side after truncation.
+    /// Items per side of that attack after truncation.
     pub n: usize,
+    /// 100 × AUC of the swapped attack (the whole evaluation split against the forget set), when
+    /// `raw` was at or below the swap limit.
+    pub swapped: Option<f64>,
 }
 
-/// The paper's MIA from φ of the forget items and of the held-out items of the same classes.
-/// `folds`: explicit fold ids for the 2n pooled items (forget first), or `None` for seeded
-/// stratified 5-fold.
-pub fn mia_score(
-    phi_forget: &[f64],
-    phi_heldout: &[f64],
-    seed: u64,
-    swap_below: Option<f64>,
-    folds: Option<&[usize]>,
-) -> Result<MiaScore> {
-    let n = phi_forget.len().min(phi_heldout.len());
+/// One attack (method.md §4.5 steps 3-5): the first n = min(|side 0|, |side 1|) of a seeded
+/// shuffle of each side, labels 0 and 1, out-of-fold ROC-AUC × 100; `folds` for the 2n pooled
+/// items (side 0 first), or seeded stratified 5-fold. Returns (score, n).
+fn attack(side0: &[f64], side1: &[f64], seed: u64, folds: Option<&[usize]>) -> Result<(f64, usize)> {
+    let n = side0.len().min(side1.len());
     if n < 5 {
         return Err(Error::invalid("MIA sample", n, "at least 5 forget and 5 held-out items of the same classes"));
     }
-    // first n of a seeded shuffle of each side
     let mut r = rng(seed);
     let take = |v: &[f64], r: &mut rand_chacha::ChaCha8Rng| {
         let mut idx: Vec<usize> = (0..v.len()).collect();
         idx.shuffle(r);
         idx[..n].iter().map(|&i| v[i]).collect::<Vec<f64>>()
     };
-    let (f, t) = (take(phi_forget, &mut r), take(phi_heldout, &mut r));
-    let x: Vec<f64> = f.iter().chain(&t).copied().collect();
+    let (a, b) = (take(side0, &mut r), take(side1, &mut r));
+    let x: Vec<f64> = a.iter().chain(&b).copied().collect();
     let y: Vec<u8> = std::iter::repeat_n(0u8, n).chain(std::iter::repeat_n(1u8, n)).collect();
     let own_folds;
     let folds = match folds {
@@ -157,29 +159,48 @@ pub fn mia_score(
             &own_folds
         }
     };
-    let raw = 100.0 * oof_auc(&x, &y, folds)?;
-    let mut score = raw;
-    if let Some(limit) = swap_below {
-        if raw <= limit {
-            let swapped: Vec<u8> = y.iter().map(|&l| 1 - l).collect();
-            score = score.max(100.0 * oof_auc(&x, &swapped, folds)?);
-        }
-    }
-    Ok(MiaScore { score, raw, n })
+    Ok((100.0 * oof_auc(&x, &y, folds)?, n))
+}
+
+/// The paper's MIA from φ of the forget items and of the held-out items of the same classes.
+///
+/// With `swap_below` (42 in the reference) a raw score at or below it reruns the attack with the
+/// roles of the data swapped, as the reference's `LiRA_MIA` calls itself with its two loaders
+/// swapped: side 0 the whole evaluation split `phi_evaluation` (every class: the class filter is
+/// taken from the first loader, which then holds them all), side 1 the forget set, both truncated
+/// to the smaller; the larger score is kept. (Flipping the labels of the same data would change
+/// nothing: a refit logistic regression is symmetric.) `folds`: explicit fold ids for the first
+/// attack's 2n pooled items (forget first), or `None` for seeded stratified 5-fold.
+pub fn mia_score(
+    phi_forget: &[f64],
+    phi_heldout: &[f64],
+    phi_evaluation: &[f64],
+    seed: u64,
+    swap_below: Option<f64>,
+    folds: Option<&[usize]>,
+) -> Result<MiaScore> {
+    let (raw, n) = attack(phi_forget, phi_heldout, seed, folds)?;
+    let swapped = match swap_below {
+        Some(limit) if raw <= limit => Some(attack(phi_evaluation, phi_forget, seed, None)?.0),
+        _ => None,
+    };
+    Ok(MiaScore { score: swapped.map_or(raw, |s| s.max(raw)), raw, n, swapped })
 }
 
 /// The paper's MIA of `model`: `members` (e.g. the forget set, label 0) against `heldout`
-/// (held-out items of the same classes, label 1).
+/// (held-out items of the same classes, label 1); `evaluation` is the whole split the swap rule
+/// compares with.
 pub fn model_mia(
     model: &crate::models::Model,
     members: &crate::data::Dataset,
     heldout: &crate::data::Dataset,
+    evaluation: &crate::data::Dataset,
     o: &super::MiaOptions,
 ) -> Result<MiaScore> {
     use crate::train::eval::logits;
-    let phi_m = logit_confidence(&logits(model, members)?, members.labels())?;
-    let phi_h = logit_confidence(&logits(model, heldout)?, heldout.labels())?;
-    mia_score(&phi_m, &phi_h, o.seed, o.swap_below, None)
+    let phi = |d: &crate::data::Dataset| logit_confidence(&logits(model, d)?, d.labels());
+    let phi_e = if o.swap_below.is_some() { phi(evaluation)? } else { Vec::new() };
+    mia_score(&phi(members)?, &phi(heldout)?, &phi_e, o.seed, o.swap_below, None)
 }
 
 /// The paper's MIA as a [`Metric`](super::Metric): forget items against the evaluation items of
@@ -191,7 +212,7 @@ impl super::Metric for PaperMia {
         "mia"
     }
     fn measure(&self, model: &crate::models::Model, ctx: &super::EvalContext, out: &mut super::Metrics) -> Result<()> {
-        out.mia = model_mia(model, &ctx.forget, &ctx.heldout, &ctx.mia)?;
+        out.mia = model_mia(model, &ctx.forget, &ctx.heldout, ctx.evaluation, &ctx.mia)?;
         Ok(())
     }
 }

@@ -61,6 +61,8 @@ impl Row {
             ("test_acc", Some(m.test_acc)),
             ("mia", Some(m.mia.score)),
             ("mia_raw", Some(m.mia.raw)),
+            ("mia_n", Some(m.mia.n as f64)),
+            ("mia_swapped", m.mia.swapped),
             ("lira_auc", l.map(|l| l.auc)),
             ("lira_tpr_1pct", l.map(|l| l.tpr_at_1pct)),
             ("seconds", Some(self.seconds)),
@@ -89,13 +91,15 @@ pub struct Table {
 }
 
 /// CSV columns, in order.
-pub const COLUMNS: [&str; 21] = [
+pub const COLUMNS: [&str; 23] = [
     "method",
     "retain_acc",
     "forget_acc",
     "test_acc",
     "mia",
     "mia_raw",
+    "mia_n",
+    "mia_swapped",
     "lira_auc",
     "lira_tpr_1pct",
     "seconds",
@@ -171,7 +175,12 @@ impl Table {
                     format!("{:.2}", 100.0 * m.retain_acc),
                     format!("{:.2}", 100.0 * m.forget_acc),
                     format!("{:.2}", 100.0 * m.test_acc),
-                    format!("{:.2}", m.mia.score),
+                    // marked where too few items make it rough (see the footer)
+                    if m.mia.n < crate::metrics::mia::MIN_ITEMS_PER_SIDE {
+                        format!("{:.2}*", m.mia.score)
+                    } else {
+                        format!("{:.2}", m.mia.score)
+                    },
                 ];
                 if lira {
                     cells.push(dash(m.lira.as_ref().map(|l| format!("{:.3}", l.auc))));
@@ -189,9 +198,19 @@ impl Table {
     }
 
     fn footer(&self) -> Option<String> {
-        self.reference.as_ref().map(|reference| {
-            format!("(seconds: end to end, condensation included; speed-up, gaps and Tug-of-War against {reference})")
-        })
+        let mut lines = Vec::new();
+        if let Some(reference) = &self.reference {
+            lines.push(format!(
+                "(seconds: end to end, condensation included; speed-up, gaps and Tug-of-War against {reference})"
+            ));
+        }
+        let min = crate::metrics::mia::MIN_ITEMS_PER_SIDE;
+        if let Some(n) = self.rows.iter().map(|r| r.metrics.mia.n).filter(|&n| n < min).min() {
+            lines.push(format!(
+                "(* MIA from only {n} items per side, fewer than {min}: one item moves the AUC by several points, so read it as a rough indication; a larger evaluation split or forget set gives a firmer score)"
+            ));
+        }
+        (!lines.is_empty()).then(|| lines.join("\n"))
     }
 
     /// A terminal table: accuracies in %, MIA, end-to-end time, speed-up and mean gap.

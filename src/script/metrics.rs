@@ -124,8 +124,9 @@ pub mod metrics_api {
         )
     }
 
-    /// The paper's MIA (method.md §4.5) of `model` telling `members` from `nonmembers` (only
-    /// non-members of the members' classes are used): #{ score, raw, n }. E.g. train vs test for
+    /// The paper's MIA (method.md §4.5) of `model` telling `members` from `nonmembers` (the
+    /// non-members of the members' classes; the swap rule compares all of `nonmembers` with the
+    /// members): #{ score, raw, n, swapped }. E.g. train vs test for
     /// a model trained on a condensed set (method.md §1.7). Options: seed (the run's), mia_swap (true).
     #[rhai_fn(return_raw)]
     pub fn mia(
@@ -142,7 +143,8 @@ pub mod metrics_api {
         let (_, model, _) = evaluated_item(item, 0)?;
         let held = crate::metrics::heldout_of_classes(&nonmembers, members.labels_host(), members.num_classes())
             .map_err(rt)?;
-        let score = crate::metrics::mia::model_mia(&model.0.borrow().model, &members, &held, &o).map_err(rt)?;
+        let score =
+            crate::metrics::mia::model_mia(&model.0.borrow().model, &members, &held, &nonmembers, &o).map_err(rt)?;
         rhai::serde::to_dynamic(&score)
     }
     #[rhai_fn(name = "mia", return_raw)]

@@ -311,10 +311,11 @@ pub fn train_on_retain(
     let seed = cfg.seed.unwrap_or(input.seed);
     let retain = input.retain_set()?;
     let device = input.original.device();
+    let init_seed = fresh.then(|| fresh_init_seed(seed, input.original.spec.init_seed));
     let ((model, report), seconds) = timed(device, || {
-        let mut model = if fresh {
+        let mut model = if let Some(init_seed) = init_seed {
             let mut spec = input.original.spec.clone();
-            spec.init_seed = seed;
+            spec.init_seed = init_seed;
             let mut m = Model::new(spec, device)?;
             // a fresh model computes as the original does (bf16, channels-last)
             m.set_compute(input.original.compute());
@@ -325,5 +326,28 @@ pub fn train_on_retain(
         let report = crate::train::train(&mut model, &retain, &cfg, seed)?;
         Ok((model, report))
     })?;
-    finished(name, model, seconds, &cfg, &retain, Some(report))
+    let mut out = finished(name, model, seconds, &cfg, &retain, Some(report))?;
+    if let (Some(init_seed), Some(options)) = (init_seed, out.options.as_object_mut()) {
+        options.insert("init_seed".into(), init_seed.into());
+    }
+    Ok(out)
+}
+
+/// The seed of a from-scratch model's initialisation (Retrain), drawn from its own stream: a
+/// mix of the method's seed that never equals the original's `original_init`, so the reference
+/// does not start from the original's exact initial weights (the run's seed is usually both).
+pub fn fresh_init_seed(seed: u64, original_init: u64) -> u64 {
+    // splitmix64 of the seed in a stream of its own
+    let mix = |mut z: u64| {
+        z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    let s = mix(seed ^ 0x7265_7472_6169_6e21); // "retrain!"
+    if s == original_init {
+        mix(s)
+    } else {
+        s
+    }
 }

@@ -1,7 +1,8 @@
 //! SCRUB (Kurmanji et al. 2023; method.md §3, `scrub.py`) and A-SCRUB (§2.4,
 //! `accelerated_scrub.py`). The student starts as the original model, the teacher is the
 //! original. An epoch is a forget pass (batches of 64 over F, loss −0.2·KL_T(student‖teacher):
-//! move away from the teacher on the forget set; SCRUB only in its first `max_steps` epochs)
+//! move away from the teacher on the forget set; SCRUB only in epochs 0..=max_steps, as the
+//! reference's `e <= m_steps`)
 //! then a retain pass with one shared optimiser:
 //! - SCRUB: γ·CE + β·KL_T on retain batches; SGD lr 1e-2, momentum 0.9, wd 5e-4, 15 epochs,
 //!   max_steps 5, warm-up 5 + cosine.
@@ -19,7 +20,8 @@ use serde::{Deserialize, Serialize};
 pub struct ScrubOptions {
     #[serde(flatten)]
     pub sgd: SgdOptions,
-    /// Epochs that start with a forget pass.
+    /// The last (0-based) epoch that starts with a forget pass (the reference's m_steps: epochs
+    /// 0..=max_steps do, see [`forget_pass`]).
     pub max_steps: usize,
     pub gamma: f64,
     pub beta: f64,
@@ -81,6 +83,12 @@ impl Default for AScrubOptions {
     }
 }
 
+/// Whether SCRUB's 0-based epoch `epoch` starts with a forget pass: the reference runs one for
+/// every epoch e ≤ m_steps (method.md §3), so `max_steps` 5 gives 6 forget passes.
+pub fn forget_pass(epoch: usize, max_steps: usize) -> bool {
+    epoch <= max_steps
+}
+
 pub struct Scrub;
 
 impl Method for Scrub {
@@ -109,7 +117,7 @@ impl Method for Scrub {
                 opt.set_lr(
                     o.sgd.lr * Schedule::WarmupCosine.factor(e, o.sgd.epochs, o.warmup_epochs.min(o.sgd.epochs)),
                 );
-                if e < o.max_steps {
+                if forget_pass(e, o.max_steps) {
                     run_pass(
                         &model,
                         &mut opt,
