@@ -361,3 +361,30 @@ fn full_cifar10_loads_within_1_gib_beyond_its_tensors() {
     );
     assert!(beyond < 1024.0, "loading used {beyond:.0} MiB beyond its tensors");
 }
+
+/// Issue 17: channels come from the files (a folder of 8-bit grayscale PNGs is one channel, not
+/// three equal ones), and a class folder without images is an error, not a class of 0 images.
+#[test]
+fn image_folders_take_channels_from_the_files_and_refuse_empty_classes() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = dir.path();
+    for (i, class) in ["a", "b"].iter().enumerate() {
+        write_png(&r.join(format!("train/{class}/x.png")), 8, 6, 10 * i as u8, true);
+        write_png(&r.join(format!("test/{class}/y.png")), 8, 6, 20 * i as u8, true);
+    }
+    let split = load_image_folder(r, &FolderOptions::default(), &LoadOptions::default(), Device::Cpu).unwrap();
+    assert_eq!(split.train.image_shape(), [1, 6, 8]);
+    assert_eq!(split.test.image_shape(), [1, 6, 8]);
+    // asked for three, or one colour image among them: three
+    let three = LoadOptions { channels: Some(3), ..Default::default() };
+    assert_eq!(load_image_folder(r, &FolderOptions::default(), &three, Device::Cpu).unwrap().train.image_shape()[0], 3);
+    write_png(&r.join("train/b/z.png"), 8, 6, 30, false);
+    let split = load_image_folder(r, &FolderOptions::default(), &LoadOptions::default(), Device::Cpu).unwrap();
+    assert_eq!(split.train.image_shape(), [3, 6, 8]);
+    // an empty class folder
+    std::fs::create_dir_all(r.join("train/c")).unwrap();
+    std::fs::write(r.join("train/c/readme.txt"), "no images").unwrap();
+    let e =
+        load_image_folder(r, &FolderOptions::default(), &LoadOptions::default(), Device::Cpu).unwrap_err().to_string();
+    assert!(e.contains("train/c") && e.contains("holds no .png or .jpg images"), "{e}");
+}

@@ -362,3 +362,21 @@ fn svhn_with_wrong_dimensions_names_what_it_expected() {
     let e = unlearn::data::svhn::read_svhn_mat(&path).unwrap_err().to_string();
     assert!(e.contains("train_32x32.mat") && e.contains("32") && e.contains("28"), "{e}");
 }
+
+/// Issue 17: a checkpoint whose weights hold NaN (a diverged run) is refused when loaded, naming
+/// the file and the tensor, instead of a model that predicts one class.
+#[test]
+fn a_checkpoint_with_nan_weights_is_refused() {
+    let (train, _) = data(40, 4, 4);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("diverged.safetensors");
+    let m = small_model(&train);
+    tch::no_grad(|| {
+        let mut vars: Vec<_> = m.var_store().variables().into_iter().collect();
+        vars.sort_by(|a, b| a.0.cmp(&b.0));
+        let _ = vars[0].1.get(0).fill_(f64::NAN);
+    });
+    m.save(&path).unwrap();
+    let e = Model::load(&path, Device::Cpu).unwrap_err().to_string();
+    assert!(e.contains("diverged.safetensors") && e.contains("NaN or infinite"), "{e}");
+}

@@ -366,4 +366,14 @@ fn summaries_are_means_and_sample_deviations() {
     assert_eq!(s.groups[0].stats[0], ("x".to_string(), 2.0, 2f64.sqrt()));
     assert_eq!(s.groups[1].stats[0], ("x".to_string(), 5.0, 0.0));
     assert!(unlearn::report::summary::summarize(&rows, &["condense".to_string()]).is_err());
+    // a text where the other rows have numbers is an error, not a row left out of the mean
+    let mut mixed = rows.clone();
+    mixed.push(serde_json::json!({ "method": "a", "seed": 3, "x": "n/a" }));
+    let e = unlearn::report::summary::summarize(&mixed, &["method".to_string()]).unwrap_err().to_string();
+    assert!(e.contains("field `x` of row 3") && e.contains("n/a"), "{e}");
+    // no value at all (a metric a row lacks) is fine
+    let mut absent = rows.clone();
+    absent.push(serde_json::json!({ "method": "a", "seed": 3, "x": null }));
+    let s = unlearn::report::summary::summarize(&absent, &["method".to_string()]).unwrap();
+    assert_eq!(s.groups[0].stats[0], ("x".to_string(), 2.0, 2f64.sqrt()));
 }

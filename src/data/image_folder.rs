@@ -65,6 +65,7 @@ fn list_split(
         // a link may lead anywhere: where a linked class folder or image leads must be allowed
         // too (a plain file in a plain folder under an allowed root is inside it)
         paths.check_file(dir_path, "class folder")?;
+        let before = files.len();
         for f in sorted_entries(dir_path)? {
             let ext = f.extension().map(|e| e.to_string_lossy().to_ascii_lowercase()).unwrap_or_default();
             if f.is_file() && EXTENSIONS.contains(&ext.as_str()) {
@@ -74,11 +75,37 @@ fn list_split(
                 files.push((f, label as i64));
             }
         }
-    }
-    if files.is_empty() {
-        return Err(Error::format(dir, format!("no .png or .jpg images in the class folders {names:?}")));
+        // a class of no images would count as a class (of every metric's denominators) that can
+        // neither be learned nor forgotten
+        if files.len() == before {
+            return Err(Error::format(
+                dir_path,
+                format!("class folder `{name}` holds no .png or .jpg images: add its images or remove the folder"),
+            ));
+        }
     }
     Ok((classes, files))
+}
+
+/// Whether every image is grayscale, from the files' headers (no pixels decoded).
+fn all_grayscale<'a>(files: impl Iterator<Item = &'a Path>) -> Result<bool> {
+    use image::ImageDecoder;
+    let files: Vec<&Path> = files.collect();
+    files
+        .par_iter()
+        .map(|path| -> Result<bool> {
+            let decoder = image::ImageReader::open(path)
+                .map_err(io_at(path))?
+                .with_guessed_format()
+                .map_err(io_at(path))?
+                .into_decoder()
+                .map_err(|e| Error::format(path, format!("cannot decode image: {e}")))?;
+            Ok(matches!(
+                decoder.color_type(),
+                image::ColorType::L8 | image::ColorType::L16 | image::ColorType::La8 | image::ColorType::La16
+            ))
+        })
+        .try_reduce(|| true, |a, b| Ok(a && b))
 }
 
 /// Decodes `files` in parallel into one `N x C x H x W` byte buffer.
@@ -156,7 +183,13 @@ pub fn load_image_folder(
     let root = root.as_ref();
     let (classes, train_files) = list_split(&root.join(&folders.train), None, &opts.paths)?;
     let (_, test_files) = list_split(&root.join(&folders.test), Some(&classes), &opts.paths)?;
-    let channels = if opts.channels == Some(1) { 1 } else { 3 };
+    // channels from the files unless asked: one when every image is grayscale
+    let channels = match opts.channels {
+        Some(1) => 1,
+        Some(_) => 3,
+        None if all_grayscale(train_files.iter().chain(&test_files).map(|(p, _)| p.as_path()))? => 1,
+        None => 3,
+    };
     let size = opts.size.map(|s| (s as u32, s as u32));
     let (train_px, shape) = decode_all(&train_files, channels, size, size.is_some())?;
     let train_size = Some((shape[2] as u32, shape[1] as u32));

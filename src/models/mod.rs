@@ -386,6 +386,12 @@ impl Model {
                     )));
                 }
                 let t = Tensor::f_from_data_size(view.data(), &shape, Kind::Float)?;
+                // a diverged run's weights load fine and then predict one class: refuse them
+                if !bool::try_from(t.f_isfinite()?.f_all()?)? {
+                    return Err(bad(format!(
+                        "tensor `{name}` holds NaN or infinite values: the checkpoint comes from a run that diverged, or is damaged"
+                    )));
+                }
                 var.f_copy_(&t)?;
             }
             Ok(())

@@ -114,6 +114,19 @@ pub fn summarize(rows: &[serde_json::Value], by: &[String]) -> Result<Summary> {
             }
         }
     }
+    // a field that is a number in some rows must be one (or absent) in all: a text value would
+    // otherwise drop that row from the field's mean without a word
+    for (i, r) in rows.iter().enumerate() {
+        for f in &fields {
+            if let Some(v) = r.get(f).filter(|v| !v.is_number() && !v.is_null()) {
+                return Err(Error::invalid(
+                    format!("field `{f}` of row {i}"),
+                    v,
+                    "a number, as in the other rows (or no value)",
+                ));
+            }
+        }
+    }
     let mut groups: Vec<(Vec<String>, Vec<&serde_json::Value>)> = Vec::new();
     for r in rows {
         let key: Vec<String> = by.iter().map(|b| text(&r[b])).collect();
