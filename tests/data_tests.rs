@@ -103,6 +103,9 @@ fn mnist_dir_loads_pixels_labels_and_normalisation() {
         assert_eq!(split.train.len(), 20);
         assert_eq!(split.test.len(), 7);
         assert_eq!(split.train.image_shape(), [1, 28, 28]);
+        // named after its folder: IDX datasets (KMNIST, EMNIST, ...) are told apart
+        let folder = dir.path().file_name().unwrap().to_string_lossy().into_owned();
+        assert!(split.train.name.contains(&format!("mnist:{folder}")), "{}", split.train.name);
         assert_eq!(split.train.labels_host(), labels.iter().map(|&l| l as i64).collect::<Vec<_>>().as_slice());
         // undo the normalisation and compare pixels exactly
         let norm = split.train.normalization().clone();
@@ -244,4 +247,20 @@ fn subset_selects_items_and_rejects_bad_indices() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("label of item 0") && err.contains("`5`"), "{err}");
+}
+
+/// Issue 17: take() on class-ordered data (an image folder lists class after class) keeps every
+/// class in its share, not the first classes only, and keeps the data's order.
+#[test]
+fn take_keeps_every_class_in_its_share() {
+    let px = vec![0u8; 10 * 4];
+    let labels = vec![0i64, 0, 0, 0, 1, 1, 1, 1, 2, 2];
+    let classes = vec!["a".into(), "b".into(), "c".into()];
+    let d = Dataset::from_u8("ordered", "test", &px, [10, 1, 2, 2], labels, classes, None, Device::Cpu).unwrap();
+    let t = d.take_stratified(5).unwrap();
+    assert_eq!(t.labels_host(), &[0, 0, 1, 1, 2]);
+    assert_eq!(t.class_counts(), vec![2, 2, 1]);
+    assert_eq!(d.take_stratified(10).unwrap().labels_host(), d.labels_host());
+    assert_eq!(d.take_stratified(1).unwrap().len(), 1);
+    assert!(d.take_stratified(0).is_err() && d.take_stratified(11).is_err());
 }

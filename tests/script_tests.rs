@@ -377,3 +377,21 @@ fn summaries_are_means_and_sample_deviations() {
     let s = unlearn::report::summary::summarize(&absent, &["method".to_string()]).unwrap();
     assert_eq!(s.groups[0].stats[0], ("x".to_string(), 2.0, 2f64.sqrt()));
 }
+
+/// Issue 17: every run record names the exact script that ran (its SHA-256), not only sweeps'.
+#[test]
+fn run_records_hold_the_scripts_sha256() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("s.rhai");
+    std::fs::write(&script, "save_result(#{ a: 1 });\n").unwrap();
+    let o = std::process::Command::new(bin())
+        .args(["run", script.to_str().unwrap(), "--device", "cpu", "--out", dir.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("result.json")).unwrap()).unwrap();
+    let want = unlearn::sweep::sha256_hex(&std::fs::read(&script).unwrap());
+    assert_eq!(json["run"]["script_sha256"], want.as_str());
+    assert_eq!(want.len(), 64);
+}

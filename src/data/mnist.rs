@@ -89,5 +89,10 @@ pub fn load_mnist_dir(dir: impl AsRef<Path>, flavor: Flavor, opts: &LoadOptions,
             format!("train images are {h}x{w} but test images {}x{}", test_shape[2], test_shape[3]),
         ));
     }
-    from_u8_split(name, dir, (train_px, train_labels), (test_px, test_labels), [c, h, w], classes, opts, device)
+    // the folder tells IDX datasets apart (KMNIST, EMNIST digits, ... share the format)
+    let name = match dir.file_name().map(|f| f.to_string_lossy()) {
+        Some(folder) if !folder.is_empty() => format!("{name}:{folder}"),
+        _ => name.to_string(),
+    };
+    from_u8_split(&name, dir, (train_px, train_labels), (test_px, test_labels), [c, h, w], classes, opts, device)
 }

@@ -218,6 +218,33 @@ impl Dataset {
         counts
     }
 
+    /// `n` items that keep every class in its share ([`split::apportion`]: n·N_k/N rounded by
+    /// largest remainders). Within a class its first items are taken, and the result keeps this dataset's order,
+    /// so on data stored in a random order it is about the prefix, and on class-ordered data
+    /// (image folders) it still holds every class.
+    pub fn take_stratified(&self, n: usize) -> Result<Dataset> {
+        let total = self.len();
+        if n == 0 || n > total {
+            return Err(Error::invalid(
+                "number of items to take",
+                n,
+                format!("1..={total} (the items of {})", self.name),
+            ));
+        }
+        let counts = self.class_counts();
+        let quota = split::apportion(&counts, n as f64 / total as f64);
+        let mut taken = vec![0usize; counts.len()];
+        let mut idx = Vec::with_capacity(n);
+        for (i, &l) in self.labels_host.iter().enumerate() {
+            let k = l as usize;
+            if taken[k] < quota[k] {
+                taken[k] += 1;
+                idx.push(i as i64);
+            }
+        }
+        self.subset(&idx, format!("{}[{n} stratified]", self.name))
+    }
+
     /// The items at `indices` (positions in this dataset), in that order.
     pub fn subset(&self, indices: &[i64], name: impl Into<String>) -> Result<Dataset> {
         let n = self.len() as i64;

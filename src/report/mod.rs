@@ -15,6 +15,8 @@ use std::path::Path;
 #[derive(Debug, Clone, Serialize)]
 pub struct RunInfo {
     pub script: String,
+    /// SHA-256 of the script file as it ran (empty where there is no file: a notebook).
+    pub script_sha256: String,
     pub seed: u64,
     pub device: String,
     /// `--set key=value` options.

@@ -238,15 +238,16 @@ pub mod data_api {
     pub fn split_test(split: &mut DataSplit) -> Dataset {
         split.test.clone()
     }
-    /// The first `train` training and `test` test items (a quick run; the built-in sets are
-    /// stored in a fixed random order, so a prefix keeps every class).
+    /// `train` training and `test` test items for a quick run, each class keeping its share
+    /// (class-ordered data such as an image folder keeps every class; on the built-in sets,
+    /// stored in a fixed random order, it is about the first items).
     #[rhai_fn(name = "take", return_raw)]
     pub fn split_take(split: &mut DataSplit, train: i64, test: i64) -> RhaiResult<DataSplit> {
         let part = |d: &Dataset, n: i64, what: &str| -> RhaiResult<Dataset> {
             if n < 1 || n as usize > d.len() {
                 return Err(rt(format!("take(): {what} size {n} is not in 1..={}", d.len())));
             }
-            d.subset(&(0..n).collect::<Vec<i64>>(), format!("{}[..{n}]", d.name)).map_err(rt)
+            d.take_stratified(n as usize).map_err(rt)
         };
         Ok(DataSplit {
             name: format!("{} ({train}/{test})", split.name),

@@ -60,6 +60,7 @@ impl RunContext {
     pub fn new(script: &str, device: Device, seed: u64, out_dir: PathBuf, options: BTreeMap<String, String>) -> Self {
         let info = RunInfo {
             script: script.to_string(),
+            script_sha256: std::fs::read(script).map(|b| crate::sweep::sha256_hex(&b)).unwrap_or_default(),
             seed,
             device: crate::runtime::device_name(device),
             options: options.clone(),
