@@ -286,3 +286,17 @@ fn dsa_is_siamese_and_keeps_shapes() {
         assert!((a.narrow(0, 0, 2) - b).abs().max().double_value(&[]) < 1e-5);
     }
 }
+
+/// Issue 17: an ipc at least every class's size would make Blend keep every image (ratio 1.0)
+/// after all its work: an error naming the option, before the features are computed.
+#[test]
+fn an_ipc_no_smaller_than_every_class_is_refused() {
+    let data = small_data(60, 3, 2);
+    let request = ForgetRequest::uniform(&data, 0.1, false, 1).unwrap();
+    let input = CondenseInput { train: &data, request: &request, clustering: None, feature_model: None, seed: 1 };
+    let largest = *data.class_counts().iter().max().unwrap();
+    let e = condense(&input, &CondenseConfig { ipc: largest, ..Default::default() }).unwrap_err().to_string();
+    assert!(e.contains("`ipc`") && e.contains(&format!("largest has {largest} images")), "{e}");
+    let r = condense(&input, &CondenseConfig { ipc: largest - 1, ..Default::default() }).unwrap();
+    assert!(r.ratio() < 1.0, "{}", r.describe());
+}

@@ -169,6 +169,19 @@ impl super::Condenser for Blend {
             m.var_store_mut().freeze();
             Ok(m)
         };
+        // ipc at least every class's size makes one cluster per image: Blend would keep the whole
+        // set (ratio 1.0) after all its work
+        let largest = train.class_counts().into_iter().max().unwrap_or(0);
+        if input.clustering.is_none() && cfg.ipc >= largest {
+            return Err(Error::BadOption {
+                func: "condense".into(),
+                key: "ipc".into(),
+                msg: format!(
+                    "{} clusters per class is at least the size of every class (the largest has {largest} images): Blend would keep every image; choose an ipc below the class sizes",
+                    cfg.ipc
+                ),
+            });
+        }
         let mut timings = super::Timings::default();
         let clustering = match &input.clustering {
             Some(c) => c.clone(),
