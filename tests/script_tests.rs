@@ -395,3 +395,24 @@ fn run_records_hold_the_scripts_sha256() {
     assert_eq!(json["run"]["script_sha256"], want.as_str());
     assert_eq!(want.len(), 64);
 }
+
+/// Issue 17: evaluate() with another request than the one a result was unlearned on is an
+/// error (its forget accuracy, gaps and MIA would be about the wrong items).
+#[test]
+fn evaluate_refuses_a_result_of_another_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = r#"
+        let d = synthetic(#{ train: 80, test: 40, classes: 2, channels: 1, height: 8, width: 8 });
+        let m = convnet3(d, #{ width: 4 });
+        let r1 = forget_uniform(d.train, 0.1, #{ seed: 1 });
+        let r2 = forget_uniform(d.train, 0.1, #{ seed: 2 });
+        let u = unlearn(m, "finetune", #{ request: r1, epochs: 1, progress: false });
+        let ok = evaluate([u, #{ name: "again", model: u }], r1, d.test);
+        evaluate([m, u], r2, d.test);
+    "#;
+    let e = run_source(src, dir.path(), &[]).unwrap_err();
+    assert!(
+        e.contains("item 1 (`finetune`) was unlearned on another forget request") && e.contains("test.rhai:8"),
+        "{e}"
+    );
+}

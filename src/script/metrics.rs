@@ -47,6 +47,7 @@ pub mod metrics_api {
         let mut rows = Vec::new();
         let mut models = Vec::new();
         for (i, item) in items.into_iter().enumerate() {
+            same_request(&item, &request.request, i)?;
             let (name, model, phases) = evaluated_item(item, i)?;
             let metrics = evaluate_metrics(&model.0.borrow().model, &ectx).map_err(rt)?;
             let phases = Phases { evaluation: metrics.eval_seconds, ..phases };
@@ -55,6 +56,7 @@ pub mod metrics_api {
         }
         let mut reference = None;
         if let Some(r) = options.get("reference") {
+            same_request(r, &request.request, 0)?;
             let (name, model, phases) = evaluated_item(r.clone(), 0)
                 .map_err(|_| rt("evaluate(): `reference` must be an unlearning result (e.g. the retrained one), a model or #{ name, model }"))?;
             // the reference is usually one of the items: reuse its metrics instead of evaluating it again
@@ -283,6 +285,28 @@ fn phases_of(u: &UnlearnedHandle) -> Phases {
 
 /// The row name, model and phases of an evaluate() item: an unlearn() result, a Model
 /// ("original"), or #{ name, model[, seconds, condense_seconds] } (e.g. a multi-round record).
+/// Fails when `item` (an unlearning result, or a map holding one as `model`) was unlearned on
+/// another forget request than `request`: its gaps and MIA would measure the wrong forget set.
+fn same_request(item: &Dynamic, request: &crate::data::request::ForgetRequest, i: usize) -> RhaiResult<()> {
+    let inner = match item.read_lock::<Map>() {
+        Some(m) => m.get("model").cloned(),
+        None => Some(item.clone()),
+    };
+    let Some(u) = inner.and_then(|d| d.try_cast::<UnlearnedHandle>()) else { return Ok(()) };
+    let r = &u.request;
+    if r.forget != request.forget || r.dataset_len != request.dataset_len {
+        return Err(rt(format!(
+            "evaluate(): item {i} (`{}`) was unlearned on another forget request ({} of {} items) than the one given ({} of {}): evaluate it with the request it forgot",
+            u.result.method,
+            r.forget.len(),
+            r.dataset_len,
+            request.forget.len(),
+            request.dataset_len
+        )));
+    }
+    Ok(())
+}
+
 pub(crate) fn evaluated_item(item: Dynamic, i: usize) -> RhaiResult<(String, ModelHandle, Phases)> {
     if let Some(u) = item.clone().try_cast::<UnlearnedHandle>() {
         let name = match &u.condensed {

@@ -17,6 +17,8 @@ pub struct UnlearnedHandle {
     pub model: ModelHandle,
     /// The condenser and its timings when the method trained on a reduced retain set.
     pub condensed: Option<(String, Timings)>,
+    /// The forget request it was unlearned on (evaluate() must be given the same one).
+    pub request: Rc<crate::data::request::ForgetRequest>,
 }
 
 /// The inputs an `unlearn()` map may carry besides the method's own options.
@@ -87,7 +89,12 @@ pub mod unlearn_api {
             state.history.push(h);
             state.origin_runs = 1;
         }
-        Ok(UnlearnedHandle { result: Rc::new(result), model: handle, condensed })
+        Ok(UnlearnedHandle {
+            result: Rc::new(result),
+            model: handle,
+            condensed,
+            request: Rc::new(request.request.clone()),
+        })
     }
 
     /// Multi-round unlearning (method.md §4.4), resumable. Options: requests (an array of forget
