@@ -205,3 +205,22 @@ fn lira_separates_members_from_non_members_on_a_tiny_problem() {
     assert!(on_original.auc > 0.75, "members not separated: {on_original:?}");
     assert!(on_retrained.auc < on_original.auc - 0.15, "retrained {on_retrained:?} vs original {on_original:?}");
 }
+
+/// method.md §4.5 step 2 at extreme logits: each CE is clamped to [0, 50], the true-class term
+/// to at least log 1e-15 and the other-class sum to at least 1e-15, so φ stays within
+/// ±log(1e15) ≈ ±34.54 and never becomes infinite or NaN.
+#[test]
+fn logit_confidence_clamps_at_extreme_logits() {
+    let bound = -(1e-15f64).ln();
+    let logits = tch::Tensor::from_slice(&[1000.0f32, 0.0, 0.0, 1000.0, 0.0, 0.0, 0.0, 0.0, 0.0]).view([3, 3]);
+    let labels = tch::Tensor::from_slice(&[0i64, 1, 2]);
+    let phi = logit_confidence(&logits, &labels).unwrap();
+    // sure and right: the other classes' sum (2·e^-50) is floored at 1e-15
+    assert!((phi[0] - bound).abs() < 1e-4, "{phi:?}");
+    // sure and wrong: the true class's CE is clamped at 50, then its log-probability at log 1e-15;
+    // the other classes hold all the mass (e^0 + e^-50)
+    assert!((phi[1] - (-bound)).abs() < 1e-4, "{phi:?}");
+    // uniform: log(1/3) − log(2/3)
+    assert!((phi[2] - (0.5f64).ln()).abs() < 1e-5, "{phi:?}");
+    assert!(phi.iter().all(|p| p.is_finite()));
+}

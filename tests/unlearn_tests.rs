@@ -337,3 +337,16 @@ fn multi_round_chains_models_reuses_clustering_and_resumes() {
         .to_string();
     assert!(err.contains("manifest.json") && err.contains("different plan"), "{err}");
 }
+
+/// method.md §3's iterative pruning schedule: 20 epochs, a pruning event every 5 epochs counted
+/// from the end (epochs 0, 5, 10, 15), each pruning 1 − 0.05^(1/4) ≈ 0.5271 of what is left, so
+/// 95 % of the convolution weights are zero after the last.
+#[test]
+fn pruning_schedule_is_the_references() {
+    let (events, rate) = unlearn::unlearn::pruning::schedule(20, 5, 0.95);
+    assert_eq!(events, vec![0, 5, 10, 15]);
+    assert!((rate - 0.5271).abs() < 1e-4, "{rate}");
+    assert!(((1.0 - rate).powi(4) - 0.05).abs() < 1e-12);
+    // a short run keeps the events at the end
+    assert_eq!(unlearn::unlearn::pruning::schedule(7, 5, 0.95).0, vec![2]);
+}
