@@ -18,11 +18,6 @@ pub fn err(args: std::fmt::Arguments<'_>) {
     write_to(&STDERR_CLOSED, std::io::stderr().lock(), args);
 }
 
-/// Whether standard output was found closed.
-pub fn stdout_closed() -> bool {
-    STDOUT_CLOSED.load(Ordering::Relaxed)
-}
-
 fn write_to(closed: &AtomicBool, mut w: impl Write, args: std::fmt::Arguments<'_>) {
     if closed.load(Ordering::Relaxed) {
         return;

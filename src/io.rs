@@ -159,6 +159,8 @@ impl std::fmt::Display for LockHolder {
 #[derive(Debug)]
 pub struct OutputLock {
     path: PathBuf,
+    /// `path` canonical: its entry in [`HELD`].
+    key: PathBuf,
     holder: LockHolder,
     /// The open lock file holding the `flock`; `None` for an inner claim.
     file: Option<std::fs::File>,
@@ -190,7 +192,7 @@ impl OutputLock {
         };
         if held().contains(&key) {
             let outer = read_holder(&path).unwrap_or(holder);
-            return Ok(OutputLock { path, holder: outer, file: None });
+            return Ok(OutputLock { path, key, holder: outer, file: None });
         }
         let in_use = |h: Option<LockHolder>| Error::OutputInUse {
             dir: dir.to_path_buf(),
@@ -232,7 +234,7 @@ impl OutputLock {
             }
             held().push(key.clone());
             remove_stale_temps(dir, 4);
-            return Ok(OutputLock { path, holder, file: Some(file) });
+            return Ok(OutputLock { path, key, holder, file: Some(file) });
         }
         Err(in_use(read_holder(&path)))
     }
@@ -252,9 +254,7 @@ impl Drop for OutputLock {
         if let Some(file) = self.file.take() {
             // removed while still locked, so a waiting claimant sees the file change and retries
             let _ = std::fs::remove_file(&self.path);
-            if let Ok(key) = self.path.parent().unwrap_or(Path::new(".")).canonicalize() {
-                held().retain(|k| *k != key.join(LOCK_FILE));
-            }
+            held().retain(|k| *k != self.key);
             drop(file);
         }
     }

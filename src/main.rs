@@ -311,17 +311,6 @@ fn run_script(script: &Path, args: &RunArgs, sweep: unlearn::sweep::Exec) -> Res
         }
         tch::set_num_threads(n);
     }
-    // syntax errors before anything is created; `unlearn sweep` on a script without a sweep
-    // would otherwise run it whole before finding out
-    let ast = script::check(&script::offline_engine(script_dir(script)), &name, &source)?;
-    if !sweep.point_args.is_empty() && script::calls_function(&ast, "sweep") == Some(false) {
-        return Err(no_sweep(script, sweep.action.flag()));
-    }
-    let _lock = if sweep.action.writes_output() {
-        Some(unlearn::io::OutputLock::acquire(&out, &command_line()).map_err(|e| format!("error: {e}"))?)
-    } else {
-        None
-    };
     // libtorch's own generators too, for anything that draws from them
     unlearn::runtime::seed_everything(args.seed);
     unlearn::runtime::set_deterministic(args.deterministic);
@@ -330,7 +319,18 @@ fn run_script(script: &Path, args: &RunArgs, sweep: unlearn::sweep::Exec) -> Res
         RunContext::new(&name, device, args.seed, out, options).with_policy(paths, run_limits).with_sweep(sweep),
     );
     let engine = script::engine(ctx.clone(), script_dir(script));
-    script::run(&engine, &name, &source)?;
+    // syntax errors before anything is created; `unlearn sweep` on a script without a sweep
+    // would otherwise run it whole before finding out
+    let ast = script::check(&engine, &name, &source)?;
+    if !ctx.sweep.point_args.is_empty() && script::calls_function(&ast, "sweep") == Some(false) {
+        return Err(no_sweep(script, ctx.sweep.action.flag()));
+    }
+    let _lock = if ctx.sweep.action.writes_output() {
+        Some(unlearn::io::OutputLock::acquire(&ctx.out_dir(), &command_line()).map_err(|e| format!("error: {e}"))?)
+    } else {
+        None
+    };
+    script::run_compiled(&engine, ast, &name, &source)?;
     for k in ctx.unused_options() {
         unlearn::errln!("warning: --set {k}=... was never read by {name}");
     }

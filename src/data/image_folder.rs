@@ -87,28 +87,8 @@ fn list_split(
     Ok((classes, files))
 }
 
-/// Whether every image is grayscale, from the files' headers (no pixels decoded).
-fn all_grayscale<'a>(files: impl Iterator<Item = &'a Path>) -> Result<bool> {
-    use image::ImageDecoder;
-    let files: Vec<&Path> = files.collect();
-    files
-        .par_iter()
-        .map(|path| -> Result<bool> {
-            let decoder = image::ImageReader::open(path)
-                .map_err(io_at(path))?
-                .with_guessed_format()
-                .map_err(io_at(path))?
-                .into_decoder()
-                .map_err(|e| Error::format(path, format!("cannot decode image: {e}")))?;
-            Ok(matches!(
-                decoder.color_type(),
-                image::ColorType::L8 | image::ColorType::L16 | image::ColorType::La8 | image::ColorType::La16
-            ))
-        })
-        .try_reduce(|| true, |a, b| Ok(a && b))
-}
-
-/// Decodes `files` in parallel into one `N x C x H x W` byte buffer.
+/// Decodes `files` in parallel into one `N x C x H x W` byte buffer; also says whether every
+/// image was stored grayscale.
 /// `size`: the target width and height (default: the first image's); `resize`: whether other
 /// sizes are resized to it or rejected.
 fn decode_all(
@@ -116,7 +96,9 @@ fn decode_all(
     channels: usize,
     size: Option<(u32, u32)>,
     resize: bool,
-) -> Result<(Vec<u8>, [usize; 3])> {
+) -> Result<(Vec<u8>, [usize; 3], bool)> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let all_gray = AtomicBool::new(true);
     let decode = |path: &Path| -> Result<image::DynamicImage> {
         image::ImageReader::open(path)
             .map_err(io_at(path))?
@@ -143,6 +125,12 @@ fn decode_all(
     let mut pixels = vec![0u8; total];
     pixels.par_chunks_mut(item).zip(files.par_iter()).try_for_each(|(dst, (path, _))| -> Result<()> {
         let mut img = decode(path)?;
+        if !matches!(
+            img.color(),
+            image::ColorType::L8 | image::ColorType::L16 | image::ColorType::La8 | image::ColorType::La16
+        ) {
+            all_gray.store(false, Ordering::Relaxed);
+        }
         if (img.width(), img.height()) != (w, h) {
             if !resize {
                 return Err(Error::format(
@@ -170,7 +158,14 @@ fn decode_all(
         }
         Ok(())
     })?;
-    Ok((pixels, [channels, h as usize, w as usize]))
+    Ok((pixels, [channels, h as usize, w as usize], all_gray.into_inner()))
+}
+
+/// The first channel of each `[3, H, W]` item of `pixels` (grayscale images decoded to three
+/// equal channels).
+fn first_channel(pixels: &[u8], shape: [usize; 3]) -> Vec<u8> {
+    let plane = shape[1] * shape[2];
+    pixels.chunks_exact(3 * plane).flat_map(|item| &item[..plane]).copied().collect()
 }
 
 /// Loads `root/<train>/<class>/*` and `root/<test>/<class>/*`.
@@ -183,17 +178,17 @@ pub fn load_image_folder(
     let root = root.as_ref();
     let (classes, train_files) = list_split(&root.join(&folders.train), None, &opts.paths)?;
     let (_, test_files) = list_split(&root.join(&folders.test), Some(&classes), &opts.paths)?;
-    // channels from the files unless asked: one when every image is grayscale
-    let channels = match opts.channels {
-        Some(1) => 1,
-        Some(_) => 3,
-        None if all_grayscale(train_files.iter().chain(&test_files).map(|(p, _)| p.as_path()))? => 1,
-        None => 3,
-    };
+    let channels = if opts.channels == Some(1) { 1 } else { 3 };
     let size = opts.size.map(|s| (s as u32, s as u32));
-    let (train_px, shape) = decode_all(&train_files, channels, size, size.is_some())?;
+    let (mut train_px, mut shape, train_gray) = decode_all(&train_files, channels, size, size.is_some())?;
     let train_size = Some((shape[2] as u32, shape[1] as u32));
-    let (test_px, _) = decode_all(&test_files, channels, train_size, size.is_some())?;
+    let (mut test_px, _, test_gray) = decode_all(&test_files, channels, train_size, size.is_some())?;
+    // channels from the files unless asked: one when every image is stored grayscale
+    if opts.channels.is_none() && channels == 3 && train_gray && test_gray {
+        train_px = first_channel(&train_px, shape);
+        test_px = first_channel(&test_px, shape);
+        shape[0] = 1;
+    }
     let labels = |files: &[(PathBuf, i64)]| files.iter().map(|(_, l)| *l).collect::<Vec<_>>();
     let name = root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "images".into());
     from_u8_split(

@@ -169,19 +169,20 @@ fn attack(side0: &[f64], side1: &[f64], seed: u64, folds: Option<&[usize]>) -> R
 /// swapped: side 0 the whole evaluation split `phi_evaluation` (every class: the class filter is
 /// taken from the first loader, which then holds them all), side 1 the forget set, both truncated
 /// to the smaller; the larger score is kept. (Flipping the labels of the same data would change
-/// nothing: a refit logistic regression is symmetric.) `folds`: explicit fold ids for the first
-/// attack's 2n pooled items (forget first), or `None` for seeded stratified 5-fold.
+/// nothing: a refit logistic regression is symmetric.) `phi_evaluation` is called only when the
+/// swap runs (it costs a forward pass over the whole split). `folds`: explicit fold ids for the
+/// first attack's 2n pooled items (forget first), or `None` for seeded stratified 5-fold.
 pub fn mia_score(
     phi_forget: &[f64],
     phi_heldout: &[f64],
-    phi_evaluation: &[f64],
+    phi_evaluation: impl FnOnce() -> Result<Vec<f64>>,
     seed: u64,
     swap_below: Option<f64>,
     folds: Option<&[usize]>,
 ) -> Result<MiaScore> {
     let (raw, n) = attack(phi_forget, phi_heldout, seed, folds)?;
     let swapped = match swap_below {
-        Some(limit) if raw <= limit => Some(attack(phi_evaluation, phi_forget, seed, None)?.0),
+        Some(limit) if raw <= limit => Some(attack(&phi_evaluation()?, phi_forget, seed, None)?.0),
         _ => None,
     };
     Ok(MiaScore { score: swapped.map_or(raw, |s| s.max(raw)), raw, n, swapped })
@@ -199,8 +200,7 @@ pub fn model_mia(
 ) -> Result<MiaScore> {
     use crate::train::eval::logits;
     let phi = |d: &crate::data::Dataset| logit_confidence(&logits(model, d)?, d.labels());
-    let phi_e = if o.swap_below.is_some() { phi(evaluation)? } else { Vec::new() };
-    mia_score(&phi(members)?, &phi(heldout)?, &phi_e, o.seed, o.swap_below, None)
+    mia_score(&phi(members)?, &phi(heldout)?, || phi(evaluation), o.seed, o.swap_below, None)
 }
 
 /// The paper's MIA as a [`Metric`](super::Metric): forget items against the evaluation items of

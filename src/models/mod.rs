@@ -107,12 +107,11 @@ impl ModelSpec {
     /// cannot fit in the memory available on the host or on `device`, instead of an allocation
     /// that aborts the process.
     fn check_fits(&self, device: Device) -> Result<()> {
-        let bytes = u64::try_from(self.min_params().saturating_mul(4)).unwrap_or(u64::MAX);
+        let params = self.min_params();
+        let bytes = u64::try_from(params.saturating_mul(4)).unwrap_or(u64::MAX);
         let what = match self.arch {
-            Arch::Convnet => {
-                format!("{} ({} parameters; lower the option `width` or `depth`)", self.name(), self.min_params())
-            }
-            _ => format!("{} ({} parameters)", self.name(), self.min_params()),
+            Arch::Convnet => format!("{} ({params} parameters; lower the option `width` or `depth`)", self.name()),
+            _ => format!("{} ({params} parameters)", self.name()),
         };
         crate::runtime::ensure_fits(Device::Cpu, bytes, &what)?;
         if device != Device::Cpu {

@@ -7,6 +7,7 @@ use crate::data::mnist::Flavor;
 use crate::data::svhn::SvhnOptions;
 use crate::data::synthetic::SyntheticOptions;
 use crate::data::{DataSplit, Dataset, LoadOptions};
+use crate::paths::PathPolicy;
 use rhai::plugin::*;
 use rhai::{Array, Dynamic, Engine, Map};
 use serde::{Deserialize, Serialize};
@@ -89,6 +90,13 @@ fn load_with<T: Serialize + serde::de::DeserializeOwned + Default>(
     f(o, c.device).map_err(rt)
 }
 
+/// The dataset folder `path` names, if the run may read it, and the run's path policy for the
+/// loader to check every file it opens.
+fn dataset_folder(context: &NativeCallContext, path: &str) -> RhaiResult<(std::path::PathBuf, PathPolicy)> {
+    let dir = crate::script::allowed(context, path, "dataset folder")?;
+    Ok((dir, ctx(context)?.paths.clone()))
+}
+
 fn pair(first_key: &str, first: Dataset, second_key: &str, second: Dataset) -> Map {
     let mut m = Map::new();
     m.insert(first_key.into(), Dynamic::from(first));
@@ -133,8 +141,7 @@ pub mod data_api {
     /// MNIST with loader options (mean, std, channels, size).
     #[rhai_fn(name = "mnist", return_raw)]
     pub fn mnist_opts(context: NativeCallContext, path: &str, options: Map) -> RhaiResult<DataSplit> {
-        let dir = crate::script::allowed(&context, path, "dataset folder")?;
-        let paths = ctx(&context)?.paths.clone();
+        let (dir, paths) = dataset_folder(&context, path)?;
         load_with(&context, "mnist", &options, |o: LoadOptions, d| {
             crate::data::mnist::load_mnist_dir(&dir, Flavor::Digits, &o.under(&paths), d)
         })
@@ -147,8 +154,7 @@ pub mod data_api {
     /// Fashion-MNIST with loader options (mean, std, channels, size).
     #[rhai_fn(name = "fashion_mnist", return_raw)]
     pub fn fashion_mnist_opts(context: NativeCallContext, path: &str, options: Map) -> RhaiResult<DataSplit> {
-        let dir = crate::script::allowed(&context, path, "dataset folder")?;
-        let paths = ctx(&context)?.paths.clone();
+        let (dir, paths) = dataset_folder(&context, path)?;
         load_with(&context, "fashion_mnist", &options, |o: LoadOptions, d| {
             crate::data::mnist::load_mnist_dir(&dir, Flavor::Fashion, &o.under(&paths), d)
         })
@@ -161,8 +167,7 @@ pub mod data_api {
     /// CIFAR-10 with loader options (mean, std, channels, size).
     #[rhai_fn(name = "cifar10", return_raw)]
     pub fn cifar10_opts(context: NativeCallContext, path: &str, options: Map) -> RhaiResult<DataSplit> {
-        let dir = crate::script::allowed(&context, path, "dataset folder")?;
-        let paths = ctx(&context)?.paths.clone();
+        let (dir, paths) = dataset_folder(&context, path)?;
         load_with(&context, "cifar10", &options, |o: LoadOptions, d| {
             crate::data::cifar::load_cifar10(&dir, &o.under(&paths), d)
         })
@@ -175,8 +180,7 @@ pub mod data_api {
     /// CIFAR-100 with options: labels ("fine" | "coarse"), mean, std, channels, size.
     #[rhai_fn(name = "cifar100", return_raw)]
     pub fn cifar100_opts(context: NativeCallContext, path: &str, options: Map) -> RhaiResult<DataSplit> {
-        let dir = crate::script::allowed(&context, path, "dataset folder")?;
-        let paths = ctx(&context)?.paths.clone();
+        let (dir, paths) = dataset_folder(&context, path)?;
         load_with(&context, "cifar100", &options, |o: Cifar100Options, d| {
             crate::data::cifar::load_cifar100(&dir, o.labels, &o.load.under(&paths), d)
         })
@@ -189,8 +193,7 @@ pub mod data_api {
     /// SVHN with options: cap_per_class (method.md §4.1 uses 4500), seed (of the cap), mean, std, channels, size.
     #[rhai_fn(name = "svhn", return_raw)]
     pub fn svhn_opts(context: NativeCallContext, path: &str, options: Map) -> RhaiResult<DataSplit> {
-        let dir = crate::script::allowed(&context, path, "dataset folder")?;
-        let paths = ctx(&context)?.paths.clone();
+        let (dir, paths) = dataset_folder(&context, path)?;
         load_with(&context, "svhn", &options, |o: SvhnScriptOptions, d| {
             crate::data::svhn::load_svhn(&dir, &o.svhn, &o.load.under(&paths), d)
         })
@@ -203,8 +206,7 @@ pub mod data_api {
     /// An image folder with options: train ("train"), test ("test") sub-folder names, mean, std, channels, size.
     #[rhai_fn(name = "image_folder", return_raw)]
     pub fn image_folder_opts(context: NativeCallContext, path: &str, options: Map) -> RhaiResult<DataSplit> {
-        let dir = crate::script::allowed(&context, path, "dataset folder")?;
-        let paths = ctx(&context)?.paths.clone();
+        let (dir, paths) = dataset_folder(&context, path)?;
         load_with(&context, "image_folder", &options, |o: FolderScriptOptions, d| {
             // the sub-folder options must stay inside the root too
             for sub in [&o.folders.train, &o.folders.test] {

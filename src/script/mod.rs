@@ -288,7 +288,11 @@ pub fn sweep_done() -> Box<EvalAltResult> {
 
 /// Compiles and runs a script; the error is rendered with file, line and caret.
 pub fn run(engine: &Engine, name: &str, source: &str) -> Result<(), String> {
-    let mut ast = check(engine, name, source)?;
+    run_compiled(engine, check(engine, name, source)?, name, source)
+}
+
+/// Runs a script compiled by [`check`] with `engine`; the error is rendered as [`run`]'s.
+pub fn run_compiled(engine: &Engine, mut ast: rhai::AST, name: &str, source: &str) -> Result<(), String> {
     ast.set_source(name.to_string());
     match engine.run_ast(&ast) {
         Err(e) if matches!(&*e, EvalAltResult::ErrorTerminated(t, _) if t.clone().into_string().is_ok_and(|s| s == SWEEP_DONE)) => {
