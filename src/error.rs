@@ -47,6 +47,9 @@ pub enum Error {
     /// Another run holds the output folder (see [`crate::io::OutputLock`]).
     #[error("output folder {} is in use by another run ({holder}): wait for it to finish or give another --out; if that process is gone (e.g. it ran on another machine), delete {}", dir.display(), dir.join(crate::io::LOCK_FILE).display())]
     OutputInUse { dir: PathBuf, holder: String },
+    /// A saved result was made under another configuration (see [`crate::resume`]).
+    #[error("{} holds results of another configuration ({differs}): give another --out, or pass --overwrite to replace them", path.display())]
+    Stale { path: PathBuf, differs: String },
     /// JSON (de)serialisation of a record.
     #[error("JSON: {0}")]
     Json(#[from] serde_json::Error),

@@ -19,6 +19,7 @@ pub mod models;
 pub mod notebook;
 pub mod paths;
 pub mod report;
+pub mod resume;
 pub mod runtime;
 pub mod script;
 pub mod sweep;

@@ -65,10 +65,6 @@ enum Command {
         /// With --collect: summarise the finished points even when some are missing.
         #[arg(long)]
         allow_partial: bool,
-        /// Replace point records made with other --set options, config or --seed (otherwise such
-        /// records stop the run: give another --out).
-        #[arg(long)]
-        overwrite: bool,
         #[command(flatten)]
         slurm_opts: SlurmArgs,
     },
@@ -182,6 +178,10 @@ struct RunArgs {
     /// Repeatable CUDA runs: cuDNN off (much slower convolutions).
     #[arg(long)]
     deterministic: bool,
+    /// Replace saved results made under another configuration (sweep points, multi-round steps,
+    /// single-round seeds: other script, --set options, --seed, compute) instead of stopping.
+    #[arg(long)]
+    overwrite: bool,
 }
 
 impl RunArgs {
@@ -210,6 +210,9 @@ impl RunArgs {
         }
         if self.deterministic {
             a.push("--deterministic".into());
+        }
+        if self.overwrite {
+            a.push("--overwrite".into());
         }
         a
     }
@@ -315,9 +318,15 @@ fn run_script(script: &Path, args: &RunArgs, sweep: unlearn::sweep::Exec) -> Res
     unlearn::runtime::seed_everything(args.seed);
     unlearn::runtime::set_deterministic(args.deterministic);
     unlearn::runtime::set_deadline(run_limits.timeout);
-    let ctx = Rc::new(
-        RunContext::new(&name, device, args.seed, out, options).with_policy(paths, run_limits).with_sweep(sweep),
-    );
+    let mut ctx =
+        RunContext::new(&name, device, args.seed, out, options).with_policy(paths, run_limits).with_sweep(sweep);
+    // the compute flags as asked (a Slurm task resolves `auto` on its own node)
+    ctx.compute = std::collections::BTreeMap::from([
+        ("--device".to_string(), args.device.clone().into()),
+        ("--deterministic".to_string(), args.deterministic.into()),
+    ]);
+    ctx.overwrite = args.overwrite;
+    let ctx = Rc::new(ctx);
     let engine = script::engine(ctx.clone(), script_dir(script));
     // syntax errors before anything is created; `unlearn sweep` on a script without a sweep
     // would otherwise run it whole before finding out
@@ -394,7 +403,6 @@ fn main() -> ExitCode {
             point,
             jobs,
             allow_partial,
-            overwrite,
             slurm_opts,
         } => (|| -> Result<(), String> {
             use unlearn::sweep::{Action, Exec};
@@ -411,8 +419,8 @@ fn main() -> ExitCode {
             if allow_partial && !collect {
                 return Err("error: --allow-partial goes with --collect".into());
             }
-            if overwrite && !(runs || slurm) {
-                return Err("error: --overwrite goes with a local run or --slurm".into());
+            if run.overwrite && !(runs || slurm || point.is_some()) {
+                return Err("error: --overwrite goes with a local run, --point or --slurm".into());
             }
             let action = if plan {
                 Action::Plan
@@ -433,7 +441,13 @@ fn main() -> ExitCode {
                 Action::Run { jobs }
             };
             let exe = std::env::current_exe().map_err(|e| format!("error: cannot find the unlearn binary: {e}"))?;
-            let exec = Exec { action, exe, point_args: run.child_args(&script), threads: run.threads, overwrite };
+            let exec = Exec {
+                action,
+                exe,
+                point_args: run.child_args(&script),
+                threads: run.threads,
+                overwrite: run.overwrite,
+            };
             let ctx = run_script(&script, &run, exec)?;
             if !ctx.sweep_called.get() {
                 return Err(no_sweep(&script, ""));
@@ -532,7 +546,15 @@ fn main() -> ExitCode {
                 unlearn::outln!("\nUnlearning methods, for unlearn(model, NAME, #{{ request, retain, unseen, ... }}):");
                 for m in unlearn::unlearn::method_infos() {
                     unlearn::outln!("{:<14}{}\n    options: {}", m.name, m.description, m.defaults);
+                    for (p, v) in &m.profiles {
+                        unlearn::outln!("    profile {p}: {v}");
+                    }
                 }
+                unlearn::outln!(
+                    "\nHyper-parameter profiles (option `profile`, default {}; a reduced retain set takes the -cond variant unless `cond: false`): {:?}",
+                    unlearn::unlearn::profiles::DEFAULT,
+                    unlearn::unlearn::profiles::profiles().iter().map(|p| p.name.clone()).collect::<Vec<_>>()
+                );
                 unlearn::outln!(
                     "\nCondensation methods, for condense(train, request, #{{ method: NAME, ... }}): {:?}",
                     unlearn::condense::CONDENSERS

@@ -4,15 +4,20 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn run_script(script: &str, out: &Path, sets: &[&str]) -> String {
+    let (ok, text) = try_script(script, out, sets, &[]);
+    assert!(ok, "{script} failed:\n{text}");
+    text
+}
+
+/// Runs `script` with `sets` and further arguments; whether it succeeded, and its output.
+fn try_script(script: &str, out: &Path, sets: &[&str], args: &[&str]) -> (bool, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_unlearn"));
-    cmd.current_dir(env!("CARGO_MANIFEST_DIR")).args(["run", script, "--out"]).arg(out);
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR")).args(["run", script, "--out"]).arg(out).args(args);
     for s in sets {
         cmd.args(["--set", s]);
     }
     let o = cmd.output().unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
-    assert!(o.status.success(), "{script} failed:\n{text}");
-    text
+    (o.status.success(), format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr)))
 }
 
 /// The CSV's header cells and data lines.
@@ -116,13 +121,20 @@ fn single_round_script_summarises_every_setting_and_method() {
     assert!(dir.path().join("single_round_seed_2.json").is_file());
     let (_, again) = csv(dir.path().join("single_round.csv"));
     assert_eq!(again.len(), 6);
-    // another configuration does not reuse them
-    let text = run_script(
-        "scripts/single_round.rhai",
-        dir.path(),
-        &["take=400", "width=8", "epochs=1", "ipc=4", "seeds=1", "methods=retrain,finetune"],
+    // another configuration never reuses them: it stops, naming what differs, and --overwrite
+    // replaces them
+    let other = ["take=400", "width=8", "epochs=1", "ipc=4", "seeds=1", "methods=retrain,finetune"];
+    let (ok, text) = try_script("scripts/single_round.rhai", dir.path(), &other, &[]);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("single_round_seed_1.json")
+            && text.contains("--set methods: `retrain,finetune` here, `retrain,finetune,a_cf` in the record")
+            && text.contains("--overwrite"),
+        "{text}"
     );
-    assert!(!text.contains("reusing"), "{text}");
+    let (ok, text) = try_script("scripts/single_round.rhai", dir.path(), &other, &["--overwrite"]);
+    assert!(ok && !text.contains("reusing"), "{text}");
+    assert_ne!(std::fs::read(&seed1).unwrap(), before, "seed 1's record was replaced");
 }
 
 #[test]
@@ -171,6 +183,24 @@ fn multi_round_script_reports_every_round_and_resumes() {
             .collect()
     };
     assert_eq!(keep(&first), keep(&second));
+    // the same command with another width never reuses the width-8 steps: it stops naming the
+    // option and the original model; --overwrite runs every step again
+    let wider = ["take=400", "width=16", "epochs=1", "ipc=4", "rounds=2", "methods=finetune,a_cf"];
+    let (ok, text) = try_script("scripts/multi_round.rhai", dir.path(), &wider, &[]);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("manifest.json")
+            && text.contains("--set width: `16` here, `8` in the record")
+            && text.contains("original model"),
+        "{text}"
+    );
+    let (ok, text) = try_script("scripts/multi_round.rhai", dir.path(), &wider, &["--overwrite"]);
+    assert!(ok, "{text}");
+    let redone = std::fs::metadata(dir.path().join("multiround/seed1_full/round0_retrain.safetensors"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    assert_ne!(stamp, redone, "--overwrite runs the steps again");
 }
 
 #[test]

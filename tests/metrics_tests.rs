@@ -195,7 +195,7 @@ fn lira_separates_members_from_non_members_on_a_tiny_problem() {
     let mut retrained = Model::new(spec.clone(), tch::Device::Cpu).unwrap();
     train(&mut retrained, &request.retain_set(&s.train).unwrap(), &cfg, 1).unwrap();
     let lcfg = LiraConfig { shadows: 8, train: cfg.clone(), ..Default::default() };
-    let bank = train_shadows(&spec, tch::Device::Cpu, &s.train, &request, &s.test, &lcfg, 5).unwrap();
+    let bank = train_shadows(&spec, tch::Device::Cpu, &s.train, &request, &s.test, None, &lcfg, 5).unwrap();
     assert_eq!(bank.forget_targets.len(), 40);
     assert_eq!(bank.in_mask.len(), 8);
     assert!(bank.seconds > 0.0 && bank.shadow_seconds.len() == 8);
@@ -204,6 +204,51 @@ fn lira_separates_members_from_non_members_on_a_tiny_problem() {
     eprintln!("LiRA AUC: original {:.3}, retrained {:.3}", on_original.auc, on_retrained.auc);
     assert!(on_original.auc > 0.75, "members not separated: {on_original:?}");
     assert!(on_retrained.auc < on_original.auc - 0.15, "retrained {on_retrained:?} vs original {on_original:?}");
+    assert!(on_original.attack.starts_with("LiRA (shadows trained, not unlearned)"), "{}", on_original.attack);
+
+    // U-LiRA: the same shadows, each then unlearned with the method under test. With Retrain as
+    // that method a shadow forgets its in-targets exactly, so their confidences fall to those of
+    // the shadows that never saw them: the in/out gap of the forget targets' φ, wide for plain
+    // LiRA, closes
+    let gap = |b: &unlearn::metrics::lira::ShadowBank| {
+        let nf = b.forget_targets.len();
+        let (mut i, mut o) = (Vec::new(), Vec::new());
+        for (mask, phi) in b.in_mask.iter().zip(&b.phi) {
+            for t in 0..nf {
+                if mask[t] {
+                    i.push(phi[t])
+                } else {
+                    o.push(phi[t])
+                }
+            }
+        }
+        i.iter().sum::<f64>() / i.len() as f64 - o.iter().sum::<f64>() / o.len() as f64
+    };
+    let ucfg = LiraConfig {
+        unlearned_shadows: true,
+        method: Some("retrain".into()),
+        method_options: serde_json::json!({ "epochs": 30, "lr": 0.05, "batch_size": 32, "progress": false }),
+        ..lcfg.clone()
+    };
+    let ubank = train_shadows(&spec, tch::Device::Cpu, &s.train, &request, &s.test, None, &ucfg, 5).unwrap();
+    let (g_lira, g_ulira) = (gap(&bank), gap(&ubank));
+    eprintln!("in-out φ gap of the forget targets: LiRA {g_lira:.3}, U-LiRA with retrain {g_ulira:.3}");
+    assert!(g_lira > 0.05 && g_ulira.abs() < g_lira / 3.0, "LiRA {g_lira}, U-LiRA {g_ulira}");
+    assert!(ubank.attack(&retrained).unwrap().attack.starts_with("U-LiRA (shadows unlearned by retrain)"));
+    // the method is named or refused
+    let e = train_shadows(
+        &spec,
+        tch::Device::Cpu,
+        &s.train,
+        &request,
+        &s.test,
+        None,
+        &LiraConfig { unlearned_shadows: true, ..lcfg.clone() },
+        5,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("method"), "{e}");
 }
 
 /// method.md §4.5 step 2 at extreme logits: each CE is clamped to [0, 50], the true-class term

@@ -352,6 +352,20 @@ fn evaluation_tables_from_a_script() {
         serde_json::from_str(&std::fs::read_to_string(out.join("table.json")).unwrap()).unwrap();
     assert_eq!(json["result"]["reference"], "retrain");
     assert_eq!(json["run"]["seed"], 3);
+    // every row says how its model was made: the method's options with the defaults filled in,
+    // its epochs and the size of the set it trained on (the original has none)
+    let rows = json["result"]["rows"].as_array().unwrap();
+    let retrain = &rows[1]["provenance"];
+    assert_eq!(retrain["epochs"], 2.0);
+    assert_eq!(retrain["retain_size"], 180);
+    for key in ["lr", "momentum", "weight_decay", "batch_size", "warmup_epochs", "init_seed"] {
+        assert!(retrain["options"].get(key).is_some(), "retrain's options lack `{key}`: {retrain}");
+    }
+    assert!(rows[2]["provenance"]["options"].get("lambda").is_some(), "{}", rows[2]);
+    assert!(rows[0]["provenance"]["options"].is_null());
+    let header: Vec<&str> = lines[0].split(',').collect();
+    assert_eq!(header.last(), Some(&"options"));
+    assert!(lines[2].ends_with('"') && lines[2].contains("\"momentum\""), "{}", lines[2]);
 }
 
 #[test]

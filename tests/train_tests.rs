@@ -110,3 +110,36 @@ fn bad_options_are_rejected_before_work() {
         assert!(err.contains(&format!("option `{key}`")), "{err}");
     }
 }
+
+/// `keep_best` (the reference's model selection): the model ends with the weights of the epoch
+/// of highest accuracy on the selection set (the first on ties), and the report says which.
+#[test]
+fn keep_best_ends_with_the_best_epochs_weights() {
+    tch::set_num_threads(1);
+    let data = blobs(128, 5);
+    let select = blobs(64, 6);
+    // a rate high enough that accuracy moves up and down from epoch to epoch
+    let cfg = TrainConfig {
+        epochs: 6,
+        lr: 0.5,
+        batch_size: 16,
+        schedule: Schedule::Constant,
+        progress: false,
+        ..Default::default()
+    };
+    let mut m = small_convnet(8);
+    let report = unlearn::train::train_keep_best(&mut m, &data, &cfg, 3, &select).unwrap();
+    let sel = report.selection.clone().expect("a selection record");
+    assert_eq!(sel.accuracy.len(), 6);
+    let max = sel.accuracy.iter().cloned().fold(f64::MIN, f64::max);
+    let first = sel.accuracy.iter().position(|&a| a == max).unwrap() + 1;
+    assert_eq!((sel.best_epoch, sel.best_accuracy), (first, max), "{sel:?}");
+    assert_eq!(accuracy(&m, &select).unwrap(), max, "the kept weights are the best epoch's");
+    // the same run without selection ends at the last epoch: the same weights exactly when the
+    // last epoch is the best
+    let mut plain = small_convnet(8);
+    train(&mut plain, &data, &cfg, 3).unwrap();
+    assert_eq!(accuracy(&plain, &select).unwrap(), *sel.accuracy.last().unwrap());
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["selection"]["best_epoch"], first);
+}

@@ -310,10 +310,20 @@ fn multi_round_chains_models_reuses_clustering_and_resumes() {
         methods: vec![("a_cf".into(), serde_json::json!({})), ("finetune".into(), serde_json::json!({ "epochs": 1 }))],
         condense: Some(CondenseConfig { ipc: 20, ..Default::default() }),
         seed: 4,
+        same_feature_net: false,
     };
+    // every round's Blend draws a fresh feature network φ unless told to keep one
+    assert_eq!(plan.round_seed(4, 0), 4);
+    assert_ne!(plan.round_seed(4, 1), plan.round_seed(4, 2));
+    assert_ne!(plan.round_seed(4, 1), 4);
+    assert_eq!(MultiRoundPlan { same_feature_net: true, ..plan.clone() }.round_seed(4, 2), 4);
     let dir = tempfile::tempdir().unwrap();
-    let (records, finals) =
-        run_multiround(&original, &train_set, &rounds, Some(&unseen), &plan, dir.path(), false).unwrap();
+    let run = unlearn::resume::Fingerprint::new().with("--set width", "8");
+    let go =
+        |original: &unlearn::models::Model, plan: &MultiRoundPlan, run: &unlearn::resume::Fingerprint, overwrite| {
+            run_multiround(original, &train_set, &rounds, Some(&unseen), plan, dir.path(), false, run, overwrite)
+        };
+    let (records, finals) = go(&original, &plan, &run, false).unwrap();
     assert_eq!(records.len(), 6);
     assert_eq!(records.iter().map(|r| r.forget_size).collect::<Vec<_>>(), vec![24, 24, 22, 22, 19, 19]);
     for r in &records {
@@ -327,15 +337,27 @@ fn multi_round_chains_models_reuses_clustering_and_resumes() {
     assert!(m.clustering.is_some());
     m.records.truncate(4);
     std::fs::write(&path, serde_json::to_string(&m).unwrap()).unwrap();
-    let (again, _) = run_multiround(&original, &train_set, &rounds, Some(&unseen), &plan, dir.path(), false).unwrap();
+    let (again, _) = go(&original, &plan, &run, false).unwrap();
     assert_eq!(again.len(), 6);
     assert_eq!(again[..4], records[..4], "finished steps must not run again");
-    // a different plan refuses the folder
-    let other = MultiRoundPlan { seed: 5, ..plan };
-    let err = run_multiround(&original, &train_set, &rounds, Some(&unseen), &other, dir.path(), false)
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("manifest.json") && err.contains("different plan"), "{err}");
+    // anything the results depend on, changed, refuses the folder and names what differs: a
+    // method's option, the caller's parts (a --set option), the original model's weights
+    let mut other = plan.clone();
+    other.methods[1].1 = serde_json::json!({ "epochs": 2 });
+    let err = go(&original, &other, &run, false).unwrap_err().to_string();
+    assert!(err.contains("manifest.json") && err.contains("methods:") && err.contains("--overwrite"), "{err}");
+    let wider = unlearn::resume::Fingerprint::new().with("--set width", "32");
+    let err = go(&original, &plan, &wider, false).unwrap_err().to_string();
+    assert!(err.contains("--set width: `32` here, `8` in the record"), "{err}");
+    let retrained = small_convnet(&train_set, 4);
+    let err = go(&retrained, &plan, &run, false).unwrap_err().to_string();
+    assert!(err.contains("original model:") && !err.contains("methods:"), "{err}");
+    // --overwrite starts anew: every step runs again under the new fingerprint
+    let (fresh, _) = go(&original, &other, &run, true).unwrap();
+    assert_eq!(fresh.len(), 6);
+    let m: Manifest = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(m.plan, other);
+    assert_eq!(go(&original, &other, &run, false).unwrap().0, fresh, "the replaced manifest resumes");
 }
 
 /// method.md §3's iterative pruning schedule: 20 epochs, a pruning event every 5 epochs counted
@@ -349,4 +371,265 @@ fn pruning_schedule_is_the_references() {
     assert!(((1.0 - rate).powi(4) - 0.05).abs() < 1e-12);
     // a short run keeps the events at the end
     assert_eq!(unlearn::unlearn::pruning::schedule(7, 5, 0.95).0, vec![2]);
+}
+
+/// A retain set that holds forget items (e.g. `retain: request.forget` in a script) is refused
+/// before the method runs; the request's retain set, a part of it and a Blend-reduced set pass.
+#[test]
+fn a_retain_set_holding_forget_items_is_refused() {
+    use unlearn::unlearn::UnlearnInput;
+    let (train_set, _) = toy(120, 3, 9);
+    let request = ForgetRequest::uniform(&train_set, 0.1, false, 5).unwrap();
+    let original = small_convnet(&train_set, 3);
+    let forget = request.forget_set(&train_set).unwrap();
+    let retain = request.retain_set(&train_set).unwrap();
+    let part = retain.subset(&[0, 1, 2, 3], "part").unwrap();
+    let mixed_idx: Vec<i64> = vec![request.retain[0], request.forget[0], request.forget[1]];
+    let mixed = train_set.subset(&mixed_idx, "mixed").unwrap();
+    let input = |r: Option<&'_ Dataset>| -> String {
+        let i = UnlearnInput {
+            original: &original,
+            train: &train_set,
+            request: &request,
+            retain: r,
+            unseen: None,
+            seed: 1,
+            progress: false,
+        };
+        match unlearn::unlearn::unlearn("finetune", &i, &serde_json::json!({ "epochs": 1 })) {
+            Ok(_) => "ok".into(),
+            Err(e) => e.to_string(),
+        }
+    };
+    let e = input(Some(&forget));
+    assert!(e.contains("retain set") && e.contains(&format!("{} of its items", forget.len())), "{e}");
+    let e = input(Some(&mixed));
+    assert!(e.contains("2 of its items are images of the forget set"), "{e}");
+    assert_eq!(input(None), "ok");
+    assert_eq!(input(Some(&part)), "ok");
+    let reduced = unlearn::condense::condense(
+        &unlearn::condense::CondenseInput {
+            train: &train_set,
+            request: &request,
+            clustering: None,
+            feature_model: None,
+            seed: 2,
+        },
+        &unlearn::condense::CondenseConfig { ipc: 4, iters: Some(2), ..Default::default() },
+    )
+    .unwrap();
+    assert_eq!(input(Some(&reduced.dataset)), "ok");
+    // signatures see exact content: the same images in another order and another set agree
+    let again = train_set.subset(&[request.forget[1], request.forget[0]], "again").unwrap();
+    assert_eq!(again.count_shared_items(&forget).unwrap(), 2);
+}
+
+/// Every value of every hyper-parameter profile, written out (the reference protocol's
+/// per-configuration settings), and how a method's options are resolved from them.
+#[test]
+fn hyper_parameter_profiles_pin_the_reference_settings() {
+    use serde_json::json;
+    use unlearn::unlearn::profiles::{profile, profiles, resolve};
+    // (CF, distillation lr, SCRUB max_steps/lr, Bad-Teacher epochs/lr/retain_fraction,
+    //  L1 alpha/epochs/no_l1_epochs/lr, pruning lr, A-CF = A-Sparse lr)
+    #[allow(clippy::type_complexity)]
+    let table: Vec<(
+        &str,
+        serde_json::Value,
+        f64,
+        (u64, f64),
+        (u64, f64, Option<f64>),
+        (f64, u64, u64, f64),
+        f64,
+        f64,
+    )> = vec![
+        ("cifar10-resnet18", json!({"lr": 0.04}), 0.04, (5, 1e-2), (20, 1e-2, None), (1e-4, 30, 1, 1e-2), 0.04, 2.4e-4),
+        (
+            "cifar10-resnet18-cond",
+            json!({"lr": 0.04}),
+            5e-3,
+            (9, 5e-3),
+            (20, 5e-3, None),
+            (1e-4, 30, 1, 5e-3),
+            0.04,
+            2.4e-4,
+        ),
+        ("cifar10-resnet50", json!({"lr": 0.03}), 0.03, (5, 1e-2), (30, 5e-3, None), (1e-5, 40, 3, 1e-2), 0.03, 2.4e-4),
+        (
+            "cifar10-resnet50-cond",
+            json!({"lr": 0.03}),
+            5e-3,
+            (9, 5e-3),
+            (30, 3e-3, None),
+            (1e-5, 40, 3, 5e-3),
+            0.03,
+            2.4e-4,
+        ),
+        ("svhn-resnet18", json!({"lr": 0.04}), 0.04, (5, 1e-2), (20, 1e-2, None), (1e-4, 30, 1, 1e-2), 0.04, 2.4e-4),
+        (
+            "svhn-resnet18-cond",
+            json!({"lr": 0.3}),
+            5e-3,
+            (9, 5e-3),
+            (20, 5e-3, None),
+            (8e-4, 30, 1, 5e-3),
+            0.04,
+            2.4e-4,
+        ),
+        ("svhn-resnet50", json!({"lr": 0.03}), 0.03, (5, 1e-2), (30, 5e-3, None), (1e-5, 40, 3, 1e-2), 0.03, 2.4e-4),
+        (
+            "svhn-resnet50-cond",
+            json!({"lr": 0.12, "warmup_epochs": 3}),
+            5e-3,
+            (9, 5e-3),
+            (30, 4e-3, None),
+            (5e-4, 40, 3, 5e-3),
+            0.03,
+            2.4e-4,
+        ),
+        (
+            "cinic10-resnet18",
+            json!({"lr": 0.04}),
+            0.04,
+            (5, 5e-3),
+            (20, 5e-3, Some(0.723)),
+            (1e-4, 30, 1, 1e-2),
+            0.01,
+            1e-4,
+        ),
+        (
+            "cinic10-resnet18-cond",
+            json!({"lr": 0.04}),
+            5e-3,
+            (10, 1e-3),
+            (20, 5e-3, None),
+            (1e-4, 30, 1, 5e-3),
+            0.04,
+            1e-4,
+        ),
+    ];
+    assert_eq!(
+        profiles().iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
+        table.iter().map(|t| t.0).collect::<Vec<_>>()
+    );
+    for (name, cf, distill, scrub, bad, l1, prune, amu) in &table {
+        let mut bad_v = json!({"epochs": bad.0, "lr": bad.1});
+        if let Some(f) = bad.2 {
+            bad_v["retain_fraction"] = json!(f);
+        }
+        let want = json!({
+            "retrain": {"epochs": 100, "lr": 0.1},
+            "finetune": cf,
+            "distillation": {"lr": distill},
+            "scrub": {"max_steps": scrub.0, "lr": scrub.1},
+            "bad_teacher": bad_v,
+            "l1_sparse": {"alpha": l1.0, "epochs": l1.1, "no_l1_epochs": l1.2, "lr": l1.3},
+            "pruning": {"lr": prune},
+            "a_cf": {"lr": amu},
+            "a_sparse": {"lr": amu},
+        });
+        assert_eq!(profile(name).unwrap().methods, want, "{name}");
+    }
+    // the default profile is the methods' own defaults: resolving changes nothing on a full set
+    for m in unlearn::unlearn::registry() {
+        let (opts, used) = resolve(m.name(), &json!({}), false).unwrap();
+        assert_eq!(used, "cifar10-resnet18");
+        let defaults = m.defaults();
+        for (k, v) in opts.as_object().unwrap() {
+            assert_eq!(&defaults[k], v, "{}: the default profile's `{k}` differs from the default", m.name());
+        }
+    }
+    // a reduced set takes the -cond values, `cond: false` does not, given options win
+    assert_eq!(
+        resolve("scrub", &json!({}), true).unwrap(),
+        (json!({"max_steps": 9, "lr": 5e-3}), "cifar10-resnet18-cond".into())
+    );
+    assert_eq!(resolve("scrub", &json!({"cond": false}), true).unwrap().0, json!({"max_steps": 5, "lr": 1e-2}));
+    assert_eq!(
+        resolve("scrub", &json!({"profile": "cinic10-resnet18", "lr": 0.5}), true).unwrap(),
+        (json!({"max_steps": 10, "lr": 0.5}), "cinic10-resnet18-cond".into())
+    );
+    // a profile's warm-up goes with its epochs
+    assert_eq!(
+        resolve("finetune", &json!({"profile": "svhn-resnet50", "cond": true}), false).unwrap().0["warmup_epochs"],
+        3
+    );
+    assert!(resolve("finetune", &json!({"profile": "svhn-resnet50", "cond": true, "epochs": 2}), false)
+        .unwrap()
+        .0
+        .get("warmup_epochs")
+        .is_none());
+    let e = resolve("scrub", &json!({"profile": "mnist-lenet"}), false).unwrap_err().to_string();
+    assert!(e.contains("profile") && e.contains("cifar10-resnet18"), "{e}");
+}
+
+/// SSD's importances: the mean over batches of the squared batch-mean gradient. Pinned against a
+/// plain per-batch computation, in the data's order and shuffled (one batch over everything is
+/// the same in any order; smaller batches differ by which items share a batch, and repeat with
+/// the seed). `dampen` on hand-made importances, and `swapped` passing them the other way round.
+#[test]
+fn ssd_importances_dampening_and_swapped_are_pinned() {
+    use unlearn::unlearn::ssd::{dampen, importances};
+    tch::set_num_threads(1);
+    let (data, _) = toy(24, 3, 2);
+    let model = small_convnet(&data, 5);
+    let vars = model.var_store().trainable_variables();
+    // plain form: batches of 8 in order
+    let mut want: Vec<tch::Tensor> = vars.iter().map(|v| v.zeros_like()).collect();
+    for b in 0..3 {
+        let x = data.images().narrow(0, b * 8, 8);
+        let y = data.labels().narrow(0, b * 8, 8);
+        for v in &vars {
+            let mut g = v.grad();
+            if g.defined() {
+                let _ = g.zero_();
+            }
+        }
+        model.forward(&x).unwrap().cross_entropy_for_logits(&y).backward();
+        for (w, v) in want.iter_mut().zip(&vars) {
+            *w = &*w + v.grad().square() / 3.0;
+        }
+    }
+    let close = |a: &[tch::Tensor], b: &[tch::Tensor]| a.iter().zip(b).all(|(x, y)| x.allclose(y, 1e-5, 1e-10, false));
+    let in_order = importances(&model, &data, 8, false, None).unwrap();
+    assert!(close(&in_order, &want), "importances differ from the plain per-batch form");
+    let all_at_once = importances(&model, &data, 24, false, None).unwrap();
+    assert!(close(&importances(&model, &data, 24, false, Some(9)).unwrap(), &all_at_once));
+    let shuffled = importances(&model, &data, 8, false, Some(9)).unwrap();
+    assert!(!close(&shuffled, &in_order), "shuffled batches group other items");
+    assert!(close(&importances(&model, &data, 8, false, Some(9)).unwrap(), &shuffled), "the seed repeats");
+
+    // dampen: p ← p·min(λ·I_d/I_f, 1) where I_f > α·I_d
+    let p = tch::Tensor::from_slice(&[1.0f32, 1.0, 1.0, 2.0]);
+    let i_f = tch::Tensor::from_slice(&[10.0f32, 1.0, 100.0, 0.0]);
+    let i_d = tch::Tensor::from_slice(&[1.0f32, 1.0, 1.0, 0.0]);
+    dampen(&[p.shallow_clone()], &[i_f], &[i_d], 5.0, 1.0).unwrap();
+    assert_eq!(Vec::<f32>::try_from(&p).unwrap(), vec![0.1, 1.0, 0.01, 2.0]);
+
+    // swapped: the method with `swapped: true` equals dampen with the importances exchanged
+    let request = ForgetRequest::uniform(&data, 0.25, false, 3).unwrap();
+    let input = unlearn::unlearn::UnlearnInput {
+        original: &model,
+        train: &data,
+        request: &request,
+        retain: None,
+        unseen: None,
+        seed: 4,
+        progress: false,
+    };
+    let opts = serde_json::json!({ "swapped": true, "alpha": 1.0, "shuffle": false });
+    let got = unlearn::unlearn::unlearn("ssd", &input, &opts).unwrap().model;
+    let forget = request.forget_set(&data).unwrap();
+    let full = forget.concat(&request.retain_set(&data).unwrap(), "f+r").unwrap();
+    let manual = model.try_clone().unwrap();
+    let i_f = importances(&manual, &forget, 64, false, None).unwrap();
+    let i_d = importances(&manual, &full, 64, false, None).unwrap();
+    dampen(&manual.var_store().trainable_variables(), &i_d, &i_f, 1.0, 1.0).unwrap();
+    let unswapped =
+        unlearn::unlearn::unlearn("ssd", &input, &serde_json::json!({ "alpha": 1.0, "shuffle": false })).unwrap().model;
+    let same = |a: &Model, b: &Model| {
+        a.var_store().trainable_variables().iter().zip(b.var_store().trainable_variables()).all(|(x, y)| x.equal(&y))
+    };
+    assert!(same(&got, &manual), "swapped = importances exchanged");
+    assert!(!same(&unswapped, &manual), "and it makes a difference here");
 }

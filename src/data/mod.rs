@@ -209,6 +209,67 @@ impl Dataset {
         &self.labels_host
     }
 
+    /// SHA-256 of the content: shape, normalised images (as f32), labels and class names. Two
+    /// datasets with the same digest hold the same items in the same order (resumable results
+    /// fingerprint their data with it).
+    pub fn digest(&self) -> Result<String> {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        h.update(format!("{:?} {:?}", self.images.size(), self.classes).as_bytes());
+        for l in self.labels_host.iter() {
+            h.update(l.to_le_bytes());
+        }
+        // in chunks, so a large set never needs a second full copy on the host
+        let n = self.len() as i64;
+        let chunk = 4096;
+        let mut start = 0;
+        while start < n {
+            let part = self.images.f_narrow(0, start, chunk.min(n - start))?;
+            let part = part.f_to_device(Device::Cpu)?.f_to_kind(tch::Kind::Float)?.f_contiguous()?;
+            for v in Vec::<f32>::try_from(&part.f_flatten(0, -1)?)? {
+                h.update(v.to_le_bytes());
+            }
+            start += chunk;
+        }
+        Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    }
+
+    /// One 64-bit signature per item, computed on the device from the exact bits of its image:
+    /// the images' f32 bit patterns weighted by fixed pseudo-random integers and summed with
+    /// wrapping integer arithmetic, so equal images give equal signatures whatever the order,
+    /// batching or thread count, and different images collide with probability about 2^-64.
+    pub fn item_signatures(&self) -> Result<Tensor> {
+        let n = self.len() as i64;
+        let flat = self.images.f_to_kind(tch::Kind::Float)?.f_contiguous()?.f_reshape([n, -1])?;
+        let d = flat.size()[1];
+        // fixed odd weights from a splitmix64 stream (not a run's seed: signatures must agree
+        // between runs)
+        let mut z: u64 = 0x005E_ED0F_5167;
+        let w: Vec<i64> = (0..d)
+            .map(|_| {
+                z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+                let mut x = z;
+                x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+                x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+                ((x ^ (x >> 31)) | 1) as i64
+            })
+            .collect();
+        let w = Tensor::f_from_slice(&w)?.f_to_device(self.device())?;
+        let bits = flat.f_view_dtype(tch::Kind::Int)?.f_to_kind(tch::Kind::Int64)?;
+        Ok(bits.f_mul(&w.f_unsqueeze(0)?)?.f_sum_dim_intlist(&[1i64][..], false, tch::Kind::Int64)?)
+    }
+
+    /// How many items of `self` have an image identical to one of `other`'s (by
+    /// [`Dataset::item_signatures`]).
+    pub fn count_shared_items(&self, other: &Dataset) -> Result<usize> {
+        if self.is_empty() || other.is_empty() || self.image_shape() != other.image_shape() {
+            return Ok(0);
+        }
+        let a = self.item_signatures()?;
+        let b = other.item_signatures()?.f_to_device(a.device())?;
+        Ok(Tensor::f_isin(&a, &b, false, false)?.f_sum(tch::Kind::Int64)?.f_int64_value(&[])? as usize)
+    }
+
     /// Items per class, in class order.
     pub fn class_counts(&self) -> Vec<usize> {
         let mut counts = vec![0; self.num_classes()];

@@ -1,19 +1,28 @@
-//! A per-example likelihood-ratio membership attack against the unlearned model with shadow
-//! models, in the style of U-LiRA (Hayes et al., "Inexact unlearning needs more careful
-//! evaluations", 2024) on top of LiRA (Carlini et al., 2022). It is *not* part of method.md; the
-//! paper's own MIA is [`super::mia`].
+//! Per-example likelihood-ratio membership attacks on the forget items, with shadow models. Not
+//! part of the paper's protocol (its own MIA is [`super::mia`]); two attacks, named for what
+//! their shadows are:
+//!
+//! - **LiRA** (Carlini et al., 2022), the default: the shadows are *trained*, not unlearned. Each
+//!   is trained from scratch, like the original, on the retain set plus a random half of the
+//!   targets. It asks "does the model still look like one trained on x?": a model that
+//!   forgot x well scores like the shadows that never saw it.
+//! - **U-LiRA** (Hayes et al., "Inexact unlearning needs more careful evaluations", 2024) with
+//!   `unlearned_shadows: true`: every shadow is trained as above and then *unlearned* with the
+//!   method under test, forgetting the targets it trained on. The in-distribution of x is then
+//!   "trained on x, then unlearned by this method", the out-distribution "never saw x", so the
+//!   attack asks whether this method's unlearning can be told from never having trained on x.
+//!   The bank belongs to one method (it attacks that method's results).
 //!
 //! Targets are forget items (members of the original training set) and held-out items of the
-//! same classes (never trained on). Every shadow model is trained from scratch, like the
-//! original, on the retain set plus a random half of the targets, so that each target is *in*
-//! exactly half of the shadows and *out* of the others. For a target `x` the logit-scaled
-//! confidences φ (method.md §4.5 step 2) of the in-shadows and of the out-shadows are fitted by
-//! two Gaussians; the attack scores a model by log N(φ_model(x); in) − log N(φ_model(x); out).
-//! Its AUC separates the forget items from the held-out ones: about 0.5 for a model that never
-//! saw the forget set (Retrain), higher the more the model still remembers it.
+//! same classes (never trained on); each target is *in* exactly half of the shadows. For a
+//! target `x` the logit-scaled confidences φ (the paper's MIA feature) of the in-shadows and of
+//! the out-shadows are fitted by two Gaussians; a model is scored by
+//! log N(φ_model(x); in) − log N(φ_model(x); out). The AUC separates the forget items from the
+//! held-out ones: about 0.5 for a model that never saw the forget set (Retrain), higher the more
+//! the model still tells them apart.
 //!
-//! Shadow training dominates the cost (`shadows` trainings); the bank is built once and then
-//! attacks any number of models. Its time is reported with it.
+//! Shadow training (and, for U-LiRA, unlearning) dominates the cost; the bank is built once and
+//! then attacks any number of models. Its time is reported with it.
 use super::mia::{logit_confidence, roc_auc};
 use super::{heldout_of_classes, EvalContext, Metric, Metrics};
 use crate::data::request::ForgetRequest;
@@ -44,6 +53,11 @@ pub struct LiraConfig {
     pub train: TrainConfig,
     /// Seed of the target sample, the in/out assignment and the shadows; `None`: the run's.
     pub seed: Option<u64>,
+    /// U-LiRA: unlearn every shadow's in-targets with `method` after training it.
+    pub unlearned_shadows: bool,
+    /// The method under test (U-LiRA only) and its options.
+    pub method: Option<String>,
+    pub method_options: serde_json::Value,
 }
 
 impl Default for LiraConfig {
@@ -55,6 +69,9 @@ impl Default for LiraConfig {
             global_variance: true,
             train: TrainConfig { progress: false, ..TrainConfig::default() },
             seed: None,
+            unlearned_shadows: false,
+            method: None,
+            method_options: serde_json::json!({}),
         }
     }
 }
@@ -73,7 +90,30 @@ impl LiraConfig {
         if !(self.retain_fraction > 0.0 && self.retain_fraction <= 1.0) {
             return Err(opt("retain_fraction", "must be in (0, 1]"));
         }
+        match (&self.method, self.unlearned_shadows) {
+            (None, true) => {
+                return Err(opt("method", "unlearned_shadows needs the method under test (e.g. method: \"a_cf\")"))
+            }
+            (Some(_), false) => {
+                return Err(opt(
+                    "method",
+                    "is used only with unlearned_shadows: true (U-LiRA); plain LiRA's shadows are not unlearned",
+                ))
+            }
+            (Some(m), true) => {
+                crate::unlearn::method(m)?;
+            }
+            (None, false) => {}
+        }
         self.train.check()
+    }
+
+    /// "U-LiRA (shadows unlearned by METHOD)" or "LiRA (shadows trained, not unlearned)".
+    pub fn attack_name(&self) -> String {
+        match (&self.method, self.unlearned_shadows) {
+            (Some(m), true) => format!("U-LiRA (shadows unlearned by {m})"),
+            _ => "LiRA (shadows trained, not unlearned)".into(),
+        }
     }
 }
 
@@ -100,6 +140,8 @@ pub struct ShadowBank {
 /// The attack's result for one model.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LiraScore {
+    /// Which attack: [`LiraConfig::attack_name`].
+    pub attack: String,
     /// AUC of the score separating forget targets (positives) from held-out ones.
     pub auc: f64,
     /// True-positive rate at 1 % and 0.1 % false positives.
@@ -138,13 +180,16 @@ pub fn balanced_masks(targets: usize, shadows: usize, seed: u64) -> Vec<Vec<bool
 
 /// Trains the shadow bank for `request` on `train`, with held-out targets from `heldout` (e.g.
 /// the evaluation split; only its items of the forget set's classes are used). Shadows share
-/// `spec`'s architecture with fresh initialisations.
+/// `spec`'s architecture with fresh initialisations. `unseen`: the unseen reference the method
+/// under test takes (U-LiRA with an A-AMU method).
+#[allow(clippy::too_many_arguments)]
 pub fn train_shadows(
     spec: &ModelSpec,
     device: tch::Device,
     train_set: &Dataset,
     request: &ForgetRequest,
     heldout: &Dataset,
+    unseen: Option<&Dataset>,
     cfg: &LiraConfig,
     run_seed: u64,
 ) -> Result<ShadowBank> {
@@ -189,6 +234,21 @@ pub fn train_shadows(
         let mut model = Model::new(ModelSpec { init_seed: shadow_seed, ..spec.clone() }, device)?;
         let tcfg = TrainConfig { progress: false, ..cfg.train.clone() };
         train(&mut model, &data, &tcfg, shadow_seed)?;
+        if let (true, Some(method)) = (cfg.unlearned_shadows, &cfg.method) {
+            // U-LiRA: the shadow forgets the targets it trained on, with the method under test
+            let forget: Vec<i64> = (base.len() as i64..data.len() as i64).collect();
+            let shadow_request = ForgetRequest::indices(&data, &forget, &format!("shadow {s}'s in-targets"))?;
+            let input = crate::unlearn::UnlearnInput {
+                original: &model,
+                train: &data,
+                request: &shadow_request,
+                retain: None,
+                unseen,
+                seed: shadow_seed,
+                progress: false,
+            };
+            model = crate::unlearn::unlearn(method, &input, &cfg.method_options)?.model;
+        }
         phi.push(logit_confidence(&logits(&model, &targets_here)?, targets_here.labels())?);
         crate::runtime::synchronize(device);
         shadow_seconds.push(t.elapsed().as_secs_f64());
@@ -282,6 +342,7 @@ impl ShadowBank {
         let labels: Vec<u8> = (0..scores.len()).map(|i| u8::from(i < nf)).collect();
         let auc = roc_auc(&scores, &labels)?;
         Ok(LiraScore {
+            attack: self.config.attack_name(),
             auc,
             tpr_at_1pct: tpr_at_fpr(&scores, &labels, 0.01),
             tpr_at_01pct: tpr_at_fpr(&scores, &labels, 0.001),

@@ -307,6 +307,25 @@ impl Model {
         Ok(m)
     }
 
+    /// SHA-256 of the spec and every weight (by name, as f32): two models with the same digest
+    /// compute the same function. Resumable results fingerprint the model they start from with it.
+    pub fn digest(&self) -> Result<String> {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        h.update(serde_json::to_string(&self.spec)?.as_bytes());
+        let mut named: Vec<(String, Tensor)> = self.vs.variables().into_iter().collect();
+        named.sort_by(|a, b| a.0.cmp(&b.0));
+        for (name, t) in &named {
+            let t = t.f_detach()?.f_to_device(Device::Cpu)?.f_to_kind(Kind::Float)?.f_contiguous()?;
+            h.update(name.as_bytes());
+            h.update(format!("{:?}", t.size()).as_bytes());
+            for v in Vec::<f32>::try_from(&t.f_flatten(0, -1)?)? {
+                h.update(v.to_le_bytes());
+            }
+        }
+        Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    }
+
     /// Saves the weights and the spec as one `.safetensors` file, atomically.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();

@@ -27,11 +27,39 @@ impl Phases {
     }
 }
 
+/// How a row's model was made, where known: the method's options with every default filled in,
+/// its epochs, and the set it trained on.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Provenance {
+    /// The method's options (defaults filled in).
+    pub options: Option<serde_json::Value>,
+    /// Training epochs (the `epochs` option).
+    pub epochs: Option<f64>,
+    /// Name of the set it trained on (the retain set or R̃).
+    pub trained_on: Option<String>,
+    /// Its size.
+    pub retain_size: Option<usize>,
+}
+
+impl Provenance {
+    /// From a method's options and its training set.
+    pub fn new(options: &serde_json::Value, trained_on: &str, size: usize) -> Self {
+        Provenance {
+            epochs: options.get("epochs").and_then(|e| e.as_f64()),
+            options: Some(options.clone()),
+            trained_on: Some(trained_on.to_string()),
+            retain_size: Some(size),
+        }
+    }
+}
+
 /// One method's row.
 #[derive(Debug, Clone, Serialize)]
 pub struct Row {
     /// The method, with `+<condenser>` when it trained on a reduced retain set.
     pub method: String,
+    /// Its options, epochs and training set.
+    pub provenance: Provenance,
     /// Unlearning seconds (0 for the original model).
     pub seconds: f64,
     pub phases: Phases,
@@ -45,7 +73,16 @@ pub struct Row {
 
 impl Row {
     pub fn new(method: String, phases: Phases, metrics: Metrics) -> Self {
-        Row { method, seconds: phases.unlearning, phases, metrics, gaps: None, tug_of_war: None, speedup: None }
+        Row {
+            method,
+            provenance: Provenance::default(),
+            seconds: phases.unlearning,
+            phases,
+            metrics,
+            gaps: None,
+            tug_of_war: None,
+            speedup: None,
+        }
     }
 
     /// The row's numeric fields by column name (`None`: not available), in [`COLUMNS`] order
@@ -78,7 +115,14 @@ impl Row {
             ("gap_mia", g.map(|g| g.mia)),
             ("gap_mean", g.map(|g| g.mean)),
             ("tug_of_war", self.tug_of_war),
+            ("epochs", self.provenance.epochs),
+            ("retain_size", self.provenance.retain_size.map(|n| n as f64)),
         ]
+    }
+
+    /// The method's options as JSON text (empty when unknown): the CSV's last column.
+    pub fn options_text(&self) -> String {
+        self.provenance.options.as_ref().map(|o| o.to_string()).unwrap_or_default()
     }
 }
 
@@ -91,7 +135,7 @@ pub struct Table {
 }
 
 /// CSV columns, in order.
-pub const COLUMNS: [&str; 23] = [
+pub const COLUMNS: [&str; 26] = [
     "method",
     "retain_acc",
     "forget_acc",
@@ -115,6 +159,9 @@ pub const COLUMNS: [&str; 23] = [
     "gap_mia",
     "gap_mean",
     "tug_of_war",
+    "epochs",
+    "retain_size",
+    "options",
 ];
 
 /// Rows of text cells as left-aligned columns two spaces apart (the first row is the header).
@@ -148,6 +195,7 @@ impl Table {
         for r in &self.rows {
             let mut cells = vec![csv_cell(&r.method)];
             cells.extend(r.fields().into_iter().map(|(_, v)| v.map(|v| format!("{v:.6}")).unwrap_or_default()));
+            cells.push(csv_cell(&r.options_text()));
             out.push_str(&cells.join(","));
             out.push('\n');
         }
@@ -161,9 +209,11 @@ impl Table {
         let lira = self.rows.iter().any(|r| r.metrics.lira.is_some());
         let mut head = vec![("method", 16), ("retain%", 8), ("forget%", 8), ("test%", 8), ("MIA", 7)];
         if lira {
-            head.push(("LiRA AUC", 8));
+            let unlearned =
+                self.rows.iter().any(|r| r.metrics.lira.as_ref().is_some_and(|l| l.attack.starts_with("U-LiRA")));
+            head.push((if unlearned { "U-LiRA AUC" } else { "LiRA AUC" }, 10));
         }
-        head.extend([("seconds", 9), ("speedup", 8), ("mean gap", 9), ("ToW", 6)]);
+        head.extend([("seconds", 9), ("speedup", 8), ("mean gap", 9), ("ToW", 6), ("epochs", 6), ("trained on", 10)]);
         let dash = |v: Option<String>| v.unwrap_or_else(|| "-".into());
         let rows = self
             .rows
@@ -190,6 +240,8 @@ impl Table {
                     dash(r.speedup.map(|s| format!("{s:.1}x"))),
                     dash(r.gaps.as_ref().map(|g| format!("{:.4}", g.mean))),
                     dash(r.tug_of_war.map(|t| format!("{t:.3}"))),
+                    dash(r.provenance.epochs.map(|e| format!("{e}"))),
+                    dash(r.provenance.retain_size.map(|n| n.to_string())),
                 ]);
                 cells
             })
@@ -202,6 +254,12 @@ impl Table {
         if let Some(reference) = &self.reference {
             lines.push(format!(
                 "(seconds: end to end, condensation included; speed-up, gaps and Tug-of-War against {reference})"
+            ));
+        }
+        if let Some(l) = self.rows.iter().find_map(|r| r.metrics.lira.as_ref()) {
+            lines.push(format!(
+                "({}: {} shadows, AUC of forget vs held-out targets; 0.5 is ideal)",
+                l.attack, l.shadows
             ));
         }
         let min = crate::metrics::mia::MIN_ITEMS_PER_SIDE;

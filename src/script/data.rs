@@ -366,6 +366,12 @@ pub mod data_api {
     pub fn dataset_describe(d: &mut Dataset) -> String {
         d.describe()
     }
+    /// SHA-256 of the content (images, labels, class names): what resumable results
+    /// fingerprint their data with (see `resumed()`).
+    #[rhai_fn(name = "digest", pure, return_raw)]
+    pub fn dataset_digest(d: &mut Dataset) -> RhaiResult<String> {
+        d.digest().map_err(rt)
+    }
     #[rhai_fn(name = "to_string", pure)]
     pub fn dataset_to_string(d: &mut Dataset) -> String {
         let [c, h, w] = d.image_shape();

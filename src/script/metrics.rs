@@ -8,7 +8,7 @@ use crate::data::Dataset;
 use crate::metrics::lira::{train_shadows, LiraConfig, ShadowBank};
 use crate::metrics::{evaluate as evaluate_metrics, gaps, run_time_efficiency, tug_of_war, EvalContext, MiaOptions};
 use crate::report::summary::{summarize, Summary};
-use crate::report::table::{Phases, Row, Table};
+use crate::report::table::{Phases, Provenance, Row, Table};
 use rhai::plugin::*;
 use rhai::{Array, Dynamic, Engine, Map};
 use std::rc::Rc;
@@ -48,10 +48,10 @@ pub mod metrics_api {
         let mut models = Vec::new();
         for (i, item) in items.into_iter().enumerate() {
             same_request(&item, &request.request, i)?;
-            let (name, model, phases) = evaluated_item(item, i)?;
+            let (name, model, phases, provenance) = item_with_provenance(item, i)?;
             let metrics = evaluate_metrics(&model.0.borrow().model, &ectx).map_err(rt)?;
             let phases = Phases { evaluation: metrics.eval_seconds, ..phases };
-            rows.push(Row::new(name, phases, metrics));
+            rows.push(Row { provenance, ..Row::new(name, phases, metrics) });
             models.push(model);
         }
         let mut reference = None;
@@ -77,12 +77,17 @@ pub mod metrics_api {
         }
         Ok(Table { rows, reference })
     }
-    /// Trains the shadow models of the likelihood-ratio attack (U-LiRA style, see
+    /// Trains the shadow models of a likelihood-ratio attack on the forget items (see
     /// src/metrics/lira.rs) for `request`: each a fresh model of `model`'s architecture trained on
     /// the retain set plus half of the targets (forget items and `heldout` items of the same
-    /// classes, e.g. reference_split().evaluation). Options: shadows (8), max_targets (500 per
-    /// side), retain_fraction (1.0), global_variance (true), train (train() options of each
-    /// shadow: mimic the original's), seed (the run's). Pass it to evaluate(..., #{ lira: bank }).
+    /// classes, e.g. reference_split().evaluation). By default the shadows are trained, not
+    /// unlearned: LiRA against the unlearned model. With `unlearned_shadows: true` and `method`
+    /// (the method under test, with `method_options`) every shadow is then unlearned with that
+    /// method, forgetting its in-targets: U-LiRA proper, a bank for that method's results.
+    /// Options: shadows (8), max_targets (500 per side), retain_fraction (1.0), global_variance
+    /// (true), train (train() options of each shadow: mimic the original's), seed (the run's),
+    /// unlearned_shadows (false), method, method_options (#{}), unseen (the unseen reference an
+    /// A-AMU method takes). Pass it to evaluate(..., #{ lira: bank }).
     #[rhai_fn(return_raw)]
     pub fn shadow_models(
         context: NativeCallContext,
@@ -93,13 +98,22 @@ pub mod metrics_api {
     ) -> RhaiResult<Rc<ShadowBank>> {
         crate::script::experiment_work(&context, "shadow_models()")?;
         let c = ctx(&context)?;
+        let mut options = options;
+        let unseen =
+            match options.remove("unseen") {
+                Some(v) => Some(v.clone().try_cast::<Dataset>().ok_or_else(|| {
+                    rt(format!("shadow_models(): `unseen` is a {}, expected a Dataset", v.type_name()))
+                })?),
+                None => None,
+            };
         let cfg: LiraConfig = crate::script::options::parse("shadow_models", &options).map_err(rt)?;
         let (spec, device) = {
             let m = model.0.borrow();
             (m.model.spec.clone(), m.model.device())
         };
         let bank =
-            train_shadows(&spec, device, &request.data, &request.request, &heldout, &cfg, c.seed()).map_err(rt)?;
+            train_shadows(&spec, device, &request.data, &request.request, &heldout, unseen.as_ref(), &cfg, c.seed())
+                .map_err(rt)?;
         Ok(Rc::new(bank))
     }
     /// The likelihood-ratio attack of `bank` against one model or unlearning result:
@@ -118,7 +132,8 @@ pub mod metrics_api {
     #[rhai_fn(name = "to_string", pure)]
     pub fn bank_to_string(bank: &mut Rc<ShadowBank>) -> String {
         format!(
-            "shadow bank: {} shadows, {} forget + {} held-out targets, {:.1} s",
+            "shadow bank of {}: {} shadows, {} forget + {} held-out targets, {:.1} s",
+            bank.config.attack_name(),
             bank.in_mask.len(),
             bank.forget_targets.len(),
             bank.heldout_targets.len(),
@@ -196,6 +211,9 @@ pub mod metrics_api {
                     if let Some(v) = v {
                         row.insert(k.into(), Dynamic::from_float(v));
                     }
+                }
+                if r.provenance.options.is_some() {
+                    row.insert("options".into(), Dynamic::from(r.options_text()));
                 }
                 row.into()
             })
@@ -308,15 +326,22 @@ fn same_request(item: &Dynamic, request: &crate::data::request::ForgetRequest, i
 }
 
 pub(crate) fn evaluated_item(item: Dynamic, i: usize) -> RhaiResult<(String, ModelHandle, Phases)> {
+    item_with_provenance(item, i).map(|(n, m, p, _)| (n, m, p))
+}
+
+/// [`evaluated_item`] with how the model was made, where the item says: an unlearn() result
+/// knows its options and training set; a map may give `options` (a map) and `retain_size`.
+pub(crate) fn item_with_provenance(item: Dynamic, i: usize) -> RhaiResult<(String, ModelHandle, Phases, Provenance)> {
     if let Some(u) = item.clone().try_cast::<UnlearnedHandle>() {
         let name = match &u.condensed {
             Some((c, _)) => format!("{}+{c}", u.result.method),
             None => u.result.method.clone(),
         };
-        return Ok((name, u.model.clone(), phases_of(&u)));
+        let prov = Provenance::new(&u.result.options, &u.result.retain.0, u.result.retain.1);
+        return Ok((name, u.model.clone(), phases_of(&u), prov));
     }
     if let Some(m) = item.clone().try_cast::<ModelHandle>() {
-        return Ok(("original".to_string(), m, Phases::default()));
+        return Ok(("original".to_string(), m, Phases::default(), Provenance::default()));
     }
     if let Some(map) = item.clone().try_cast::<Map>() {
         let name = map
@@ -325,7 +350,7 @@ pub(crate) fn evaluated_item(item: Dynamic, i: usize) -> RhaiResult<(String, Mod
             .ok_or_else(|| rt(format!("evaluate(): item {i} is a map without a string `name`")))?;
         let inner =
             map.get("model").cloned().ok_or_else(|| rt(format!("evaluate(): item {i} (`{name}`) has no `model`")))?;
-        let (_, model, mut phases) = evaluated_item(inner, i)?;
+        let (_, model, mut phases, mut prov) = item_with_provenance(inner, i)?;
         for (key, slot) in [("seconds", &mut phases.unlearning), ("condense_seconds", &mut phases.condense)] {
             if let Some(v) = map.get(key) {
                 *slot = v
@@ -333,7 +358,21 @@ pub(crate) fn evaluated_item(item: Dynamic, i: usize) -> RhaiResult<(String, Mod
                     .map_err(|t| rt(format!("evaluate(): `{key}` of item `{name}` is a {t}, expected a number")))?;
             }
         }
-        return Ok((name, model, phases));
+        if let Some(o) = map.get("options") {
+            let o = o.clone().try_cast::<Map>().ok_or_else(|| {
+                rt(format!("evaluate(): `options` of item `{name}` is a {}, expected a map", o.type_name()))
+            })?;
+            let json = map_to_json("evaluate", &o).map_err(rt)?;
+            prov.epochs = json.get("epochs").and_then(|e| e.as_f64());
+            prov.options = Some(json);
+        }
+        if let Some(n) = map.get("retain_size") {
+            let n = n
+                .as_int()
+                .map_err(|t| rt(format!("evaluate(): `retain_size` of item `{name}` is a {t}, expected an integer")))?;
+            prov.retain_size = Some(n.max(0) as usize);
+        }
+        return Ok((name, model, phases, prov));
     }
     Err(rt(format!(
         "evaluate(): item {i} is a {}, expected an unlearning result, a model or #{{ name, model }}",

@@ -54,6 +54,12 @@ pub struct RunContext {
     pub sweep_called: std::cell::Cell<bool>,
     /// Sweep points this process has run (their `--set` reads happen here only then).
     pub points_run: std::cell::Cell<usize>,
+    /// How the run computes as asked on the command line (`--device`, `--deterministic`), for
+    /// the fingerprints of resumable results ([`RunContext::fingerprint`]).
+    pub compute: BTreeMap<String, serde_json::Value>,
+    /// `--overwrite`: a resumable record made under another configuration is replaced instead of
+    /// stopping the run.
+    pub overwrite: bool,
 }
 
 impl RunContext {
@@ -82,6 +88,19 @@ impl RunContext {
             sweep: crate::sweep::Exec::in_process(),
             sweep_called: std::cell::Cell::new(false),
             points_run: std::cell::Cell::new(0),
+            compute: BTreeMap::from([("--device".to_string(), crate::runtime::device_name(device).into())]),
+            overwrite: false,
+        }
+    }
+
+    /// What every resumable result of this run depends on besides its own inputs: the script's
+    /// SHA-256, the seed, each `--set` option, the compute flags and, on the CPU (where the last
+    /// bits of a result depend on it), libtorch's thread count. See [`crate::resume`].
+    pub fn fingerprint(&self) -> crate::resume::Fingerprint {
+        let f = crate::resume::run_parts(&self.info.script_sha256, self.seed(), &self.options, &self.compute);
+        match self.device {
+            Device::Cpu => f.with("CPU threads", tch::get_num_threads()),
+            _ => f,
         }
     }
 

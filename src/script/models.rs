@@ -148,7 +148,10 @@ pub mod model_api {
 
     /// Trains the model in place on `data` with cross-entropy and returns it. Options: epochs (1),
     /// batch_size (64), optimizer ("sgd" | "adam"), lr (0.1), momentum (0.9), weight_decay (5e-4),
-    /// schedule ("warmup_cosine" | "constant"), warmup_epochs (0), seed (the run's), progress (true).
+    /// schedule ("warmup_cosine" | "constant" | "multistep"), warmup_epochs (0), seed (the run's),
+    /// progress (true), keep_best (a Dataset: evaluate on it after every epoch and keep the
+    /// weights of the best epoch, recorded in the history, as the reference selects its original
+    /// models on the test set).
     #[rhai_fn(name = "train", return_raw)]
     pub fn train_opts(
         context: NativeCallContext,
@@ -158,11 +161,27 @@ pub mod model_api {
     ) -> RhaiResult<ModelHandle> {
         crate::script::experiment_work(&context, "train()")?;
         let c = ctx(&context)?;
+        let mut options = options;
+        let select = match options.remove("keep_best") {
+            None => None,
+            Some(v) => match v.clone().try_cast::<Dataset>() {
+                Some(d) => Some(d),
+                None if v.as_bool() == Ok(false) => None,
+                None => return Err(rt(format!(
+                    "train(): `keep_best` is a {}, expected the Dataset to select the best epoch on (e.g. data.test)",
+                    v.type_name()
+                ))),
+            },
+        };
         let cfg: TrainConfig = parse("train", &options).map_err(rt)?;
         let seed = cfg.seed.unwrap_or(c.seed());
         {
             let mut state = model.0.borrow_mut();
-            let report = train::train(&mut state.model, &data, &cfg, seed).map_err(rt)?;
+            let report = match &select {
+                Some(s) => train::train_keep_best(&mut state.model, &data, &cfg, seed, s),
+                None => train::train(&mut state.model, &data, &cfg, seed),
+            }
+            .map_err(rt)?;
             state.history.push(report);
         }
         Ok(model)

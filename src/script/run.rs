@@ -111,11 +111,55 @@ pub mod run_api {
             value.get("result").ok_or_else(|| rt(format!("{}: not a result record (no `result`)", path.display())))?;
         rhai::serde::to_dynamic(result)
     }
+    /// The result an earlier run saved with `save_resumable(name, parts, result)`, when it was made
+    /// under the same fingerprint: `parts` (a map of everything the result depends on that the
+    /// run does not already know: data digests, model and method options, ...) plus the run's own
+    /// parts (the script's SHA-256, `--seed`, every `--set` option, `--device`, `--deterministic`,
+    /// the CPU thread count). () when there is none. A record made under another fingerprint
+    /// stops the run with an error naming every part that differs, unless the run was given
+    /// `--overwrite` (then it is () and the next save replaces it).
+    #[rhai_fn(return_raw)]
+    pub fn resumed(context: NativeCallContext, name: &str, parts: Map) -> RhaiResult<Dynamic> {
+        let c = ctx(&context)?;
+        crate::script::plain_file_name("resumed()", name)?;
+        let path = c.out_dir().join(format!("{name}.json"));
+        let fingerprint = fingerprint_of(&c, "resumed", &parts)?;
+        match crate::resume::load::<serde_json::Value>(&path, &fingerprint, c.overwrite).map_err(rt)? {
+            Some(v) => rhai::serde::to_dynamic(v),
+            None => Ok(Dynamic::UNIT),
+        }
+    }
+    /// Saves `result` as `<out>/<name>.json` with its fingerprint (`parts` plus the run's, as
+    /// `resumed()` takes them) and the run record, atomically. Returns the path.
+    #[rhai_fn(return_raw)]
+    pub fn save_resumable(context: NativeCallContext, name: &str, parts: Map, result: Dynamic) -> RhaiResult<String> {
+        crate::script::experiment_work(&context, "save_resumable()")?;
+        let c = ctx(&context)?;
+        crate::script::plain_file_name("save_resumable()", name)?;
+        let path = c.out_dir().join(format!("{name}.json"));
+        let fingerprint = fingerprint_of(&c, "save_resumable", &parts)?;
+        let run = serde_json::to_value(&c.info).map_err(rt)?;
+        crate::resume::save(&path, &fingerprint, &result, &[("run", run), ("written", crate::report::now().into())])
+            .map_err(rt)?;
+        Ok(path.display().to_string())
+    }
     /// Writes `result` (a map) as `<out>/result.json` with the run record. Returns the path.
     #[rhai_fn(name = "save_result", return_raw)]
     pub fn save_result(context: NativeCallContext, result: Map) -> RhaiResult<String> {
         save_result_named(context, "result", result)
     }
+}
+
+/// The run's fingerprint with `parts` added (each key a part of its own).
+fn fingerprint_of(c: &crate::script::RunContext, func: &str, parts: &Map) -> RhaiResult<crate::resume::Fingerprint> {
+    let json = crate::script::options::map_to_json(func, parts).map_err(rt)?;
+    let mut f = c.fingerprint();
+    if let serde_json::Value::Object(o) = json {
+        for (k, v) in o {
+            f.insert(k, v);
+        }
+    }
+    Ok(f)
 }
 
 pub fn register(engine: &mut Engine) {

@@ -78,6 +78,7 @@ fn plan_of(context: &NativeCallContext, c: &RunContext, def: &Map) -> RhaiResult
     let mut plan = Plan::new(&name, &root, params, points, config, c.options.clone(), c.seed())
         .map_err(|e| rt(format!("sweep(): {e}")))?;
     plan.script_sha256 = c.info.script_sha256.clone();
+    plan.compute = c.compute.clone();
     if let Some(g) = def.get("group_by") {
         let list =
             g.clone().try_cast::<Array>().ok_or_else(|| rt("sweep(): `group_by` must be a list of field names"))?;

@@ -41,8 +41,10 @@ pub mod unlearn_api {
     /// Unlearns with the method `name` (see methods()) and returns the result; the original
     /// model is not changed. Options: request (a forget request, required), retain (a reduced
     /// retain set or a Dataset; default the request's retain set), unseen (held-out items, for
-    /// the A-AMU methods), progress (true), and the method's own options (most take `seed`,
-    /// default the run's: the batch order and the method's other draws).
+    /// the A-AMU methods), progress (true), profile (a hyper-parameter profile, see profiles();
+    /// default "cifar10-resnet18"), cond (take the profile's reduced-set values; default: whether
+    /// `retain` is given), and the method's own options (most take `seed`, default the run's: the
+    /// batch order and the method's other draws), which win over the profile's.
     #[rhai_fn(name = "unlearn", return_raw)]
     pub fn unlearn(
         context: NativeCallContext,
@@ -81,7 +83,7 @@ pub mod unlearn_api {
             seed: c.seed(),
             progress,
         };
-        let mut result = m.run(&input, &json).map_err(rt)?;
+        let mut result = crate::unlearn::unlearn(m.name(), &input, &json).map_err(rt)?;
         let model = result.model.try_clone().map_err(rt)?;
         let handle = ModelHandle::with_origin(model, format!("unlearned by {}", result.method));
         if let Some(h) = result.history.take() {
@@ -100,7 +102,8 @@ pub mod unlearn_api {
     /// Multi-round unlearning (method.md §4.4), resumable. Options: requests (an array of forget
     /// requests, e.g. forget_rounds()), methods (an array of names, or a map name -> options),
     /// condense (condense() options, or () for full retain sets), unseen, out (a folder; default
-    /// <out>/multiround), progress, seed (the run's). Each method starts round r from its own round r-1 model.
+    /// <out>/multiround), progress, seed (the run's), same_feature_net (false: every round's
+    /// Blend draws a fresh random feature network). Each method starts round r from its own round r-1 model.
     /// Returns #{ records: [per round and method: sizes, unlearning/condense/end-to-end seconds,
     /// checkpoint], models: #{ method: final Model } }. Rerunning continues after the last finished step.
     #[rhai_fn(return_raw)]
@@ -111,7 +114,7 @@ pub mod unlearn_api {
         check_keys(
             "unlearn_rounds",
             &options,
-            &["requests", "methods", "condense", "unseen", "out", "progress", "seed"],
+            &["requests", "methods", "condense", "unseen", "out", "progress", "seed", "same_feature_net"],
         )?;
         let requests: Vec<Request> = options
             .get("requests")
@@ -172,10 +175,26 @@ pub mod unlearn_api {
         let train = first.data.clone();
         let rounds: Vec<_> = requests.iter().map(|r| r.request.clone()).collect();
         let seed = int_or("unlearn_rounds", &options, "seed", c.seed() as i64)? as u64;
-        let plan = MultiRoundPlan { methods, condense, seed };
+        let same_feature_net = match options.get("same_feature_net") {
+            Some(v) => v
+                .as_bool()
+                .map_err(|t| rt(format!("unlearn_rounds(): `same_feature_net` is a {t}, expected a bool")))?,
+            None => false,
+        };
+        let plan = MultiRoundPlan { methods, condense, seed, same_feature_net };
         let original = model.0.borrow();
-        let (records, finals) =
-            run_multiround(&original.model, &train, &rounds, unseen.as_ref(), &plan, &out, progress).map_err(rt)?;
+        let (records, finals) = run_multiround(
+            &original.model,
+            &train,
+            &rounds,
+            unseen.as_ref(),
+            &plan,
+            &out,
+            progress,
+            &c.fingerprint(),
+            c.overwrite,
+        )
+        .map_err(rt)?;
         let mut result = Map::new();
         result.insert("records".into(), rhai::serde::to_dynamic(&records)?);
         let mut models = Map::new();
@@ -187,10 +206,29 @@ pub mod unlearn_api {
         Ok(result)
     }
 
-    /// Every registered unlearning method: an array of #{ name, description, defaults }.
+    /// Every registered unlearning method: an array of #{ name, description, defaults, profiles
+    /// (the values each hyper-parameter profile sets for it) }.
     #[rhai_fn(return_raw)]
     pub fn methods() -> RhaiResult<Array> {
         method_infos().into_iter().map(rhai::serde::to_dynamic).collect()
+    }
+
+    /// The hyper-parameter profiles: #{ name: #{ method: #{ option: value } } }. A method takes
+    /// one with the option `profile: NAME` (default "cifar10-resnet18"); on a reduced retain set
+    /// it takes NAME's "-cond" variant unless `cond: false`. Options given to unlearn() win.
+    #[rhai_fn(return_raw)]
+    pub fn profiles() -> RhaiResult<Map> {
+        let mut out = Map::new();
+        for p in crate::unlearn::profiles::profiles() {
+            out.insert(p.name.into(), rhai::serde::to_dynamic(&p.methods)?);
+        }
+        Ok(out)
+    }
+
+    /// The profile for a dataset kind and model ("cifar10", "svhn" or "cinic10"; "resnet18" or
+    /// "resnet50"), or () when the reference has none.
+    pub fn profile_for(dataset: &str, arch: &str) -> Dynamic {
+        crate::unlearn::profiles::profile_for(dataset, arch).map(Dynamic::from).unwrap_or(Dynamic::UNIT)
     }
 
     /// The unlearned model.

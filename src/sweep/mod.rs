@@ -3,8 +3,9 @@
 //! or as a Slurm job array ([`slurm`]), and gathered into one table of mean and 95 % confidence
 //! interval.
 //!
-//! A point is *complete* when `<folder>/point.json` exists and records the same identity: sweep
-//! name, point parameters, the sweep's `config`, the `--set` options and `--seed`. Every record is
+//! A point is *complete* when `<folder>/point.json` exists and records the same identity (the
+//! project's one resume mechanism, [`crate::resume`]): sweep name, point parameters, the sweep's
+//! `config`, the script's SHA-256, the `--set` options, `--seed` and the compute flags. Every record is
 //! written atomically, so a point is either complete or not: an interrupted sweep resumes by
 //! running only the points that are not. A record of another identity is *stale*: executors
 //! refuse to replace it unless told to (`--overwrite`). While a point runs,
@@ -21,6 +22,7 @@ use crate::error::{Error, Result};
 use crate::io::write_json_atomic;
 use crate::report::summary::{summarize, Spread, Summary};
 use crate::report::RunInfo;
+use crate::resume::Fingerprint;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -129,19 +131,9 @@ impl Point {
     }
 }
 
-/// What identifies a point's result besides its parameters: a record made under another identity
-/// is stale and the point runs again.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Identity {
-    pub sweep: String,
-    pub point: Map<String, Value>,
-    /// The sweep definition's `config` (anything the user wants to tie results to).
-    pub config: Value,
-    /// `--set` options of the run.
-    pub options: BTreeMap<String, String>,
-    /// `--seed` of the run.
-    pub seed: u64,
-}
+/// What identifies a point's result (a [`Fingerprint`], see [`Plan::identity`]): a record made
+/// under another identity is stale and the point runs again.
+pub type Identity = Fingerprint;
 
 /// Every point of a sweep and where its results go.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -161,13 +153,14 @@ pub struct Plan {
     /// collected table can tell when its points came from different versions of the script).
     #[serde(default)]
     pub script_sha256: String,
+    /// How the points compute as asked on the command line (`--device`, `--deterministic`): part
+    /// of every point's identity. The thread count is not (the executor sets it per point; each
+    /// record keeps the count it ran with).
+    #[serde(default)]
+    pub compute: BTreeMap<String, Value>,
 }
 
-/// Hex SHA-256 of `bytes`.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use crate::resume::sha256_hex;
 
 /// The distinct items of `items`, in the order they first appear.
 fn first_seen<T: PartialEq>(items: impl IntoIterator<Item = T>) -> Vec<T> {
@@ -289,6 +282,7 @@ impl Plan {
             options,
             seed,
             script_sha256: String::new(),
+            compute: BTreeMap::new(),
         })
     }
 
@@ -301,21 +295,21 @@ impl Plan {
         }
     }
 
-    /// What every point's identity shares (name, config, options, seed), as text: a Slurm
+    /// What every point's identity shares (name, config, options, seed, script, compute), as text: a Slurm
     /// submission made under another one does not describe this sweep's points.
     pub fn fingerprint(&self) -> String {
-        serde_json::json!([self.name, self.config, self.options, self.seed]).to_string()
+        serde_json::json!([self.name, self.config, self.options, self.seed, self.script_sha256, self.compute])
+            .to_string()
     }
 
-    /// The identity a record of `point` must carry to count as complete.
+    /// The identity a record of `point` must carry to count as complete: the run's parts
+    /// ([`crate::resume::run_parts`]: script, `--seed`, each `--set` option, compute) plus the
+    /// sweep's name, the point's parameters and the sweep's `config`.
     pub fn identity(&self, point: &Point) -> Identity {
-        Identity {
-            sweep: self.name.clone(),
-            point: point.values.clone(),
-            config: self.config.clone(),
-            options: self.options.clone(),
-            seed: self.seed,
-        }
+        crate::resume::run_parts(&self.script_sha256, self.seed, &self.options, &self.compute)
+            .with("sweep", &self.name)
+            .with("point", &point.values)
+            .with("config", &self.config)
     }
 
     /// Point `index`; the error names the range.
@@ -442,32 +436,8 @@ pub fn read_complete(plan: &Plan, point: &Point) -> Option<Vec<Value>> {
 /// it does not (a record of another identity is *stale*), e.g. "--set take: `600` here, `2000`
 /// in the record".
 pub fn stale(plan: &Plan, point: &Point, old: &Identity) -> Option<String> {
-    let new = plan.identity(point);
-    if *old == new {
-        return None;
-    }
-    let mut diffs = Vec::new();
-    if old.sweep != new.sweep {
-        diffs.push(format!("sweep name: `{}` here, `{}` in the record", new.sweep, old.sweep));
-    }
-    if old.point != new.point {
-        diffs.push("the point's parameters".to_string());
-    }
-    if old.config != new.config {
-        diffs.push(format!("config: {} here, {} in the record", new.config, old.config));
-    }
-    let keys: std::collections::BTreeSet<&String> = old.options.keys().chain(new.options.keys()).collect();
-    for k in keys {
-        let (a, b) = (new.options.get(k), old.options.get(k));
-        if a != b {
-            let show = |v: Option<&String>| v.map(|v| format!("`{v}`")).unwrap_or_else(|| "unset".into());
-            diffs.push(format!("--set {k}: {} here, {} in the record", show(a), show(b)));
-        }
-    }
-    if old.seed != new.seed {
-        diffs.push(format!("--seed: {} here, {} in the record", new.seed, old.seed));
-    }
-    Some(diffs.join("; "))
+    let diffs = plan.identity(point).differences(old);
+    (!diffs.is_empty()).then(|| diffs.join("; "))
 }
 
 /// `rows` with the point's parameters added to each row that lacks them.

@@ -100,6 +100,21 @@ pub struct TrainReport {
     pub items: usize,
     pub epochs: Vec<EpochStats>,
     pub seconds: f64,
+    /// Model selection, when training kept the best epoch ([`train_keep_best`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub selection: Option<Selection>,
+}
+
+/// How [`train_keep_best`] chose its epoch.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Selection {
+    /// The set it selected on.
+    pub dataset: String,
+    /// Its accuracy after every epoch.
+    pub accuracy: Vec<f64>,
+    /// The epoch kept (1-based) and its accuracy.
+    pub best_epoch: usize,
+    pub best_accuracy: f64,
 }
 
 /// Steps between progress refreshes (each one reads the running loss: one host sync).
@@ -121,11 +136,42 @@ pub struct StepLoss {
 
 /// Trains `model` in place on `data` with cross-entropy.
 pub fn train(model: &mut Model, data: &Dataset, cfg: &TrainConfig, seed: u64) -> Result<TrainReport> {
-    fit(model, data, cfg, seed, |m, x, y, _| {
-        let logits = m.forward(x)?;
-        let loss = logits.f_cross_entropy_loss::<Tensor>(y, None, Reduction::Mean, -100, 0.0)?;
-        Ok(StepLoss { loss, logits: Some(logits) })
-    })
+    fit(model, data, cfg, seed, cross_entropy_step)
+}
+
+/// Trains `model` in place on `data` with cross-entropy, evaluates it on `select` after every
+/// epoch and ends with the weights of the epoch of highest accuracy there (the first such epoch
+/// on ties): the reference's model selection for its original models (best test accuracy, which
+/// selects on the test set; say so when you report it). The report records every epoch's
+/// accuracy and the epoch kept.
+pub fn train_keep_best(
+    model: &mut Model,
+    data: &Dataset,
+    cfg: &TrainConfig,
+    seed: u64,
+    select: &Dataset,
+) -> Result<TrainReport> {
+    let mut accuracy = Vec::new();
+    let mut best: Option<(usize, f64, Model)> = None;
+    let mut report = fit_each_epoch(model, data, cfg, seed, cross_entropy_step, |m, epoch| {
+        let acc = eval::accuracy(m, select)?;
+        accuracy.push(acc);
+        if best.as_ref().is_none_or(|(_, b, _)| acc > *b) {
+            best = Some((epoch + 1, acc, m.try_clone()?));
+        }
+        Ok(())
+    })?;
+    if let Some((best_epoch, best_accuracy, kept)) = best {
+        model.var_store_mut().copy(kept.var_store())?;
+        report.selection = Some(Selection { dataset: select.name.clone(), accuracy, best_epoch, best_accuracy });
+    }
+    Ok(report)
+}
+
+fn cross_entropy_step(m: &Model, x: &Tensor, y: &Tensor, _: StepAt) -> Result<StepLoss> {
+    let logits = m.forward(x)?;
+    let loss = logits.f_cross_entropy_loss::<Tensor>(y, None, Reduction::Mean, -100, 0.0)?;
+    Ok(StepLoss { loss, logits: Some(logits) })
 }
 
 /// Trains `model` in place over batches of `data`, minimising what `step` returns for each
@@ -135,9 +181,25 @@ pub fn train(model: &mut Model, data: &Dataset, cfg: &TrainConfig, seed: u64) ->
 /// so the order does not depend on the device). Running sums stay
 /// on the device and are read every few steps; a non-finite loss stops training with the epoch
 /// and batch where it first appeared.
-pub fn fit<F>(model: &mut Model, data: &Dataset, cfg: &TrainConfig, seed: u64, mut step_loss: F) -> Result<TrainReport>
+pub fn fit<F>(model: &mut Model, data: &Dataset, cfg: &TrainConfig, seed: u64, step_loss: F) -> Result<TrainReport>
 where
     F: FnMut(&Model, &Tensor, &Tensor, StepAt) -> Result<StepLoss>,
+{
+    fit_each_epoch(model, data, cfg, seed, step_loss, |_, _| Ok(()))
+}
+
+/// [`fit`], calling `after_epoch(model, epoch)` (0-based) at the end of every epoch.
+pub fn fit_each_epoch<F, E>(
+    model: &mut Model,
+    data: &Dataset,
+    cfg: &TrainConfig,
+    seed: u64,
+    mut step_loss: F,
+    mut after_epoch: E,
+) -> Result<TrainReport>
+where
+    F: FnMut(&Model, &Tensor, &Tensor, StepAt) -> Result<StepLoss>,
+    E: FnMut(&Model, usize) -> Result<()>,
 {
     cfg.check()?;
     if data.is_empty() {
@@ -222,6 +284,7 @@ where
             crate::errln!("{line}");
         }
         epochs.push(stats);
+        after_epoch(model, epoch)?;
     }
     Ok(TrainReport {
         config: cfg.clone(),
@@ -230,6 +293,7 @@ where
         items: data.len(),
         epochs,
         seconds: start.elapsed().as_secs_f64(),
+        selection: None,
     })
 }
 

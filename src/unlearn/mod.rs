@@ -11,6 +11,7 @@ pub mod finetune;
 pub mod l1_sparse;
 pub mod multiround;
 pub mod neggrad;
+pub mod profiles;
 pub mod pruning;
 pub mod retrain;
 pub mod salun;
@@ -50,6 +51,27 @@ impl UnlearnInput<'_> {
     }
     pub fn forget_set(&self) -> Result<Dataset> {
         self.request.forget_set(self.train)
+    }
+    /// Refuses inputs that would silently unlearn something else: a retain set (or R̃) that
+    /// holds images of the forget set, e.g. `request.forget` given as `retain`. Blend's residual
+    /// images are retained ones and its synthetic images are blends, so a real R̃ passes.
+    pub fn check(&self) -> Result<()> {
+        self.request.check_dataset(self.train)?;
+        if let Some(r) = self.retain {
+            let forget = self.forget_set()?;
+            let shared = r.count_shared_items(&forget)?;
+            if shared > 0 {
+                return Err(Error::invalid(
+                    "retain set",
+                    format!("{} ({} items)", r.name, r.len()),
+                    format!(
+                        "a set without the items to forget: {shared} of its items are images of the forget set ({} items), so the method would train on what it must forget (a retain set is the request's retain set, a subset of it, or a reduced set from condense())",
+                        forget.len()
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
     pub fn unseen_set(&self, method: &str) -> Result<Dataset> {
         self.unseen.cloned().ok_or_else(|| {
@@ -117,6 +139,21 @@ pub fn method(name: &str) -> Result<Box<dyn Method>> {
     all.into_iter().find(|m| m.name() == name).ok_or_else(|| Error::invalid("unlearning method", name, names))
 }
 
+/// Checks `input` ([`UnlearnInput::check`]) and runs the method called `name` with `options`
+/// (a JSON object of option overrides, plus `profile` and `cond`: see [`profiles::resolve`]; a
+/// reduced retain set takes the profile's `-cond` settings): the one entry point of scripts and
+/// multi-round runs. The result's options record the profile.
+pub fn unlearn(name: &str, input: &UnlearnInput, options: &serde_json::Value) -> Result<Unlearned> {
+    let m = method(name)?;
+    input.check()?;
+    let (resolved, profile) = profiles::resolve(name, options, input.retain.is_some())?;
+    let mut out = m.run(input, &resolved)?;
+    if let Some(o) = out.options.as_object_mut() {
+        o.insert("profile".into(), profile.into());
+    }
+    Ok(out)
+}
+
 /// Times `work` with a device synchronisation before the clock is read.
 pub fn timed<T>(device: tch::Device, work: impl FnOnce() -> Result<T>) -> Result<(T, f64)> {
     let t = std::time::Instant::now();
@@ -131,13 +168,20 @@ pub struct MethodInfo {
     pub name: String,
     pub description: String,
     pub defaults: serde_json::Value,
+    /// The values each hyper-parameter profile sets for it (profile name -> options).
+    pub profiles: serde_json::Map<String, serde_json::Value>,
 }
 
-/// Name, description and default options of every method.
+/// Name, description, default options and profile values of every method.
 pub fn method_infos() -> Vec<MethodInfo> {
     registry()
         .iter()
-        .map(|m| MethodInfo { name: m.name().into(), description: m.description().into(), defaults: m.defaults() })
+        .map(|m| MethodInfo {
+            name: m.name().into(),
+            description: m.description().into(),
+            defaults: m.defaults(),
+            profiles: profiles::for_method(m.name()),
+        })
         .collect()
 }
 

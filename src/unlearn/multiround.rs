@@ -4,15 +4,20 @@
 //! far. Each round's time is recorded as unlearning only and end to end (plus condensation, plus
 //! k-means in round 0).
 //!
-//! Resumable: after every (round, method) the model is saved and the manifest rewritten, both
-//! atomically; a rerun with the same plan continues after the last finished step.
-use super::{method, UnlearnInput};
+//! Resumable ([`crate::resume`]): after every (round, method) the model is saved and the manifest
+//! rewritten, both atomically. The manifest carries the fingerprint of everything the steps
+//! depend on (the caller's run parts, the plan with every method's options, the requests, the
+//! original model's weights and the unseen reference); a rerun with the same fingerprint continues
+//! after the last finished step, one with another is refused naming what differs (or, with
+//! `overwrite`, starts anew).
+use super::UnlearnInput;
 use crate::condense::kmeans::Clustering;
 use crate::condense::{condense, CondenseConfig, CondenseInput};
 use crate::data::request::{labels_digest, ForgetRequest};
 use crate::data::Dataset;
 use crate::error::{io_at, Error, Result};
 use crate::models::Model;
+use crate::resume::{Fingerprint, Found};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -26,6 +31,21 @@ pub struct MultiRoundPlan {
     /// Condensation of each round's retain set, or none (full retain sets).
     pub condense: Option<CondenseConfig>,
     pub seed: u64,
+    /// Blend every round with the same random feature network φ; by default each round draws a
+    /// fresh one (as the reference, which builds a new network per call), from a seed of its own.
+    #[serde(default)]
+    pub same_feature_net: bool,
+}
+
+impl MultiRoundPlan {
+    /// The seed of round `round`'s condensation draws (its feature network φ among them).
+    pub fn round_seed(&self, seed: u64, round: usize) -> u64 {
+        if self.same_feature_net || round == 0 {
+            seed
+        } else {
+            seed.wrapping_add((round as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+        }
+    }
 }
 
 /// One finished (round, method).
@@ -43,14 +63,17 @@ pub struct RoundRecord {
     pub end_to_end_seconds: f64,
     /// Checkpoint of the model after this round.
     pub checkpoint: String,
+    /// The method's options, defaults filled in.
+    #[serde(default)]
+    pub options: serde_json::Value,
 }
 
 /// The manifest of a run folder.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
+    /// What the records depend on (see [`fingerprint`]).
+    pub fingerprint: Fingerprint,
     pub plan: MultiRoundPlan,
-    /// Digest of the requests (dataset labels and every round's forget set).
-    pub requests_digest: String,
     pub records: Vec<RoundRecord>,
     /// Round-0 clustering, so a resumed run splits and blends exactly as the first did.
     pub clustering: Option<Vec<i64>>,
@@ -65,7 +88,35 @@ fn requests_digest(train: &Dataset, rounds: &[ForgetRequest]) -> String {
     format!("{}-{}", labels_digest(train.labels_host()), labels_digest(&all))
 }
 
-/// Runs (or resumes) a multi-round experiment in `out` and returns every record.
+/// Everything the steps of a multi-round run depend on: `run` (the caller's parts: script,
+/// options, seed, compute; see [`crate::script::RunContext::fingerprint`]), the plan (every method
+/// with its options, the condensation, the seed), the requests, the original model's weights and
+/// the unseen reference.
+pub fn fingerprint(
+    run: &Fingerprint,
+    original: &Model,
+    train: &Dataset,
+    rounds: &[ForgetRequest],
+    unseen: Option<&Dataset>,
+    plan: &MultiRoundPlan,
+) -> Result<Fingerprint> {
+    let unseen = unseen.map(|u| format!("{} ({} items, labels {})", u.name, u.len(), labels_digest(u.labels_host())));
+    Ok(run
+        .clone()
+        .with("methods", &plan.methods)
+        .with("condense", &plan.condense)
+        .with("seed", plan.seed)
+        .with("same feature network", plan.same_feature_net)
+        .with("training set", format!("{} ({} items)", train.name, train.len()))
+        .with("requests", requests_digest(train, rounds))
+        .with("original model", format!("{} weights sha256 {}", original.spec.name(), original.digest()?))
+        .with("unseen reference", unseen))
+}
+
+/// Runs (or resumes) a multi-round experiment in `out` and returns every record. `run` holds the
+/// caller's fingerprint parts ([`fingerprint`] adds the rest); `overwrite` replaces a manifest
+/// made under another fingerprint instead of refusing it.
+#[allow(clippy::too_many_arguments)]
 pub fn run_multiround(
     original: &Model,
     train: &Dataset,
@@ -74,6 +125,8 @@ pub fn run_multiround(
     plan: &MultiRoundPlan,
     out: &Path,
     progress: bool,
+    run: &Fingerprint,
+    overwrite: bool,
 ) -> Result<(Vec<RoundRecord>, BTreeMap<String, Model>)> {
     if rounds.is_empty() || plan.methods.is_empty() {
         return Err(Error::invalid("multi-round plan", "(empty)", "at least one request and one method"));
@@ -82,20 +135,23 @@ pub fn run_multiround(
         r.check_dataset(train)?;
     }
     let manifest_path = out.join("manifest.json");
-    let digest = requests_digest(train, rounds);
+    let fingerprint = fingerprint(run, original, train, rounds, unseen, plan)?;
+    let fresh =
+        || Manifest { fingerprint: fingerprint.clone(), plan: plan.clone(), records: Vec::new(), clustering: None };
     let mut manifest = if manifest_path.is_file() {
         let text = std::fs::read_to_string(&manifest_path).map_err(io_at(&manifest_path))?;
-        let m: Manifest =
+        let old: serde_json::Value =
             serde_json::from_str(&text).map_err(|e| Error::format(&manifest_path, format!("not a manifest: {e}")))?;
-        if m.plan != *plan || m.requests_digest != digest {
-            return Err(Error::format(
-                &manifest_path,
-                "belongs to a different plan or different requests: use another output folder (or delete this one) to start anew",
-            ));
+        // a manifest of an older version (no fingerprint) differs in every part
+        let old_fp: Fingerprint =
+            old.get("fingerprint").cloned().map(serde_json::from_value).transpose()?.unwrap_or_default();
+        match crate::resume::check(&manifest_path, &fingerprint, &old_fp, overwrite)? {
+            Found::Replace => fresh(),
+            Found::Same => serde_json::from_value(old)
+                .map_err(|e| Error::format(&manifest_path, format!("not a manifest: {e}")))?,
         }
-        m
     } else {
-        Manifest { plan: plan.clone(), requests_digest: digest, records: Vec::new(), clustering: None }
+        fresh()
     };
     let ckpt = |round: usize, name: &str| -> PathBuf { out.join(format!("round{round}_{name}.safetensors")) };
     let mut current: BTreeMap<String, Model> = BTreeMap::new();
@@ -123,14 +179,16 @@ pub fn run_multiround(
         let (reduced, condense_seconds) = match &plan.condense {
             None => (None, 0.0),
             Some(cfg) => {
+                let mut cfg = cfg.clone();
+                cfg.seed = cfg.seed.map(|s| plan.round_seed(s, round));
                 let input = CondenseInput {
                     train,
                     request,
                     clustering: clustering.clone(),
                     feature_model: None,
-                    seed: plan.seed,
+                    seed: plan.round_seed(plan.seed, round),
                 };
-                let r = condense(&input, cfg)?;
+                let r = condense(&input, &cfg)?;
                 if clustering.is_none() {
                     clustering = r.clustering.clone();
                     manifest.clustering = clustering.as_ref().map(|c| c.assignment.clone());
@@ -159,7 +217,7 @@ pub fn run_multiround(
                 seed: plan.seed,
                 progress,
             };
-            let result = method(name)?.run(&input, options)?;
+            let result = super::unlearn(name, &input, options)?;
             let path = ckpt(round, name);
             result.model.save(&path)?;
             manifest.records.push(RoundRecord {
@@ -172,6 +230,7 @@ pub fn run_multiround(
                 condense_seconds,
                 end_to_end_seconds: result.seconds + condense_seconds,
                 checkpoint: path.display().to_string(),
+                options: result.options.clone(),
             });
             crate::io::write_json_atomic(&manifest_path, &manifest)?;
             current.insert(name.clone(), result.model);

@@ -4,7 +4,9 @@
 //! set (I_f) and on the forget set plus the retain set (I_d). A parameter is dampened where
 //! I_f > α·I_d: p ← p·min(λ·I_d/I_f, 1); α 10, λ 1. This is the original paper's order;
 //! `swapped: true` reproduces the reference code, which passes the two importances the other
-//! way round (method.md §7 item 11).
+//! way round (method.md §7 item 11). As in the reference, whose loaders shuffle, the batches
+//! are drawn in a seeded random order (the importance of a batch is the square of its mean
+//! gradient, so which items share a batch matters).
 use super::{ce, finished, timed, Method, UnlearnInput, Unlearned};
 use crate::config::{defaults_json, parse_json};
 use crate::data::Dataset;
@@ -23,23 +25,51 @@ pub struct SsdOptions {
     pub batch_size: usize,
     /// Reproduce the reference code's swapped importances.
     pub swapped: bool,
+    /// Draw the batches in a random order (the reference's shuffling loaders); false: in the
+    /// data's order.
+    pub shuffle: bool,
+    /// Seed of the batch order; `None` takes the run's.
+    pub seed: Option<u64>,
 }
 
 impl Default for SsdOptions {
     fn default() -> Self {
-        SsdOptions { alpha: 10.0, lambda: 1.0, batch_size: 64, swapped: false }
+        SsdOptions { alpha: 10.0, lambda: 1.0, batch_size: 64, swapped: false, shuffle: true, seed: None }
     }
 }
 
-/// Mean over batches of the per-parameter importance of `data` for `model`.
-pub fn importances(model: &Model, data: &Dataset, batch: usize, label_free: bool) -> Result<Vec<Tensor>> {
+/// Mean over batches of the per-parameter importance of `data` for `model`; the batches are
+/// consecutive items of `data` in a random order drawn from `shuffle_seed`, or in the data's
+/// order when it is `None`.
+pub fn importances(
+    model: &Model,
+    data: &Dataset,
+    batch: usize,
+    label_free: bool,
+    shuffle_seed: Option<u64>,
+) -> Result<Vec<Tensor>> {
     let vars = model.var_store().trainable_variables();
     let mut acc: Vec<Tensor> = vars.iter().map(|v| v.f_zeros_like()).collect::<std::result::Result<_, _>>()?;
     let n = data.len() as i64;
+    let order = match shuffle_seed {
+        Some(seed) => {
+            use rand::seq::SliceRandom;
+            let mut idx: Vec<i64> = (0..n).collect();
+            idx.shuffle(&mut super::amu::method_rng(seed));
+            Some(Tensor::f_from_slice(&idx)?.f_to_device(data.device())?)
+        }
+        None => None,
+    };
     let mut batches = 0usize;
     for start in (0..n).step_by(batch.max(1)) {
         let len = (batch as i64).min(n - start);
-        let x = data.images().f_narrow(0, start, len)?;
+        let (x, y) = match &order {
+            Some(o) => {
+                let idx = o.f_narrow(0, start, len)?;
+                (data.images().f_index_select(0, &idx)?, data.labels().f_index_select(0, &idx)?)
+            }
+            None => (data.images().f_narrow(0, start, len)?, data.labels().f_narrow(0, start, len)?),
+        };
         for v in &vars {
             let mut g = v.grad();
             if g.defined() {
@@ -50,7 +80,7 @@ pub fn importances(model: &Model, data: &Dataset, batch: usize, label_free: bool
         let loss = if label_free {
             logits.f_square()?.f_sum_dim_intlist(&[1i64][..], false, Kind::Float)?.f_mean(Kind::Float)?
         } else {
-            ce(&logits, &data.labels().f_narrow(0, start, len)?, true)?
+            ce(&logits, &y, true)?
         };
         loss.f_backward()?;
         tch::no_grad(|| -> Result<()> {
@@ -95,8 +125,10 @@ fn run_ssd(name: &str, input: &UnlearnInput, options: &serde_json::Value, label_
     let (model, seconds) = timed(input.original.device(), || {
         let model = input.original.try_clone()?;
         let full = forget.concat(&retain, "forget + retain")?;
-        let i_f = importances(&model, &forget, o.batch_size, label_free)?;
-        let i_d = importances(&model, &full, o.batch_size, label_free)?;
+        let seed = o.shuffle.then(|| o.seed.unwrap_or(input.seed));
+        // the two loaders draw their own orders
+        let i_f = importances(&model, &forget, o.batch_size, label_free, seed)?;
+        let i_d = importances(&model, &full, o.batch_size, label_free, seed.map(|s| s ^ 0x55AA_55AA))?;
         let params = model.var_store().trainable_variables();
         if o.swapped {
             dampen(&params, &i_d, &i_f, o.alpha, o.lambda)?;
