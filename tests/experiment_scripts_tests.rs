@@ -226,3 +226,44 @@ fn condense_benchmark_script_compares_condensers_per_ipc() {
         assert_eq!(cells[images].parse::<f64>().unwrap(), want, "{r}");
     }
 }
+
+/// `--set profile=paper` prints the reference protocol's plan and its cost on this machine, from a
+/// few timed steps, and on a CPU stops there when the estimate passes an hour; `plan=true` prints
+/// the plan only; every epoch count is a --set.
+#[test]
+fn the_paper_profile_prints_its_plan_and_cost_before_committing_to_hours() {
+    let dir = tempfile::tempdir().unwrap();
+    let sets = ["profile=paper", "take=400", "request=class"];
+    let (ok, text) = try_script("scripts/single_round.rhai", dir.path(), &sets, &["--device", "cpu"]);
+    assert!(ok, "{text}");
+    for want in [
+        "plan (single_round, profile cifar10-resnet18)",
+        "3 seeds; request: one class, drawn per seed",
+        "original resnet18: 200 epochs, best test-accuracy epoch kept",
+        "full retain set (",
+        "retrain (100 ep)",
+        "scrub (15 ep)",
+        "ssd ",
+        "a_cf (1 ep)",
+        "blend ipc 6 (|R~| about 54)",
+        "estimated cost on cpu",
+        "stopped before starting",
+        "--set confirm=true",
+    ] {
+        assert!(text.contains(want), "missing `{want}` in:\n{text}");
+    }
+    assert!(!dir.path().join("single_round.csv").exists(), "nothing ran");
+    let sets = ["profile=paper", "take=400", "plan=true", "pretrain_epochs=20", "finetune_epochs=3", "seeds=1"];
+    let (ok, text) = try_script("scripts/multi_round.rhai", dir.path(), &sets, &[]);
+    assert!(ok, "{text}");
+    for want in [
+        "1 seeds",
+        "3 rounds",
+        "original resnet18: 20 epochs",
+        "finetune (3 ep)",
+        "a_scrub",
+        "--set plan=true: nothing run",
+    ] {
+        assert!(text.contains(want), "missing `{want}` in:\n{text}");
+    }
+}

@@ -1,4 +1,5 @@
-//! Metrics against scikit-learn (from the project's venv) and hand-computed values.
+//! Metrics (and Blend's k-means) against scikit-learn (from the project's venv) and hand-computed
+//! values.
 use std::process::Command;
 use unlearn::metrics::mia::{fit_logistic_1d, logit_confidence, mia_score, oof_auc, roc_auc, stratified_folds};
 use unlearn::metrics::{gaps, run_time_efficiency, tug_of_war, Metrics};
@@ -268,4 +269,82 @@ fn logit_confidence_clamps_at_extreme_logits() {
     // uniform: log(1/3) − log(2/3)
     assert!((phi[2] - (0.5f64).ln()).abs() < 1e-5, "{phi:?}");
     assert!(phi.iter().all(|p| p.is_finite()));
+}
+
+/// Blend's k-means, run from given initial centroids, converges to what scikit-learn's
+/// `KMeans(init=C0, n_init=1, algorithm="lloyd")` gives on the same points: the same labels and
+/// centroids, class by class, on overlapping blobs (so the iterations have work to do). Both run
+/// until nothing moves (tol 0 here, scikit-learn's strict convergence). f32 against f64: the
+/// centroids agree to 1e-4.
+#[test]
+fn kmeans_from_given_centroids_matches_scikit_learn() {
+    use rand::Rng;
+    use unlearn::condense::kmeans::{kmeans_per_class_from, KMeansConfig};
+    tch::set_num_threads(1);
+    let (classes, per_class, k, d) = (2usize, 150usize, 4usize, 3usize);
+    let mut r = unlearn::data::split::rng(21);
+    let mut x: Vec<f32> = Vec::new();
+    let mut labels = Vec::new();
+    for i in 0..classes * per_class {
+        // classes interleaved; each a mixture of three overlapping blobs
+        let class = i % classes;
+        let blob = r.random_range(0..3) as f32;
+        for j in 0..d {
+            let centre = if j == 0 { blob * 1.5 } else { class as f32 + (j as f32) * 0.3 * blob };
+            x.push(centre + r.random_range(-1.0f32..1.0) + r.random_range(-1.0f32..1.0));
+        }
+        labels.push(class as i64);
+    }
+    // C0: the first k items of each class
+    let mut init: Vec<f32> = Vec::new();
+    let mut points: Vec<Vec<Vec<f32>>> = vec![Vec::new(); classes];
+    for (i, &l) in labels.iter().enumerate() {
+        points[l as usize].push(x[i * d..(i + 1) * d].to_vec());
+    }
+    for p in &points {
+        for c in p.iter().take(k) {
+            init.extend(c);
+        }
+    }
+    let features = tch::Tensor::from_slice(&x).view([(classes * per_class) as i64, d as i64]);
+    let init_t = tch::Tensor::from_slice(&init).view([classes as i64, k as i64, d as i64]);
+    let cfg = KMeansConfig { k, max_iter: 300, tol: 0.0, seed: 0 };
+    let ours = kmeans_per_class_from(&features, &labels, classes, &cfg, &init_t).unwrap();
+    let code = r#"
+import json, sys
+import numpy as np
+from sklearn.cluster import KMeans
+inp = json.load(sys.stdin)
+out = []
+for pts, c0 in zip(inp["points"], inp["init"]):
+    km = KMeans(n_clusters=len(c0), init=np.array(c0, dtype=np.float64), n_init=1, algorithm="lloyd", tol=0.0, max_iter=300)
+    km.fit(np.array(pts, dtype=np.float64))
+    out.append({"labels": km.labels_.tolist(), "centers": km.cluster_centers_.tolist(), "n_iter": int(km.n_iter_)})
+print(json.dumps(out))
+"#;
+    let init_per_class: Vec<Vec<Vec<f32>>> = points.iter().map(|p| p[..k].to_vec()).collect();
+    let sk = sklearn(code, &serde_json::json!({ "points": points, "init": init_per_class }));
+    let sizes = ours.sizes();
+    for (ci, p) in points.iter().enumerate() {
+        // our global ids are class * k + local, over items in dataset order
+        let mine: Vec<i64> = labels
+            .iter()
+            .enumerate()
+            .filter(|(_, &l)| l as usize == ci)
+            .map(|(i, _)| ours.assignment[i] - (ci * k) as i64)
+            .collect();
+        let theirs: Vec<i64> = sk[ci]["labels"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
+        assert_eq!(mine, theirs, "class {ci}: labels differ");
+        assert!(sk[ci]["n_iter"].as_i64().unwrap() > 2, "the iterations had work to do: {}", sk[ci]);
+        // centroids: the means of each cluster's members
+        for j in 0..k {
+            assert!(sizes[ci * k + j] > 0);
+            let members: Vec<&Vec<f32>> = p.iter().zip(&mine).filter(|(_, &m)| m == j as i64).map(|(v, _)| v).collect();
+            for dim in 0..d {
+                let mean = members.iter().map(|v| v[dim] as f64).sum::<f64>() / members.len() as f64;
+                let theirs = sk[ci]["centers"][j][dim].as_f64().unwrap();
+                assert!((mean - theirs).abs() < 1e-4, "class {ci} cluster {j}: {mean} vs {theirs}");
+            }
+        }
+    }
 }

@@ -72,6 +72,29 @@ pub fn kmeans_per_class(
     num_classes: usize,
     cfg: &KMeansConfig,
 ) -> Result<Clustering> {
+    kmeans_inner(features, labels, num_classes, cfg, None)
+}
+
+/// Lloyd's iterations from given initial centroids `init` (`[C, k, D]`, class by class; every
+/// class needs at least `k` items), instead of k-means++: what scikit-learn's
+/// `KMeans(init=C0, n_init=1, algorithm="lloyd")` runs, for checking against it.
+pub fn kmeans_per_class_from(
+    features: &Tensor,
+    labels: &[i64],
+    num_classes: usize,
+    cfg: &KMeansConfig,
+    init: &Tensor,
+) -> Result<Clustering> {
+    kmeans_inner(features, labels, num_classes, cfg, Some(init))
+}
+
+fn kmeans_inner(
+    features: &Tensor,
+    labels: &[i64],
+    num_classes: usize,
+    cfg: &KMeansConfig,
+    init: Option<&Tensor>,
+) -> Result<Clustering> {
     let device = features.device();
     let (n_items, d) = match features.size().as_slice() {
         &[n, d] => (n as usize, d),
@@ -139,6 +162,14 @@ pub fn kmeans_per_class(
             let sel = pos.f_view([c, 1, 1])?.f_expand([c, 1, d], false)?;
             Ok(x.f_gather(1, &sel, false)?.f_squeeze_dim(1)?)
         };
+        if let Some(init) = init {
+            if init.size() != [c, k, d] || counts.iter().any(|&n| n < k) {
+                return Err(Error::Shape(format!(
+                    "initial centroids {:?} for {c} classes of at least {k} items in {d} dimensions",
+                    init.size()
+                )));
+            }
+        }
         // k-means++: first centroid uniform, then proportional to the squared distance
         let mut centroids = Tensor::f_zeros([c, k, d], (Kind::Float, device))?;
         let first = init_u.f_get(0)?.f_mul(&counts_f)?.f_floor()?.f_to_kind(Kind::Int64)?;
@@ -150,7 +181,10 @@ pub fn kmeans_per_class(
             Ok(xx.f_add(&cc)?.f_sub(&cross.f_mul_scalar(2.0)?)?.f_clamp_min(0.0)?)
         };
         let mut min_d2 = dist_to(&c0)?.f_mul(&mask)?;
-        for j in 1..k {
+        if let Some(init) = init {
+            centroids = init.f_to_kind(Kind::Float)?.f_to_device(device)?;
+        }
+        for j in (1..k).filter(|_| init.is_none()) {
             let cum = min_d2.f_cumsum(1, Kind::Float)?;
             let total = cum.f_select(1, n_max - 1)?;
             let target = init_u.f_get(j)?.f_mul(&total)?.f_unsqueeze(1)?;

@@ -306,6 +306,31 @@ impl Dataset {
         self.subset(&idx, format!("{}[{n} stratified]", self.name))
     }
 
+    /// At most `max` items of every class: a seeded random choice within each class larger than
+    /// that (the reference's SVHN cap of 4,500 per class takes the first items of a shuffled
+    /// loader), the rest whole; the result keeps this dataset's order.
+    pub fn cap_per_class(&self, max: usize, seed: u64) -> Result<Dataset> {
+        use rand::seq::SliceRandom;
+        if max == 0 {
+            return Err(Error::invalid("items per class", 0, "at least 1"));
+        }
+        let mut by_class: Vec<Vec<i64>> = vec![Vec::new(); self.num_classes()];
+        for (i, &l) in self.labels_host.iter().enumerate() {
+            by_class[l as usize].push(i as i64);
+        }
+        let mut r = split::rng(seed);
+        let mut keep = Vec::new();
+        for mut items in by_class {
+            if items.len() > max {
+                items.shuffle(&mut r);
+                items.truncate(max);
+            }
+            keep.extend(items);
+        }
+        keep.sort_unstable();
+        self.subset(&keep, format!("{}[at most {max} per class]", self.name))
+    }
+
     /// The items at `indices` (positions in this dataset), in that order.
     pub fn subset(&self, indices: &[i64], name: impl Into<String>) -> Result<Dataset> {
         let n = self.len() as i64;

@@ -257,6 +257,16 @@ pub mod data_api {
             test: part(&split.test, test, "test")?,
         })
     }
+    /// The split with at most `max` training items per class (a seeded random choice within each
+    /// larger class); the test part stays whole: the reference's SVHN (4,500 per class).
+    #[rhai_fn(name = "cap_per_class", pure, return_raw)]
+    pub fn split_cap_per_class(split: &mut DataSplit, max: i64, seed: i64) -> RhaiResult<DataSplit> {
+        Ok(DataSplit {
+            name: format!("{} (at most {max} per class)", split.name),
+            train: dataset_cap_per_class(&mut split.train, max, seed)?,
+            test: split.test.clone(),
+        })
+    }
     /// Name of a DataSplit.
     #[rhai_fn(get = "name", pure)]
     pub fn split_name(split: &mut DataSplit) -> String {
@@ -365,6 +375,15 @@ pub mod data_api {
     #[rhai_fn(name = "describe", pure)]
     pub fn dataset_describe(d: &mut Dataset) -> String {
         d.describe()
+    }
+    /// At most `max` items of every class, a random choice (seeded by `seed`) within each larger
+    /// class, in the dataset's order: e.g. the reference's SVHN training set, 4,500 per class.
+    #[rhai_fn(name = "cap_per_class", pure, return_raw)]
+    pub fn dataset_cap_per_class(d: &mut Dataset, max: i64, seed: i64) -> RhaiResult<Dataset> {
+        if max < 1 {
+            return Err(rt(format!("cap_per_class(): {max} items per class: expected at least 1")));
+        }
+        d.cap_per_class(max as usize, seed as u64).map_err(rt)
     }
     /// SHA-256 of the content (images, labels, class names): what resumable results
     /// fingerprint their data with (see `resumed()`).

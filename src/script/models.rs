@@ -1,6 +1,6 @@
 //! Script bindings for models (`src/models`) and training (`src/train`).
 use super::data::shape_and_classes;
-use super::options::parse;
+use super::options::{check_keys, int_or, parse};
 use super::{ctx, rt, RhaiResult};
 use crate::data::Dataset;
 use crate::models::{Arch, Model, ModelSpec};
@@ -167,10 +167,12 @@ pub mod model_api {
             Some(v) => match v.clone().try_cast::<Dataset>() {
                 Some(d) => Some(d),
                 None if v.as_bool() == Ok(false) => None,
-                None => return Err(rt(format!(
+                None => {
+                    return Err(rt(format!(
                     "train(): `keep_best` is a {}, expected the Dataset to select the best epoch on (e.g. data.test)",
                     v.type_name()
-                ))),
+                )))
+                }
             },
         };
         let cfg: TrainConfig = parse("train", &options).map_err(rt)?;
@@ -190,6 +192,17 @@ pub mod model_api {
     #[rhai_fn(name = "train", return_raw)]
     pub fn train_default(context: NativeCallContext, model: ModelHandle, data: Dataset) -> RhaiResult<ModelHandle> {
         train_opts(context, model, data, Map::new())
+    }
+    /// Times training steps and forward passes of the model on `data` (on a copy; the model is
+    /// not changed): #{ train_seconds_per_image, forward_seconds_per_image, batch_size, steps }.
+    /// Options: batch_size (64), steps (10). What cost estimates extrapolate from.
+    #[rhai_fn(return_raw)]
+    pub fn time_steps(model: ModelHandle, data: Dataset, options: Map) -> RhaiResult<Dynamic> {
+        check_keys("time_steps", &options, &["batch_size", "steps"])?;
+        let batch = int_or("time_steps", &options, "batch_size", 64)?.max(1) as usize;
+        let steps = int_or("time_steps", &options, "steps", 10)?.max(1) as usize;
+        let t = train::time_steps(&model.0.borrow().model, &data, batch, steps).map_err(rt)?;
+        rhai::serde::to_dynamic(t)
     }
     /// Top-1 accuracy of the model on `data`, in [0, 1].
     #[rhai_fn(return_raw)]

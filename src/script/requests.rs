@@ -94,6 +94,17 @@ pub mod request_api {
         let c = ForgetRequest::class_index(&data, class).map_err(rt)?;
         forget_class(data, c)
     }
+    /// A class of `data` drawn uniformly at random with `seed` (the reference draws the class of
+    /// a class-wise request at random, unseeded; here each seed draws its own, repeatably).
+    #[rhai_fn(return_raw)]
+    pub fn random_class(data: Dataset, seed: i64) -> RhaiResult<i64> {
+        use rand::Rng;
+        let k = data.num_classes();
+        if k == 0 {
+            return Err(rt(format!("random_class(): {} has no classes", data.name)));
+        }
+        Ok(crate::data::split::rng(seed as u64 ^ 0xC1A5_5E5D).random_range(0..k) as i64)
+    }
     /// Forget every item of several classes (an array of class numbers).
     #[rhai_fn(return_raw)]
     pub fn forget_classes(data: Dataset, classes: Array) -> RhaiResult<Request> {

@@ -225,6 +225,20 @@ pub mod unlearn_api {
         Ok(out)
     }
 
+    /// The work of a method's run in images through the network (pre-processing and evaluation
+    /// not included): #{ train_images, forward_images }, for cost estimates with time_steps().
+    /// `options`: as unlearn() takes them (profile, cond and the method's own); `sizes`:
+    /// #{ retain (the set it trains on), forget, reduced (whether that set is a reduced one) }.
+    #[rhai_fn(return_raw)]
+    pub fn method_work(name: &str, options: Map, sizes: Map) -> RhaiResult<Dynamic> {
+        check_keys("method_work", &sizes, &["retain", "forget", "reduced"])?;
+        let size = |k: &str| -> RhaiResult<usize> { Ok(int_or("method_work", &sizes, k, 0)?.max(0) as usize) };
+        let reduced = sizes.get("reduced").map(|v| v.as_bool().unwrap_or(false)).unwrap_or(false);
+        let s = crate::unlearn::cost::Sizes { retain: size("retain")?, forget: size("forget")?, reduced };
+        let json = map_to_json(name, &options).map_err(rt)?;
+        rhai::serde::to_dynamic(crate::unlearn::cost::work(name, &json, &s).map_err(rt)?)
+    }
+
     /// The profile for a dataset kind and model ("cifar10", "svhn" or "cinic10"; "resnet18" or
     /// "resnet50"), or () when the reference has none.
     pub fn profile_for(dataset: &str, arch: &str) -> Dynamic {

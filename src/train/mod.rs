@@ -168,6 +168,68 @@ pub fn train_keep_best(
     Ok(report)
 }
 
+/// Seconds per image of a training step (forward, backward, SGD step) and of a forward pass,
+/// measured on `steps` batches of `data` after one untimed warm-up batch, on a copy of `model`:
+/// what cost estimates extrapolate from.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct StepTiming {
+    pub train_seconds_per_image: f64,
+    pub forward_seconds_per_image: f64,
+    pub batch_size: usize,
+    pub steps: usize,
+}
+
+/// Times `steps` training steps and forward passes of batches of `batch` images (see
+/// [`StepTiming`]).
+pub fn time_steps(model: &Model, data: &Dataset, batch: usize, steps: usize) -> Result<StepTiming> {
+    if data.is_empty() || batch == 0 || steps == 0 {
+        return Err(Error::invalid(
+            "timing",
+            format!("{} images, batch {batch}, {steps} steps", data.len()),
+            "images, a batch and steps",
+        ));
+    }
+    let device = model.device();
+    let m = model.try_clone()?;
+    let mut opt = optim::build(m.var_store(), OptimizerKind::Sgd, 1e-3, 0.9, 5e-4)?;
+    let n = data.len() as i64;
+    let b = (batch as i64).min(n);
+    let batch_at = |s: usize| -> Result<(Tensor, Tensor)> {
+        let start = (s as i64 * b) % (n - b + 1);
+        Ok((
+            data.images().f_narrow(0, start, b)?.f_to_device(device)?,
+            data.labels().f_narrow(0, start, b)?.f_to_device(device)?,
+        ))
+    };
+    let train_step = |s: usize, opt: &mut tch::nn::Optimizer| -> Result<()> {
+        let (x, y) = batch_at(s)?;
+        let loss = cross_entropy_step(&m, &x, &y, StepAt { epoch: 0, batch: s })?.loss;
+        opt.zero_grad();
+        loss.f_backward()?;
+        opt.step();
+        Ok(())
+    };
+    train_step(0, &mut opt)?;
+    synchronize(device);
+    let t = Instant::now();
+    for s in 1..=steps {
+        train_step(s, &mut opt)?;
+    }
+    synchronize(device);
+    let train = t.elapsed().as_secs_f64() / (steps as f64 * b as f64);
+    let t = Instant::now();
+    tch::no_grad(|| -> Result<()> {
+        for s in 1..=steps {
+            let (x, _) = batch_at(s)?;
+            let _ = m.forward(&x)?;
+        }
+        Ok(())
+    })?;
+    synchronize(device);
+    let forward = t.elapsed().as_secs_f64() / (steps as f64 * b as f64);
+    Ok(StepTiming { train_seconds_per_image: train, forward_seconds_per_image: forward, batch_size: b as usize, steps })
+}
+
 fn cross_entropy_step(m: &Model, x: &Tensor, y: &Tensor, _: StepAt) -> Result<StepLoss> {
     let logits = m.forward(x)?;
     let loss = logits.f_cross_entropy_loss::<Tensor>(y, None, Reduction::Mean, -100, 0.0)?;

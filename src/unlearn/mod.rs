@@ -6,6 +6,7 @@
 pub mod a_cf;
 pub mod amu;
 pub mod bad_teacher;
+pub mod cost;
 pub mod distillation;
 pub mod finetune;
 pub mod l1_sparse;
