@@ -196,3 +196,27 @@ fn condense_benchmark_script_compares_condensers_per_ipc() {
         assert_eq!(cells[images].parse::<f64>().unwrap(), want, "{r}");
     }
 }
+
+/// GM and IDM are not in the default list (slow on a CPU) but run when asked for, with their
+/// iterations set from the command line.
+#[test]
+fn condense_benchmark_script_runs_gm_and_idm_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    run_script(
+        "scripts/condense_benchmark.rhai",
+        dir.path(),
+        &["take=400", "width=8", "ipcs=2", "methods=gm,idm", "gm_iters=1", "idm_iters=2", "epochs_scale=0.05"],
+    );
+    let (header, rows) = csv(dir.path().join("condense_benchmark.csv"));
+    let method = header.iter().position(|h| h == "method").unwrap();
+    let images = header.iter().position(|h| h == "images_mean").unwrap();
+    let mut got: Vec<(String, f64)> = rows
+        .iter()
+        .map(|r| {
+            let cells: Vec<&str> = r.split(',').collect();
+            (cells[method].to_string(), cells[images].parse::<f64>().unwrap())
+        })
+        .collect();
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(got, [("gm".to_string(), 20.0), ("idm".to_string(), 20.0)]);
+}
