@@ -1,8 +1,10 @@
 //! Condensation: Blend equals its per-cluster form, the lr polynomial, k-means, the
-//! free/residual split and the reduced retain set.
+//! free/residual split and the reduced retain set; the DM, GM and IDM baselines.
 use std::collections::HashSet;
 use tch::{Device, Kind, Tensor};
 use unlearn::condense::blend::{blend, blend_lr, BlendConfig};
+use unlearn::condense::gm::{class_match_loss, gm_loops, match_distance};
+use unlearn::condense::idm;
 use unlearn::condense::kmeans::{kmeans_per_class, KMeansConfig};
 use unlearn::condense::split::free_residual_split;
 use unlearn::condense::{condense, CondenseConfig, CondenseInput};
@@ -10,6 +12,7 @@ use unlearn::data::request::ForgetRequest;
 use unlearn::data::synthetic::{synthetic, SyntheticOptions};
 use unlearn::data::{Dataset, LoadOptions};
 use unlearn::models::{Arch, Model, ModelSpec};
+use unlearn::train::optim::sgd_momentum_update;
 
 fn frozen_convnet(seed: u64, shape: [i64; 3]) -> Model {
     let mut m = Model::new(ModelSpec::new(Arch::Convnet, shape, 10, seed), Device::Cpu).unwrap();
@@ -299,4 +302,245 @@ fn an_ipc_no_smaller_than_every_class_is_refused() {
     assert!(e.contains("`ipc`") && e.contains(&format!("largest has {largest} images")), "{e}");
     let r = condense(&input, &CondenseConfig { ipc: largest - 1, ..Default::default() }).unwrap();
     assert!(r.ratio() < 1.0, "{}", r.describe());
+}
+
+// ---- GM and IDM (the gradient-matching and improved-distribution-matching baselines) ----
+
+/// GM's distance written plainly: one output channel at a time, in f64 on the host.
+fn match_distance_plain(gw_syn: &[Tensor], gw_real: &[Tensor]) -> f64 {
+    let mut total = 0.0;
+    for (s, r) in gw_syn.iter().zip(gw_real) {
+        if s.dim() < 2 {
+            continue; // biases and norm scales count 0 in the original code
+        }
+        for o in 0..s.size()[0] {
+            let a = Vec::<f32>::try_from(s.get(o).flatten(0, -1)).unwrap();
+            let b = Vec::<f32>::try_from(r.get(o).flatten(0, -1)).unwrap();
+            let dot: f64 = a.iter().zip(&b).map(|(x, y)| *x as f64 * *y as f64).sum();
+            let na = a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+            let nb = b.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+            total += 1.0 - dot / (na * nb + 1e-6);
+        }
+    }
+    total
+}
+
+#[test]
+fn gm_distance_equals_the_per_output_channel_form() {
+    tch::manual_seed(11);
+    let shapes: [&[i64]; 6] = [&[4, 3, 3, 3], &[4], &[6, 2, 5], &[5, 16], &[5], &[1, 7]];
+    let real: Vec<Tensor> = shapes.iter().map(|s| Tensor::randn(*s, (Kind::Float, Device::Cpu))).collect();
+    let syn: Vec<Tensor> = shapes.iter().map(|s| Tensor::randn(*s, (Kind::Float, Device::Cpu))).collect();
+    let batched = match_distance(&syn, &real).unwrap().double_value(&[]);
+    let plain = match_distance_plain(&syn, &real);
+    // 4 + 6 + 5 + 1 rows of nearly orthogonal random vectors: close to 16, so a dropped tensor shows
+    assert!((batched - 16.0).abs() < 6.0, "{batched}");
+    assert!((batched - plain).abs() < 1e-4 * plain.max(1.0), "batched {batched} vs plain {plain}");
+    // parallel gradients are at distance 0 whatever their scale, opposite ones at 2 per row
+    let scaled: Vec<Tensor> = real.iter().map(|g| g * 3.0).collect();
+    assert!(match_distance(&scaled, &real).unwrap().double_value(&[]).abs() < 1e-4);
+    let opposite: Vec<Tensor> = real.iter().map(|g| -g).collect();
+    assert!((match_distance(&opposite, &real).unwrap().double_value(&[]) - 32.0).abs() < 1e-4);
+    // 1-d tensors alone: exactly 0
+    assert_eq!(match_distance(&syn[1..2], &real[1..2]).unwrap().double_value(&[]), 0.0);
+    // mismatched lists are an error, not a silent partial sum
+    assert!(match_distance(&syn[..2], &real[..3]).is_err());
+    assert!(match_distance(&syn[..1], &real[2..3]).is_err());
+}
+
+#[test]
+fn gm_loop_table_is_the_reference_one() {
+    for (ipc, loops) in
+        [(1, (1, 1)), (5, (1, 1)), (10, (10, 50)), (20, (20, 25)), (30, (30, 20)), (40, (40, 15)), (50, (50, 10))]
+    {
+        assert_eq!(gm_loops(ipc), Some(loops), "ipc {ipc}");
+    }
+    assert_eq!(gm_loops(7), None);
+    assert_eq!(gm_loops(100), None);
+}
+
+/// Two classes of 16x16 images. (At 8x8 a ConvNet-3's last instance norm sees 2x2 maps, and
+/// GM's loss is too rough for a few descent steps to lower it.)
+fn data16(seed: u64) -> Dataset {
+    let o =
+        SyntheticOptions { train: 200, test: 4, classes: 2, channels: 3, height: 16, width: 16, separation: 0.5, seed };
+    synthetic(&o, &LoadOptions::default(), Device::Cpu).unwrap().train
+}
+
+/// The first `n` images of class `c`.
+fn class_images(data: &Dataset, c: i64, n: usize) -> Tensor {
+    let labels = data.labels_host();
+    let idx: Vec<i64> = (0..labels.len() as i64).filter(|&i| labels[i as usize] == c).take(n).collect();
+    data.images().index_select(0, &Tensor::from_slice(&idx))
+}
+
+/// Class 0's real images and two class-1 images as the synthetic start (far from matching).
+fn matching_setup(seed: u64) -> (Tensor, Tensor) {
+    let data = data16(seed);
+    (class_images(&data, 0, 64), class_images(&data, 1, 2))
+}
+
+#[test]
+fn gm_steps_lower_the_matching_loss_on_a_fixed_network() {
+    let (real, start) = matching_setup(7);
+    let net = Model::new(ModelSpec::new(Arch::Convnet, [3, 16, 16], 2, 4), Device::Cpu).unwrap();
+    let params = net.var_store().trainable_variables();
+    let mut syn = start.copy().set_requires_grad(true);
+    let (mut buf, mut losses) = (None, Vec::new());
+    // the reference's image lr and momentum
+    for _ in 0..20 {
+        let loss = class_match_loss(&net, &params, &real, &syn, 0).unwrap();
+        losses.push(loss.double_value(&[]));
+        let g = Tensor::run_backward(&[&loss], &[&syn], false, false);
+        sgd_momentum_update(&mut syn, &g[0], &mut buf, 0.1, 0.5).unwrap();
+    }
+    let end = class_match_loss(&net, &params, &real, &syn, 0).unwrap().double_value(&[]);
+    // about 330 -> 130 (a sign error would raise it, a gradient that misses the images keep it)
+    assert!(end < 0.7 * losses[0], "GM loss did not fall: {losses:?} -> {end}");
+    // the gradient reached the images only: the network is unchanged
+    let again = class_match_loss(&net, &params, &real, &start, 0).unwrap().double_value(&[]);
+    assert!((again - losses[0]).abs() < 1e-4 * losses[0], "{again} vs {}", losses[0]);
+}
+
+#[test]
+fn idm_steps_lower_its_loss_on_a_fixed_pool() {
+    let (real, start) = matching_setup(8);
+    let pool = [frozen_convnet(5, [3, 16, 16]), frozen_convnet(6, [3, 16, 16])];
+    let mut syn = start.copy().set_requires_grad(true);
+    let (mut buf, mut losses) = (None, Vec::new());
+    for _ in 0..20 {
+        let loss = idm::class_loss(&pool, &real, &syn, 0).unwrap();
+        losses.push(loss.double_value(&[]));
+        loss.backward();
+        unlearn::train::optim::sgd_momentum_step(&mut syn, &mut buf, 1.0, 0.5).unwrap();
+    }
+    let end = idm::class_loss(&pool, &real, &syn, 0).unwrap().double_value(&[]);
+    // about 86 -> 7
+    assert!(end < 0.3 * losses[0], "IDM loss did not fall: {losses:?} -> {end}");
+    // the loss is Σ over the pool: one network's term is below the total
+    let one = idm::class_loss(&pool[..1], &real, &start, 0).unwrap().double_value(&[]);
+    assert!(one > 0.0 && one < losses[0]);
+}
+
+/// Runs `method` on 3 classes of 8x8 images with class 1 forgotten.
+fn run_small(method: &str, seed: u64, extra: impl Fn(&mut CondenseConfig)) -> unlearn::condense::ReducedRetainSet {
+    let data = small_data(150, 3, 6);
+    let request = ForgetRequest::classes(&data, &[1]).unwrap();
+    let input = CondenseInput { train: &data, request: &request, clustering: None, feature_model: None, seed: 99 };
+    let mut cfg =
+        CondenseConfig { method: method.into(), ipc: 2, iters: Some(3), seed: Some(seed), ..Default::default() };
+    extra(&mut cfg);
+    condense(&input, &cfg).unwrap()
+}
+
+fn max_diff(a: &Tensor, b: &Tensor) -> f64 {
+    (a - b).abs().max().double_value(&[])
+}
+
+#[test]
+fn gm_and_idm_are_repeatable_and_return_ipc_images_per_retained_class() {
+    let loops = |c: &mut CondenseConfig| {
+        // two image steps with network training between them, so the inner loop runs
+        c.outer_loop = Some(2);
+        c.inner_loop = Some(2);
+    };
+    let small_pool = |c: &mut CondenseConfig| c.pool_size = 2;
+    for (method, tweak) in [("gm", &loops as &dyn Fn(&mut CondenseConfig)), ("idm", &small_pool)] {
+        let r = run_small(method, 5, tweak);
+        assert_eq!(r.method, method);
+        assert_eq!(r.dataset.class_counts(), vec![2, 0, 2], "{method}");
+        assert_eq!(r.dataset.labels_host(), &[0, 0, 2, 2]);
+        assert_eq!(r.dataset.images().size(), vec![4, 3, 8, 8]);
+        assert_eq!((r.residual, r.synthetic), (0, 4));
+        assert_eq!(r.blend_losses.len(), 3);
+        assert!(r.blend_losses.iter().all(|l| l.is_finite() && *l > 0.0), "{:?}", r.blend_losses);
+        assert!(r.timings.condense > 0.0);
+        // the same seed gives the same images; the tolerance only allows for float rounding that
+        // could differ with libtorch's thread count, not for a different draw
+        let again = run_small(method, 5, tweak);
+        assert!(max_diff(again.dataset.images(), r.dataset.images()) < 1e-5, "{method} is not repeatable");
+        // another seed starts from other images and draws other networks and batches
+        let other = run_small(method, 6, tweak);
+        assert!(max_diff(other.dataset.images(), r.dataset.images()) > 1e-2, "{method} ignores its seed");
+        // the images moved away from the real images they started as
+        let start = run_small(method, 5, |c| {
+            tweak(c);
+            c.iters = Some(0);
+        });
+        assert!(max_diff(start.dataset.images(), r.dataset.images()) > 1e-4, "{method} did not move its images");
+    }
+}
+
+/// GM's images, learned on fresh random networks, match the real gradients better than the real
+/// images they started as on random networks GM never saw.
+#[test]
+fn gm_images_match_real_gradients_better_on_unseen_networks() {
+    let data = data16(7);
+    let request = ForgetRequest::uniform(&data, 0.1, false, 1).unwrap();
+    let input = CondenseInput { train: &data, request: &request, clustering: None, feature_model: None, seed: 3 };
+    let held_out = |images: &Tensor| -> f64 {
+        let mut total = 0.0;
+        for seed in [1000, 1001] {
+            let net = Model::new(ModelSpec::new(Arch::Convnet, [3, 16, 16], 2, seed), Device::Cpu).unwrap();
+            let params = net.var_store().trainable_variables();
+            for c in 0..2 {
+                let real = class_images(&data, c, 100);
+                total +=
+                    class_match_loss(&net, &params, &real, &images.narrow(0, 2 * c, 2), c).unwrap().double_value(&[]);
+            }
+        }
+        total
+    };
+    let run = |iters| {
+        let cfg =
+            CondenseConfig { method: "gm".into(), ipc: 2, iters: Some(iters), seed: Some(2), ..Default::default() };
+        let r = condense(&input, &cfg).unwrap();
+        assert_eq!(r.dataset.labels_host(), &[0, 0, 1, 1]);
+        held_out(r.dataset.images())
+    };
+    let (start, end) = (run(0), run(8));
+    // about 410 -> 330 after 8 iterations at the reference's lr 0.1
+    assert!(end < 0.9 * start, "GM images did not improve on unseen networks: {start} -> {end}");
+}
+
+#[test]
+fn idm_lowers_its_loss_over_iterations_with_its_fixed_pool() {
+    let r = run_small("idm", 3, |c| {
+        c.iters = Some(30);
+        c.lr = Some(1.0);
+    });
+    let first: f64 = r.blend_losses[..5].iter().sum();
+    let last: f64 = r.blend_losses[25..].iter().sum();
+    assert!(last < first, "IDM loss did not fall: {:?}", r.blend_losses);
+}
+
+#[test]
+fn gm_and_idm_options_are_checked() {
+    use unlearn::config::parse_json;
+    let parse = |v: serde_json::Value| parse_json::<CondenseConfig>("condense", &v).and_then(|c| c.check().map(|_| c));
+    // a typo is still an unknown option, with the closest known one
+    let e = parse(serde_json::json!({ "method": "gm", "outer_loops": 3 })).unwrap_err().to_string();
+    assert!(e.contains("outer_loops") && e.contains("did you mean `outer_loop`"), "{e}");
+    let e = parse(serde_json::json!({ "method": "idm", "pool": 3 })).unwrap_err().to_string();
+    assert!(e.contains("`pool`") && e.contains("pool_size"), "{e}");
+    // the new keys are known and take their defaults
+    let c = parse(serde_json::json!({ "method": "idm" })).unwrap();
+    assert_eq!((c.batch_real, c.pool_size, c.net_lr, c.outer_loop, c.inner_loop), (256, 3, 0.01, None, None));
+    for (bad, key) in [
+        (serde_json::json!({ "method": "idm", "pool_size": 0 }), "pool_size"),
+        (serde_json::json!({ "method": "idm", "pool_size": 1_000_000 }), "pool_size"),
+        (serde_json::json!({ "method": "gm", "net_lr": 0.0 }), "net_lr"),
+        (serde_json::json!({ "method": "dm", "batch_real": 0 }), "batch_real"),
+        (serde_json::json!({ "method": "gm", "outer_loop": 0 }), "outer_loop"),
+        (serde_json::json!({ "method": "gm", "inner_loop": 1_000_000_000 }), "inner_loop"),
+        // no loops in the table for ipc 7: GM asks for them instead of guessing
+        (serde_json::json!({ "method": "gm", "ipc": 7 }), "outer_loop"),
+        (serde_json::json!({ "method": "gm", "ipc": 7, "outer_loop": 3 }), "inner_loop"),
+    ] {
+        let e = parse(bad.clone()).unwrap_err().to_string();
+        assert!(e.contains(&format!("`{key}`")), "{bad}: {e}");
+    }
+    assert!(parse(serde_json::json!({ "method": "gm", "ipc": 7, "outer_loop": 3, "inner_loop": 0 })).is_ok());
+    // ipc 7 is fine for the other methods
+    assert!(parse(serde_json::json!({ "method": "idm", "ipc": 7 })).is_ok());
 }

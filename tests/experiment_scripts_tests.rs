@@ -267,3 +267,27 @@ fn the_paper_profile_prints_its_plan_and_cost_before_committing_to_hours() {
         assert!(text.contains(want), "missing `{want}` in:\n{text}");
     }
 }
+
+/// GM and IDM are not in the default list (slow on a CPU) but run when asked for, with their
+/// iterations set from the command line.
+#[test]
+fn condense_benchmark_script_runs_gm_and_idm_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    run_script(
+        "scripts/condense_benchmark.rhai",
+        dir.path(),
+        &["take=400", "width=8", "ipcs=2", "methods=gm,idm", "gm_iters=1", "idm_iters=2", "epochs_scale=0.05"],
+    );
+    let (header, rows) = csv(dir.path().join("condense_benchmark.csv"));
+    let method = header.iter().position(|h| h == "method").unwrap();
+    let images = header.iter().position(|h| h == "images_mean").unwrap();
+    let mut got: Vec<(String, f64)> = rows
+        .iter()
+        .map(|r| {
+            let cells: Vec<&str> = r.split(',').collect();
+            (cells[method].to_string(), cells[images].parse::<f64>().unwrap())
+        })
+        .collect();
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(got, [("gm".to_string(), 20.0), ("idm".to_string(), 20.0)]);
+}

@@ -8,7 +8,10 @@ pub mod blend;
 pub mod dm;
 pub mod dsa;
 pub mod features;
+pub mod gm;
+pub mod idm;
 pub mod kmeans;
+pub mod matching;
 pub mod random;
 pub mod split;
 
@@ -24,20 +27,33 @@ use std::rc::Rc;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CondenseConfig {
-    /// "blend", "random" or "dm".
+    /// "blend", "random", "dm", "gm" or "idm".
     pub method: String,
-    /// Clusters (Blend) or images (random, DM) per class.
+    /// Clusters (Blend) or images (random, DM, GM, IDM) per class.
     pub ipc: usize,
     /// Random subset only: this many images in all (drawn per class in proportion), instead of
     /// `ipc` per class, e.g. the size of a Blend-reduced set.
     pub size: Option<usize>,
     /// Iterations; `None`: 12 for Blend (method.md §1.4; 20 in the condensation benchmark),
-    /// 20,000 for DM (§1.7).
+    /// 20,000 for DM and IDM, 1000 for GM (§1.7).
     pub iters: Option<usize>,
-    /// Learning rate; `None`: η(ipc) of method.md §1.4 for Blend, 0.01 for DM (§1.7).
+    /// Learning rate; `None`: η(ipc) of method.md §1.4 for Blend, 0.01 for DM and IDM, 0.1 for
+    /// GM (§1.7).
     pub lr: Option<f64>,
-    /// SGD momentum of Blend's weights and DM's images.
+    /// SGD momentum of Blend's weights and of the DM/GM/IDM images.
     pub momentum: f64,
+    /// Real images per class and step (DM, GM, IDM).
+    pub batch_real: usize,
+    /// GM: image steps per iteration (one fresh network each iteration); `None`: the
+    /// reference's table by ipc ([`gm::gm_loops`]).
+    pub outer_loop: Option<usize>,
+    /// GM: epochs the network trains on the synthetic set between two image steps; `None`: the
+    /// table's.
+    pub inner_loop: Option<usize>,
+    /// GM: learning rate of that network training (plain SGD).
+    pub net_lr: f64,
+    /// IDM: random networks in its fixed pool.
+    pub pool_size: usize,
     /// Seed of every random choice (feature networks, k-means, subsets); `None` takes the run's.
     pub seed: Option<u64>,
     pub kmeans_max_iter: usize,
@@ -57,6 +73,11 @@ impl Default for CondenseConfig {
             iters: None,
             lr: None,
             momentum: 0.5,
+            batch_real: dm::BATCH_REAL,
+            outer_loop: None,
+            inner_loop: None,
+            net_lr: gm::GM_NET_LR,
+            pool_size: idm::POOL_SIZE,
             seed: None,
             kmeans_max_iter: 100,
             kmeans_tol: 1e-4,
@@ -85,12 +106,46 @@ impl CondenseConfig {
             crate::config::at_most("condense", "iters", iters, crate::config::MAX_ITERATIONS)?;
         }
         crate::config::at_most("condense", "kmeans_max_iter", self.kmeans_max_iter, crate::config::MAX_ITERATIONS)?;
+        if self.batch_real == 0 {
+            return Err(bad("batch_real", "must be at least 1".into()));
+        }
+        if self.outer_loop == Some(0) {
+            return Err(bad("outer_loop", "must be at least 1".into()));
+        }
+        for (key, value) in [("outer_loop", self.outer_loop), ("inner_loop", self.inner_loop)] {
+            if let Some(v) = value {
+                crate::config::at_most("condense", key, v, crate::config::MAX_ITERATIONS)?;
+            }
+        }
+        if !(self.net_lr.is_finite() && self.net_lr > 0.0) {
+            return Err(bad("net_lr", "must be a positive finite number".into()));
+        }
+        if self.pool_size == 0 {
+            return Err(bad("pool_size", "must be at least 1".into()));
+        }
+        crate::config::at_most("condense", "pool_size", self.pool_size, MAX_POOL_SIZE)?;
+        if self.method == "gm" && gm::loops(self).is_none() {
+            let (outer, inner) = (self.outer_loop.is_none(), self.inner_loop.is_none());
+            let key = if outer { "outer_loop" } else { "inner_loop" };
+            let missing = if outer && inner { "outer_loop and inner_loop" } else { key };
+            return Err(bad(
+                key,
+                format!(
+                    "GM has default loops for ipc 1 to 5, 10, 20, 30, 40 and 50 only, not {}: give {missing}",
+                    self.ipc
+                ),
+            ));
+        }
         if self.embed_batch == 0 || self.chunk_clusters == 0 || self.kmeans_max_iter == 0 {
             return Err(bad("embed_batch/chunk_clusters/kmeans_max_iter", "must be at least 1".into()));
         }
         Ok(())
     }
 }
+
+/// The most networks IDM's pool takes (each is a ConvNet-3 held for the whole run; a bound
+/// against typos).
+pub const MAX_POOL_SIZE: usize = 1000;
 
 /// What a condenser works on.
 pub struct CondenseInput<'a> {
@@ -207,7 +262,7 @@ pub trait Condenser {
 }
 
 /// Names of the registered condensers.
-pub const CONDENSERS: &[&str] = &["blend", "random", "dm"];
+pub const CONDENSERS: &[&str] = &["blend", "random", "dm", "gm", "idm"];
 
 /// The condenser called `name`.
 pub fn condenser(name: &str) -> Result<Box<dyn Condenser>> {
@@ -215,6 +270,8 @@ pub fn condenser(name: &str) -> Result<Box<dyn Condenser>> {
         "blend" => Ok(Box::new(blend::Blend)),
         "random" => Ok(Box::new(random::RandomSubset)),
         "dm" => Ok(Box::new(dm::DistributionMatching)),
+        "gm" => Ok(Box::new(gm::GradientMatching)),
+        "idm" => Ok(Box::new(idm::ImprovedDistributionMatching)),
         other => Err(Error::invalid("condensation method", other, format!("one of {CONDENSERS:?}"))),
     }
 }

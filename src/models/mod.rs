@@ -299,6 +299,18 @@ impl Model {
         })
     }
 
+    /// The penultimate features and the logits of one forward pass (what [`Model::embed`] and
+    /// [`Model::forward`] give, for the cost of one).
+    pub fn embed_and_forward(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
+        self.check_input(x)?;
+        let x = self.prepare(x)?;
+        let (e, logits) = match &self.net {
+            Net::Conv(n) => n.embed_and_forward(&x)?,
+            Net::Res(n) => n.embed_and_forward(&x)?,
+        };
+        Ok((self.finish(e)?, self.finish(logits)?))
+    }
+
     /// A deep copy (same spec, same weights, independent parameters).
     pub fn try_clone(&self) -> Result<Model> {
         let mut m = Self::build(self.spec.clone(), self.device(), None)?;

@@ -127,4 +127,11 @@ impl ResNet {
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         self.classifier.forward(&self.embed(x)?)
     }
+
+    /// The embedding and the logits of one pass.
+    pub fn embed_and_forward(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
+        let e = self.embed(x)?;
+        let logits = self.classifier.forward(&e)?;
+        Ok((e, logits))
+    }
 }

@@ -33,9 +33,13 @@ pub mod condense_api {
     use super::*;
 
     /// The reduced retain set for `request` on `train` (method.md §1). Options: method ("blend" |
-    /// "random" | "dm"), ipc (10), size (random: total instead of ipc per class), iters (Blend 12,
-    /// DM 20000), lr (Blend η(ipc), DM 0.01), momentum (0.5), seed (the run's), kmeans_max_iter
-    /// (100), kmeans_tol (1e-4), embed_batch (1024), chunk_clusters (1024).
+    /// "random" | "dm" | "gm" | "idm"), ipc (10), size (random: total instead of ipc per class),
+    /// iters (Blend 12, DM and IDM 20000, GM 1000), lr (Blend η(ipc), DM and IDM 0.01, GM 0.1),
+    /// momentum (0.5), batch_real (DM/GM/IDM real images per class and step, 256), outer_loop and
+    /// inner_loop (GM; by ipc: 1-5 → 1, 1; 10 → 10, 50; 20 → 20, 25; 30 → 30, 20; 40 → 40, 15;
+    /// 50 → 50, 10; other ipcs must give them), net_lr (GM's network, 0.01), pool_size (IDM's
+    /// fixed random networks, 3), seed (the run's), kmeans_max_iter (100), kmeans_tol (1e-4),
+    /// embed_batch (1024), chunk_clusters (1024).
     #[rhai_fn(name = "condense", return_raw)]
     pub fn condense_opts(
         context: NativeCallContext,

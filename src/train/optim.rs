@@ -68,17 +68,32 @@ pub fn build(
 /// One SGD step with momentum on a single leaf tensor, with PyTorch's semantics (no dampening,
 /// no weight decay): `buf = grad` on the first step, then `buf = momentum * buf + grad`;
 /// `param -= lr * buf`; the gradient is zeroed. For parameters that live outside a `VarStore`
-/// (Blend's weights, DM's images).
+/// (Blend's weights, the matching baselines' images).
 pub fn sgd_momentum_step(param: &mut Tensor, buf: &mut Option<Tensor>, lr: f64, momentum: f64) -> Result<()> {
+    let mut g = param.grad();
+    sgd_momentum_update(param, &g, buf, lr, momentum)?;
     tch::no_grad(|| -> Result<()> {
-        let mut g = param.grad();
+        let _ = g.f_zero_()?;
+        Ok(())
+    })
+}
+
+/// [`sgd_momentum_step`] with the gradient given instead of read from `param` (GM computes the
+/// images' gradient with `run_backward`, so that none is accumulated into the network's).
+pub fn sgd_momentum_update(
+    param: &mut Tensor,
+    grad: &Tensor,
+    buf: &mut Option<Tensor>,
+    lr: f64,
+    momentum: f64,
+) -> Result<()> {
+    tch::no_grad(|| -> Result<()> {
         let b = match buf.take() {
-            None => g.f_mul_scalar(1.0)?,
-            Some(b) => b.f_mul_scalar(momentum)?.f_add(&g)?,
+            None => grad.f_mul_scalar(1.0)?,
+            Some(b) => b.f_mul_scalar(momentum)?.f_add(grad)?,
         };
         let _ = param.f_sub_(&b.f_mul_scalar(lr)?)?;
         *buf = Some(b);
-        let _ = g.f_zero_()?;
         Ok(())
     })
 }
