@@ -288,6 +288,16 @@ fn dsa_is_siamese_and_keeps_shapes() {
         let b = d.apply(&x.narrow(0, 0, 2)).unwrap();
         assert!((a.narrow(0, 0, 2) - b).abs().max().double_value(&[]) < 1e-5);
     }
+    // a siamese draw (the reference's batch mode) gives every item the same parameters: the
+    // same image in every row comes out the same in every row, while a plain draw varies them
+    let same = x.narrow(0, 0, 1).repeat([6, 1, 1, 1]);
+    let spread = |t: &Tensor| (t - t.narrow(0, 0, 1)).abs().max().double_value(&[]);
+    let (mut siamese, mut plain) = (0.0f64, 0.0f64);
+    for _ in 0..12 {
+        siamese = siamese.max(spread(&dsa.draw_siamese(6).apply(&same).unwrap()));
+        plain = plain.max(spread(&dsa.draw(6).apply(&same).unwrap()));
+    }
+    assert!(siamese < 1e-6 && plain > 1e-3, "siamese {siamese}, plain {plain}");
 }
 
 /// Issue 17: an ipc at least every class's size would make Blend keep every image (ratio 1.0)

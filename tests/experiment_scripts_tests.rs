@@ -266,6 +266,13 @@ fn the_paper_profile_prints_its_plan_and_cost_before_committing_to_hours() {
     ] {
         assert!(text.contains(want), "missing `{want}` in:\n{text}");
     }
+    // the condensation benchmark times one iteration of each condenser and extrapolates
+    let sets = ["profile=paper", "take=200", "plan=true", "ipcs=2", "methods=blend,dm", "seeds=1"];
+    let (ok, text) = try_script("scripts/condense_benchmark.rhai", dir.path(), &sets, &[]);
+    assert!(ok, "{text}");
+    for want in ["evaluation network convnet3", "ipc 2: blend (20 it)", "dm (20000 it)", "estimated cost on", "nothing run"] {
+        assert!(text.contains(want), "missing `{want}` in:\n{text}");
+    }
 }
 
 /// GM and IDM are not in the default list (slow on a CPU) but run when asked for, with their

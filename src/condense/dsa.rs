@@ -1,8 +1,10 @@
 //! Differentiable Siamese Augmentation (DSA; Zhao & Bilen 2021), as the condensation baselines
 //! of method.md §1.7 use it: strategy "color_crop_cutout_flip_scale_rotate" in the reference's
-//! single-op mode (one randomly chosen group per call) with its default strengths. "Siamese":
-//! the real and the synthetic batch of one step get the same random draws (item i of each gets
-//! the same parameters), so the matching compares like with like. Every operation is built from
+//! single-op mode (one randomly chosen group per call) with its default strengths. "Siamese"
+//! ([`Dsa::draw_siamese`]): the real and the synthetic batch of one step get the same draw, and,
+//! as in the reference (a seeded call runs in its batch mode), every item of both batches shares
+//! it, so the matching compares like with like. A plain draw ([`Dsa::draw`], e.g. GM's inner
+//! training on the synthetic set) gives every item its own parameters. Every operation is built from
 //! differentiable tensor ops, so gradients reach the synthetic images.
 use crate::data::split::rng;
 use crate::error::Result;
@@ -30,10 +32,19 @@ pub struct DsaDraw {
 }
 
 impl DsaDraw {
-    /// Draws a group and enough per-item numbers for batches of up to `n` items.
-    pub fn new(r: &mut ChaCha8Rng, n: usize) -> Self {
+    /// Draws a group and enough per-item numbers for batches of up to `n` items; `shared`: one
+    /// set of numbers for every item (the reference's batch mode).
+    pub fn new(r: &mut ChaCha8Rng, n: usize, shared: bool) -> Self {
         let group = r.random_range(0..GROUPS.len());
-        let u = (0..4).map(|_| (0..n).map(|_| r.random::<f32>()).collect()).collect();
+        let u = (0..4)
+            .map(|_| {
+                if shared {
+                    vec![r.random::<f32>(); n]
+                } else {
+                    (0..n).map(|_| r.random::<f32>()).collect()
+                }
+            })
+            .collect();
         DsaDraw { group, u }
     }
 
@@ -119,8 +130,13 @@ impl Dsa {
     pub fn new(seed: u64) -> Self {
         Dsa { rng: rng(seed) }
     }
-    /// The draw for the next step (batches of up to `n` items).
+    /// A draw for batches of up to `n` items, each item with its own parameters.
     pub fn draw(&mut self, n: usize) -> DsaDraw {
-        DsaDraw::new(&mut self.rng, n)
+        DsaDraw::new(&mut self.rng, n, false)
+    }
+    /// The siamese draw of a matching step: one set of parameters for every item of the real
+    /// and the synthetic batch (the reference's seeded batch mode).
+    pub fn draw_siamese(&mut self, n: usize) -> DsaDraw {
+        DsaDraw::new(&mut self.rng, n, true)
     }
 }

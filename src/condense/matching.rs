@@ -74,7 +74,7 @@ impl SyntheticImages {
         r: &mut ChaCha8Rng,
     ) -> Result<(Tensor, Tensor)> {
         let real = real_batch(train, class.items, batch_real, r)?;
-        let draw = dsa.draw(batch_real.max(class.len as usize));
+        let draw = dsa.draw_siamese(batch_real.max(class.len as usize));
         let real = tch::no_grad(|| draw.apply(&real))?;
         let syn = draw.apply(&self.images.f_narrow(0, class.start, class.len)?)?;
         Ok((real, syn))
