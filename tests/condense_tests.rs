@@ -258,20 +258,41 @@ fn random_subset_baseline_takes_ipc_retained_images_per_class() {
     assert!(err.contains("option `method` of condense()") && err.contains("blend"), "{err}");
 }
 
+/// DM moves its images towards the real images' mean embedding: measured without augmentation
+/// on random networks DM never drew, the class-mean distance falls from the real images it
+/// started as (0 iterations, same seed) to the images after 100 iterations at lr 10. (The per-iteration
+/// loss itself is too noisy to compare: each iteration draws another network and augmentation.)
 #[test]
 fn distribution_matching_moves_its_images_towards_the_real_mean_embedding() {
+    tch::set_num_threads(1);
     let data = small_data(200, 2, 5);
     let request = ForgetRequest::uniform(&data, 0.1, false, 1).unwrap();
     let input = CondenseInput { train: &data, request: &request, clustering: None, feature_model: None, seed: 3 };
-    let cfg = CondenseConfig { method: "dm".into(), ipc: 4, iters: Some(30), lr: Some(1.0), ..Default::default() };
+    let cfg = CondenseConfig { method: "dm".into(), ipc: 4, iters: Some(100), lr: Some(10.0), ..Default::default() };
     let r = condense(&input, &cfg).unwrap();
     assert_eq!(r.dataset.class_counts(), vec![4, 4]);
-    assert_eq!(r.blend_losses.len(), 30);
-    let first: f64 = r.blend_losses[..5].iter().sum();
-    let last: f64 = r.blend_losses[25..].iter().sum();
-    assert!(last < first, "DM loss did not fall: {:?}", r.blend_losses);
-    // the images started as real retained images and moved
+    assert_eq!(r.blend_losses.len(), 100);
     assert!(r.dataset.images().isfinite().all().int64_value(&[]) == 1);
+    let start = condense(&input, &CondenseConfig { iters: Some(0), ..cfg.clone() }).unwrap();
+    let retain = request.retain_set(&data).unwrap();
+    let distance = |syn: &Dataset| -> f64 {
+        let mut total = 0.0;
+        for seed in 100..106 {
+            let net = frozen_convnet(seed, data.image_shape());
+            for c in 0..2i64 {
+                let mean = |d: &Dataset| {
+                    let idx: Vec<i64> = (0..d.len() as i64).filter(|&i| d.labels_host()[i as usize] == c).collect();
+                    let x = d.images().index_select(0, &Tensor::from_slice(&idx));
+                    net.embed(&x).unwrap().mean_dim(&[0i64][..], false, Kind::Float)
+                };
+                total += (mean(&retain) - mean(syn)).square().sum(Kind::Float).double_value(&[]);
+            }
+        }
+        total
+    };
+    let (before, after) = (distance(&start.dataset), distance(&r.dataset));
+    // measured: 0.359 -> 0.326 (a fixed seed and one thread; DM moves slowly at this size)
+    assert!(after < 0.95 * before, "DM images did not move towards the real mean embedding: {before} -> {after}");
 }
 
 #[test]

@@ -270,7 +270,9 @@ fn the_paper_profile_prints_its_plan_and_cost_before_committing_to_hours() {
     let sets = ["profile=paper", "take=200", "plan=true", "ipcs=2", "methods=blend,dm", "seeds=1"];
     let (ok, text) = try_script("scripts/condense_benchmark.rhai", dir.path(), &sets, &[]);
     assert!(ok, "{text}");
-    for want in ["evaluation network convnet3", "ipc 2: blend (20 it)", "dm (20000 it)", "estimated cost on", "nothing run"] {
+    for want in
+        ["evaluation network convnet3", "ipc 2: blend (20 it)", "dm (20000 it)", "estimated cost on", "nothing run"]
+    {
         assert!(text.contains(want), "missing `{want}` in:\n{text}");
     }
 }

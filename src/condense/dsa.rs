@@ -37,13 +37,7 @@ impl DsaDraw {
     pub fn new(r: &mut ChaCha8Rng, n: usize, shared: bool) -> Self {
         let group = r.random_range(0..GROUPS.len());
         let u = (0..4)
-            .map(|_| {
-                if shared {
-                    vec![r.random::<f32>(); n]
-                } else {
-                    (0..n).map(|_| r.random::<f32>()).collect()
-                }
-            })
+            .map(|_| if shared { vec![r.random::<f32>(); n] } else { (0..n).map(|_| r.random::<f32>()).collect() })
             .collect();
         DsaDraw { group, u }
     }
