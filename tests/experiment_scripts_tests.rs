@@ -160,18 +160,17 @@ fn multi_round_script_reports_every_round_and_resumes() {
     assert_eq!(rows.len(), 10, "{rows:?}");
     let first = std::fs::read_to_string(dir.path().join("multi_round.csv")).unwrap();
     let manifest = dir.path().join("multiround/seed1_full/manifest.json");
-    let stamp = std::fs::metadata(dir.path().join("multiround/seed1_full/round0_retrain.safetensors"))
-        .unwrap()
-        .modified()
-        .unwrap();
+    let stamp_of = || {
+        std::fs::metadata(dir.path().join("multiround/seed1_full/round0_retrain.safetensors"))
+            .unwrap()
+            .modified()
+            .unwrap()
+    };
+    let stamp = stamp_of();
     assert!(manifest.is_file());
     // rerunning resumes: no step is redone, and the results are the same
     run_script("scripts/multi_round.rhai", dir.path(), &sets);
-    let again = std::fs::metadata(dir.path().join("multiround/seed1_full/round0_retrain.safetensors"))
-        .unwrap()
-        .modified()
-        .unwrap();
-    assert_eq!(stamp, again, "a finished step was redone");
+    assert_eq!(stamp, stamp_of(), "a finished step was redone");
     let second = std::fs::read_to_string(dir.path().join("multi_round.csv")).unwrap();
     // everything but the evaluation time (measured anew) is the same
     let keep = |text: &str| -> Vec<Vec<String>> {
@@ -196,11 +195,7 @@ fn multi_round_script_reports_every_round_and_resumes() {
     );
     let (ok, text) = try_script("scripts/multi_round.rhai", dir.path(), &wider, &["--overwrite"]);
     assert!(ok, "{text}");
-    let redone = std::fs::metadata(dir.path().join("multiround/seed1_full/round0_retrain.safetensors"))
-        .unwrap()
-        .modified()
-        .unwrap();
-    assert_ne!(stamp, redone, "--overwrite runs the steps again");
+    assert_ne!(stamp, stamp_of(), "--overwrite runs the steps again");
 }
 
 #[test]

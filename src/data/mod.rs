@@ -310,24 +310,11 @@ impl Dataset {
     /// that (the reference's SVHN cap of 4,500 per class takes the first items of a shuffled
     /// loader), the rest whole; the result keeps this dataset's order.
     pub fn cap_per_class(&self, max: usize, seed: u64) -> Result<Dataset> {
-        use rand::seq::SliceRandom;
         if max == 0 {
             return Err(Error::invalid("items per class", 0, "at least 1"));
         }
-        let mut by_class: Vec<Vec<i64>> = vec![Vec::new(); self.num_classes()];
-        for (i, &l) in self.labels_host.iter().enumerate() {
-            by_class[l as usize].push(i as i64);
-        }
-        let mut r = split::rng(seed);
-        let mut keep = Vec::new();
-        for mut items in by_class {
-            if items.len() > max {
-                items.shuffle(&mut r);
-                items.truncate(max);
-            }
-            keep.extend(items);
-        }
-        keep.sort_unstable();
+        let keep: Vec<i64> =
+            split::capped(&self.labels_host, self.num_classes(), max, seed).into_iter().map(|i| i as i64).collect();
         self.subset(&keep, format!("{}[at most {max} per class]", self.name))
     }
 

@@ -67,6 +67,27 @@ pub fn apportion(counts: &[usize], fraction: f64) -> Vec<usize> {
 }
 
 /// A plain random split of `0..n`: `round(fraction * n)` items in the first part. Both sorted.
+/// Positions of at most `cap` items per class of `labels` (`classes` classes): a seeded random
+/// choice within each larger class, the rest whole; in their original order.
+pub fn capped(labels: &[i64], classes: usize, cap: usize, seed: u64) -> Vec<usize> {
+    use rand::seq::SliceRandom;
+    let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); classes];
+    for (i, &l) in labels.iter().enumerate() {
+        by_class[l as usize].push(i);
+    }
+    let mut r = rng(seed);
+    let mut keep: Vec<usize> = Vec::new();
+    for mut items in by_class {
+        if items.len() > cap {
+            items.shuffle(&mut r);
+            items.truncate(cap);
+        }
+        keep.extend(items);
+    }
+    keep.sort_unstable();
+    keep
+}
+
 pub fn random_split(n: usize, fraction: f64, seed: u64) -> Result<(Vec<i64>, Vec<i64>)> {
     if !(fraction > 0.0 && fraction < 1.0) {
         return Err(Error::invalid("split fraction", fraction, "a number strictly between 0 and 1"));

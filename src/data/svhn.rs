@@ -3,10 +3,8 @@
 //! The optional per-class cap of method.md §4.1 (4,500 per class in the reference) keeps a seeded
 //! random subset of the training part.
 use super::mat::{read_variables, Values};
-use super::split::rng;
 use super::{from_u8_split, DataSplit, LoadOptions};
 use crate::error::{Error, Result};
-use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use tch::Device;
@@ -63,20 +61,7 @@ pub fn read_svhn_mat(path: &Path) -> Result<(Vec<u8>, Vec<i64>)> {
 
 /// Keeps at most `cap` items per class, a seeded random choice, in their original order.
 pub fn cap_per_class(pixels: Vec<u8>, labels: Vec<i64>, classes: usize, cap: usize, seed: u64) -> (Vec<u8>, Vec<i64>) {
-    let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); classes];
-    for (i, &l) in labels.iter().enumerate() {
-        by_class[l as usize].push(i);
-    }
-    let mut rng = rng(seed);
-    let mut keep: Vec<usize> = Vec::new();
-    for mut items in by_class {
-        if items.len() > cap {
-            items.shuffle(&mut rng);
-            items.truncate(cap);
-        }
-        keep.extend(items);
-    }
-    keep.sort_unstable();
+    let keep = crate::data::split::capped(&labels, classes, cap, seed);
     let item = pixels.len() / labels.len().max(1);
     let mut px = Vec::with_capacity(keep.len() * item);
     for &i in &keep {
