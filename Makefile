@@ -43,19 +43,19 @@ test-slurm: build
 	BIN=$(BIN) bash .ci/slurm-test.sh
 
 # every phase of the pipeline (features, k-means, split, Blend, A-CF, Fine-tune, Retrain, MIA) and
-# the scaling sweep: the full CIFAR-shaped workload of shared/bench/README.md on a GPU, a scaled-down
+# the scaling sweep: the full CIFAR-shaped workload of docs/benchmark.md on a GPU, a scaled-down
 # one (about a minute) on the CPU; BENCH_ARGS="--device cuda --acf-variants fp32,bf16+cl" etc.
 BENCH_ARGS ?=
 bench: build
 	$(BIN) bench --out results/bench $(BENCH_ARGS)
 
-# what a GPU machine without Rust needs (shared/docs/stack.md): the stripped binary, the device
-# scripts of benches/gpu and the plain-PyTorch probe, in the git-ignored .device/ (carry it)
+# what a GPU machine without Rust needs: the stripped binary and the device scripts of
+# benches/gpu, in the git-ignored .device/ (carry it); the machine's Python must have
+# torch 2.11.0+cu130, whose lib/ the scripts put on LD_LIBRARY_PATH
 gpu-bundle: build
 	mkdir -p .device
 	cp $(BIN) .device/unlearn && strip .device/unlearn
 	cp benches/gpu/* .device/
-	cp ../shared/bench/torch_eager_probe.py .device/
 
 fmt:
 	$(CARGO) fmt --all

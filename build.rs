@@ -1,5 +1,5 @@
 //! Link libtorch so that the `unlearn` binary, the tests and the benches start without
-//! `LD_LIBRARY_PATH` and see CUDA where there is one (../shared/docs/stack.md, "libtorch and tch"):
+//! `LD_LIBRARY_PATH` and see CUDA where there is one (measured in this project):
 //! an rpath to the libtorch that torch-sys built against, and `--no-as-needed -ltorch`, without
 //! which only `libtorch_cpu` is linked and CUDA is reported unavailable on a GPU machine.
 //! Also records the libtorch version and the git commit for the run records.

@@ -1,5 +1,6 @@
-//! `unlearn bench`: the CIFAR-shaped workload of `shared/bench/README.md` (method.md §4.3 at
-//! CIFAR-10 scale) with every phase timed after a device synchronisation.
+//! `unlearn bench`: the CIFAR-shaped workload described in `docs/benchmark.md` (the single-round
+//! protocol of method.md §4.3–§4.5 at CIFAR-10 scale) with every phase timed after a device
+//! synchronisation.
 //!
 //! The pipeline is the toolkit's own (the same code `condense()` and `unlearn()` run in scripts):
 //! a synthetic class-structured train/test set generated on the device, a uniform forget
@@ -40,7 +41,8 @@ pub struct BenchConfig {
     pub blend_iters: usize,
     /// Retain batch size of A-CF, Fine-tune and Retrain (method.md: 64).
     pub batch: usize,
-    /// The model unlearned ("resnet18" in the bench README) and, for a ConvNet, its width.
+    /// The model unlearned ("resnet18" in the full workload of docs/benchmark.md) and, for a
+    /// ConvNet, its width.
     pub arch: String,
     pub width: i64,
     pub phases: Vec<String>,
@@ -67,7 +69,7 @@ pub struct BenchConfig {
 }
 
 impl BenchConfig {
-    /// The full workload of the bench README (for a GPU).
+    /// The full workload of docs/benchmark.md (for a GPU).
     pub fn full() -> Self {
         BenchConfig {
             train: 50_000,

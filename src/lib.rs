@@ -1,6 +1,6 @@
 //! **unlearn**: fast, scriptable, measurable machine unlearning of image classifiers, on
-//! libtorch. Implements Blend and A-AMU (arXiv 2507.09786) as described in
-//! `shared/docs/method.md`, with datasets, models, training, metrics and reports exposed to rhai
+//! libtorch. Implements Blend and A-AMU (arXiv 2507.09786) as described in the repository's
+//! `docs/method.md`, with datasets, models, training, metrics and reports exposed to rhai
 //! scripts (`unlearn run scripts/NAME.rhai`).
 //!
 //! Layout: [`data`] (datasets on the device, forget requests), [`models`] (architectures,

@@ -68,9 +68,9 @@ enum Command {
         #[command(flatten)]
         slurm_opts: SlurmArgs,
     },
-    /// Time every phase of the pipeline on the CIFAR-shaped synthetic workload of
-    /// shared/bench/README.md (scaled down on the CPU unless sizes are given); writes
-    /// bench.json, bench.txt and the scaling plots.
+    /// Time every phase of the pipeline on the CIFAR-shaped synthetic workload described in
+    /// docs/benchmark.md (scaled down on the CPU unless sizes are given); writes bench.json,
+    /// bench.txt and the scaling plots.
     Bench {
         /// auto (CUDA if available), cpu, cuda or cuda:N.
         #[arg(long, default_value = "auto")]
@@ -81,7 +81,7 @@ enum Command {
         /// Test images (default: 10000 on CUDA, 500 on the CPU).
         #[arg(long)]
         test: Option<usize>,
-        /// Blend clusters per class (default: 1000 on CUDA, 20 on the CPU).
+        /// Blend clusters per class (default: 1000 on CUDA, 10 on the CPU).
         #[arg(long)]
         ipc: Option<usize>,
         /// The model: resnet18 (default on CUDA) or convnet3 (default on the CPU, width 32).

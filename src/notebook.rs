@@ -5,7 +5,8 @@
 //! training history).
 //!
 //! Every evcxr cell is compiled into its own library with its own copy of this crate's and rhai's
-//! statics (`shared/docs/stack.md`, measured): an rhai `Engine` made in one cell crashes in the next.
+//! statics (measured in this project with evcxr_jupyter 0.22): an rhai `Engine` made in one cell
+//! fails in the next ("Function not found", then a crash).
 //! So the session holds only plain data — the variables' values (tensor handles included, libtorch
 //! is loaded once), the source text of the script functions defined so far, the run settings —
 //! and builds a fresh engine, and a fresh rhai `Scope`, on every [`Session::run`]. (Not even an

@@ -1,6 +1,8 @@
 #!/bin/bash
-# One device call: our benchmark (main phases, a cuDNN-benchmark variant, the scaling sweep) and
-# the plain-PyTorch probe on the same card. Everything lands in $OUT (at most 8 files).
+# One device call: our benchmark (main phases, a cuDNN-benchmark variant, the scaling sweep) and,
+# when PROBE names a plain-PyTorch eager probe script, that probe on the same card. Everything
+# lands in $OUT (at most 8 files).
+[ -n "$PROBE" ] && PROBE=$(realpath "$PROBE")
 cd "$(dirname "$0")"
 TL=$(python3 -c 'import torch,os;print(os.path.dirname(torch.__file__))')/lib
 export LD_LIBRARY_PATH=$TL
@@ -14,5 +16,9 @@ if [ -n "$CUDNN_VARIANT" ]; then
 fi
 timeout ${SWEEP_S:-130} ./unlearn bench --device cuda --phases blend --no-warmup --out sweep >>$LOG 2>&1; echo "sweep rc=$? ${SECONDS} s" >>$LOG
 cp sweep/bench.json $OUT/bench_sweep.json 2>/dev/null; cp sweep/sweep_train.png sweep/sweep_ipc.png $OUT/ 2>/dev/null
-cd $OUT && timeout ${PROBE_S:-110} python3 "$OLDPWD/torch_eager_probe.py" >>$LOG 2>&1; echo "probe rc=$?" >>$LOG
+if [ -n "$PROBE" ]; then
+  cd $OUT && timeout ${PROBE_S:-110} python3 "$PROBE" >>$LOG 2>&1; echo "probe rc=$?" >>$LOG
+else
+  echo "probe: skipped (no PROBE given)" >>$LOG
+fi
 tail -c 6000 $LOG

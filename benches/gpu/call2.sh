@@ -1,6 +1,8 @@
 #!/bin/bash
 # Device call 2: A-CF compute variants on the full workload (fp32 main phases), then every main
-# phase with the fastest variant, then the plain-PyTorch probe on the same card.
+# phase with the fastest variant, then, when PROBE names a plain-PyTorch eager probe script, that
+# probe on the same card.
+[ -n "$PROBE" ] && PROBE=$(realpath "$PROBE")
 cd "$(dirname "$0")"
 TL=$(python3 -c 'import torch,os;print(os.path.dirname(torch.__file__))')/lib
 export LD_LIBRARY_PATH=$TL
@@ -16,5 +18,9 @@ print(min(v)[1] if v else 'fp32')" 2>>$LOG)
 echo "fastest variant: $BEST" >>$LOG
 timeout ${BEST_S:-110} ./unlearn bench --device cuda --sweep-train none --sweep-ipc none --compute "${BEST:-fp32}" --out best >>$LOG 2>&1; echo "best rc=$? ${SECONDS} s" >>$LOG
 cp best/bench.json $OUT/bench_best.json 2>/dev/null; cp best/bench.txt $OUT/bench_best.txt 2>/dev/null
-cd $OUT && timeout ${PROBE_S:-80} python3 "$OLDPWD/torch_eager_probe.py" >>$LOG 2>&1; echo "probe rc=$? ${SECONDS} s" >>$LOG
+if [ -n "$PROBE" ]; then
+  cd $OUT && timeout ${PROBE_S:-80} python3 "$PROBE" >>$LOG 2>&1; echo "probe rc=$? ${SECONDS} s" >>$LOG
+else
+  echo "probe: skipped (no PROBE given)" >>$LOG
+fi
 cat $OUT/bench_variants.txt $OUT/bench_best.txt 2>/dev/null; tail -n 5 $LOG
