@@ -105,3 +105,49 @@ fn a_mia_from_few_items_is_marked_and_explained() {
     let fields = few.rows[0].fields();
     assert!(fields.contains(&("mia_n", Some(10.0))) && fields.contains(&("mia_swapped", Some(61.5))), "{fields:?}");
 }
+
+/// The table's reading names the fastest method and the one closest to the reference with the
+/// numbers, says what the fastest gives up, and says when every method was slower than the
+/// reference; rows without timing show "–" and take no part.
+#[test]
+fn the_table_reads_its_numbers_honestly() {
+    use unlearn::metrics::{gaps, Metrics};
+    use unlearn::report::table::{Phases, Row, Table};
+    let metrics = |forget: f64| Metrics { retain_acc: 0.98, forget_acc: forget, test_acc: 0.95, ..Default::default() };
+    let reference = metrics(0.95);
+    let row = |method: &str, seconds: f64, forget: f64| {
+        let m = metrics(forget);
+        let mut r = Row::new(method.into(), Phases { unlearning: seconds, ..Default::default() }, m.clone());
+        r.gaps = Some(gaps(&m, &reference));
+        r
+    };
+    let mut original = row("original", 0.0, 1.0);
+    original.timed = false;
+    let table = |rows: Vec<Row>| Table { rows, reference: Some("retrain".into()) };
+    let t = table(vec![
+        original.clone(),
+        row("retrain", 20.0, 0.95),
+        row("finetune", 10.0, 0.99),
+        row("a_cf+blend", 4.0, 1.0),
+    ]);
+    let reading = t.reading().unwrap();
+    assert!(reading.contains("Fastest: a_cf+blend (4.0 s, 5.0x faster than retrain's 20.0 s)"), "{reading}");
+    assert!(reading.contains("Closest to retrain: finetune (mean gap 1.00 points"), "{reading}");
+    assert!(
+        reading.contains("a_cf+blend is 0.25 points further from retrain than finetune (1.25 vs 1.00)"),
+        "{reading}"
+    );
+    let text = t.to_text();
+    assert!(text.contains(&reading), "print(table) shows the reading: {text}");
+    let first = text.lines().find(|l| l.starts_with("original")).unwrap();
+    assert!(first.contains('–'), "no time for the original: {first}");
+    assert!(t.to_csv().lines().nth(1).unwrap().contains(",,"), "empty cells for unknown times");
+    // the method of interest losing on time is said plainly
+    let slow = table(vec![row("retrain", 2.0, 0.95), row("a_cf+blend", 4.0, 0.95)]).reading().unwrap();
+    assert!(
+        slow.contains("2.0x slower than retrain's 2.0 s") && slow.contains("both the fastest and the closest"),
+        "{slow}"
+    );
+    assert!(slow.contains("Every method took longer than retrain itself"), "{slow}");
+    assert!(Table { rows: vec![row("a", 1.0, 0.9)], reference: None }.reading().is_none());
+}

@@ -63,6 +63,9 @@ pub struct Row {
     /// Unlearning seconds (0 for the original model).
     pub seconds: f64,
     pub phases: Phases,
+    /// Whether the row's time is known: false for a model evaluated without timing (the
+    /// original, or `#{ name, model }` without `seconds`), shown as "–" and left empty in the CSV.
+    pub timed: bool,
     pub metrics: Metrics,
     /// Gaps to the reference model, Tug-of-War and run-time efficiency (reference end-to-end
     /// time over this row's), when there is a reference.
@@ -78,6 +81,7 @@ impl Row {
             provenance: Provenance::default(),
             seconds: phases.unlearning,
             phases,
+            timed: true,
             metrics,
             gaps: None,
             tug_of_war: None,
@@ -102,12 +106,12 @@ impl Row {
             ("mia_swapped", m.mia.swapped),
             ("lira_auc", l.map(|l| l.auc)),
             ("lira_tpr_1pct", l.map(|l| l.tpr_at_1pct)),
-            ("seconds", Some(self.seconds)),
-            ("features_s", Some(p.features)),
-            ("kmeans_s", Some(p.kmeans)),
-            ("condense_s", Some(p.condense)),
+            ("seconds", self.timed.then_some(self.seconds)),
+            ("features_s", self.timed.then_some(p.features)),
+            ("kmeans_s", self.timed.then_some(p.kmeans)),
+            ("condense_s", self.timed.then_some(p.condense)),
             ("eval_s", Some(p.evaluation)),
-            ("end_to_end_s", Some(p.end_to_end())),
+            ("end_to_end_s", self.timed.then_some(p.end_to_end())),
             ("speedup", self.speedup),
             ("gap_retain", g.map(|g| g.retain)),
             ("gap_forget", g.map(|g| g.forget)),
@@ -214,7 +218,7 @@ impl Table {
             head.push((if unlearned { "U-LiRA AUC" } else { "LiRA AUC" }, 10));
         }
         head.extend([("seconds", 9), ("speedup", 8), ("mean gap", 9), ("ToW", 6), ("epochs", 6), ("trained on", 10)]);
-        let dash = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+        let dash = |v: Option<String>| v.unwrap_or_else(|| "–".into());
         let rows = self
             .rows
             .iter()
@@ -236,7 +240,7 @@ impl Table {
                     cells.push(dash(m.lira.as_ref().map(|l| format!("{:.3}", l.auc))));
                 }
                 cells.extend([
-                    format!("{:.2}", r.phases.end_to_end()),
+                    if r.timed { format!("{:.2}", r.phases.end_to_end()) } else { "–".into() },
                     dash(r.speedup.map(|s| format!("{s:.1}x"))),
                     dash(r.gaps.as_ref().map(|g| format!("{:.4}", g.mean))),
                     dash(r.tug_of_war.map(|t| format!("{t:.3}"))),
@@ -271,6 +275,57 @@ impl Table {
         (!lines.is_empty()).then(|| lines.join("\n"))
     }
 
+    /// Two or three sentences reading the table against its reference: which method was fastest
+    /// and by how much, which came closest to the reference and by how much, and what the
+    /// fastest gives up (or that it is also the closest). Rows without timing or gaps are left
+    /// out; `None` without a reference or a compared method.
+    pub fn reading(&self) -> Option<String> {
+        let reference = self.reference.as_ref()?;
+        let rows: Vec<&Row> = self
+            .rows
+            .iter()
+            .filter(|r| r.timed && &r.method != reference && r.gaps.is_some() && r.phases.end_to_end() > 0.0)
+            .collect();
+        let ref_row = self.rows.iter().find(|r| &r.method == reference)?;
+        let ref_s = ref_row.phases.end_to_end();
+        let fastest = rows.iter().min_by(|a, b| a.phases.end_to_end().total_cmp(&b.phases.end_to_end()))?;
+        let gap = |r: &Row| 100.0 * r.gaps.as_ref().map(|g| g.mean).unwrap_or(f64::NAN);
+        let closest = rows.iter().min_by(|a, b| gap(a).total_cmp(&gap(b)))?;
+        let pace = |r: &Row| {
+            let t = r.phases.end_to_end();
+            if ref_s <= 0.0 {
+                format!("{t:.1} s")
+            } else if t <= ref_s {
+                format!("{t:.1} s, {:.1}x faster than {reference}'s {ref_s:.1} s", ref_s / t)
+            } else {
+                format!("{t:.1} s, {:.1}x slower than {reference}'s {ref_s:.1} s", t / ref_s)
+            }
+        };
+        let mut out = vec![format!("Fastest: {} ({}).", fastest.method, pace(fastest))];
+        out.push(format!(
+            "Closest to {reference}: {} (mean gap {:.2} points over retain, forget and test accuracy and MIA).",
+            closest.method,
+            gap(closest)
+        ));
+        if fastest.method != closest.method {
+            out.push(format!(
+                "{} is {:.2} points further from {reference} than {} ({:.2} vs {:.2}), which took {}.",
+                fastest.method,
+                gap(fastest) - gap(closest),
+                closest.method,
+                gap(fastest),
+                gap(closest),
+                pace(closest)
+            ));
+        } else {
+            out.push(format!("{} is both the fastest and the closest here.", fastest.method));
+        }
+        if ref_s > 0.0 && rows.iter().all(|r| r.phases.end_to_end() > ref_s) {
+            out.push(format!("Every method took longer than {reference} itself in this setting."));
+        }
+        Some(out.join(" "))
+    }
+
     /// A terminal table: accuracies in %, MIA, end-to-end time, speed-up and mean gap.
     pub fn to_text(&self) -> String {
         let (head, rows) = self.display();
@@ -289,6 +344,10 @@ impl Table {
         }
         if let Some(f) = self.footer() {
             out.push_str(&f);
+            out.push('\n');
+        }
+        if let Some(r) = self.reading() {
+            out.push_str(&r);
             out.push('\n');
         }
         out
@@ -313,6 +372,9 @@ impl Table {
         h.push_str("</table>");
         if let Some(f) = self.footer() {
             h.push_str(&format!("<p>{}</p>", esc(&f)));
+        }
+        if let Some(r) = self.reading() {
+            h.push_str(&format!("<p>{}</p>", esc(&r)));
         }
         h
     }

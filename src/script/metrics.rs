@@ -48,10 +48,10 @@ pub mod metrics_api {
         let mut models = Vec::new();
         for (i, item) in items.into_iter().enumerate() {
             same_request(&item, &request.request, i)?;
-            let (name, model, phases, provenance) = item_with_provenance(item, i)?;
+            let (name, model, phases, provenance, timed) = item_details(item, i)?;
             let metrics = evaluate_metrics(&model.0.borrow().model, &ectx).map_err(rt)?;
             let phases = Phases { evaluation: metrics.eval_seconds, ..phases };
-            rows.push(Row { provenance, ..Row::new(name, phases, metrics) });
+            rows.push(Row { provenance, timed, ..Row::new(name, phases, metrics) });
             models.push(model);
         }
         let mut reference = None;
@@ -69,7 +69,7 @@ pub mod metrics_api {
                 let g = gaps(&row.metrics, &ref_metrics);
                 row.tug_of_war = Some(tug_of_war(&g));
                 row.gaps = Some(g);
-                if row.phases.end_to_end() > 0.0 && ref_seconds > 0.0 {
+                if row.timed && row.phases.end_to_end() > 0.0 && ref_seconds > 0.0 {
                     row.speedup = Some(run_time_efficiency(ref_seconds, row.phases.end_to_end()));
                 }
             }
@@ -272,6 +272,12 @@ pub mod metrics_api {
     pub fn summary_to_debug(s: &mut Summary) -> String {
         s.to_text()
     }
+    /// Two or three sentences reading the table against its reference (fastest, closest, what
+    /// the fastest gives up), or "" without a reference. print(table) shows them too.
+    #[rhai_fn(name = "reading", pure)]
+    pub fn table_reading(t: &mut Table) -> String {
+        t.reading().unwrap_or_default()
+    }
     #[rhai_fn(name = "to_string", pure)]
     pub fn table_to_string(t: &mut Table) -> String {
         t.to_text()
@@ -326,22 +332,23 @@ fn same_request(item: &Dynamic, request: &crate::data::request::ForgetRequest, i
 }
 
 pub(crate) fn evaluated_item(item: Dynamic, i: usize) -> RhaiResult<(String, ModelHandle, Phases)> {
-    item_with_provenance(item, i).map(|(n, m, p, _)| (n, m, p))
+    item_details(item, i).map(|(n, m, p, _, _)| (n, m, p))
 }
 
-/// [`evaluated_item`] with how the model was made, where the item says: an unlearn() result
-/// knows its options and training set; a map may give `options` (a map) and `retain_size`.
-pub(crate) fn item_with_provenance(item: Dynamic, i: usize) -> RhaiResult<(String, ModelHandle, Phases, Provenance)> {
+/// [`evaluated_item`] with how the model was made, where the item says (an unlearn() result
+/// knows its options and training set; a map may give `options` (a map) and `retain_size`), and
+/// whether its time is known (an unlearn() result, or a map with `seconds`).
+pub(crate) fn item_details(item: Dynamic, i: usize) -> RhaiResult<(String, ModelHandle, Phases, Provenance, bool)> {
     if let Some(u) = item.clone().try_cast::<UnlearnedHandle>() {
         let name = match &u.condensed {
             Some((c, _)) => format!("{}+{c}", u.result.method),
             None => u.result.method.clone(),
         };
         let prov = Provenance::new(&u.result.options, &u.result.retain.0, u.result.retain.1);
-        return Ok((name, u.model.clone(), phases_of(&u), prov));
+        return Ok((name, u.model.clone(), phases_of(&u), prov, true));
     }
     if let Some(m) = item.clone().try_cast::<ModelHandle>() {
-        return Ok(("original".to_string(), m, Phases::default(), Provenance::default()));
+        return Ok(("original".to_string(), m, Phases::default(), Provenance::default(), false));
     }
     if let Some(map) = item.clone().try_cast::<Map>() {
         let name = map
@@ -350,7 +357,8 @@ pub(crate) fn item_with_provenance(item: Dynamic, i: usize) -> RhaiResult<(Strin
             .ok_or_else(|| rt(format!("evaluate(): item {i} is a map without a string `name`")))?;
         let inner =
             map.get("model").cloned().ok_or_else(|| rt(format!("evaluate(): item {i} (`{name}`) has no `model`")))?;
-        let (_, model, mut phases, mut prov) = item_with_provenance(inner, i)?;
+        let (_, model, mut phases, mut prov, inner_timed) = item_details(inner, i)?;
+        let timed = inner_timed || map.contains_key("seconds");
         for (key, slot) in [("seconds", &mut phases.unlearning), ("condense_seconds", &mut phases.condense)] {
             if let Some(v) = map.get(key) {
                 *slot = v
@@ -372,7 +380,7 @@ pub(crate) fn item_with_provenance(item: Dynamic, i: usize) -> RhaiResult<(Strin
                 .map_err(|t| rt(format!("evaluate(): `retain_size` of item `{name}` is a {t}, expected an integer")))?;
             prov.retain_size = Some(n.max(0) as usize);
         }
-        return Ok((name, model, phases, prov));
+        return Ok((name, model, phases, prov, timed));
     }
     Err(rt(format!(
         "evaluate(): item {i} is a {}, expected an unlearning result, a model or #{{ name, model }}",

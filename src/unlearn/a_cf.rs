@@ -131,7 +131,7 @@ impl Method for ACf {
         "a_cf"
     }
     fn description(&self) -> &'static str {
-        "A-AMU on fine-tuning: (mean retain CE)² + 34·MMD² of soft-rank-probit forget vs unseen losses, Adam, 1 epoch (method.md §2.1)"
+        "A-AMU on fine-tuning: (mean retain CE)² + 34·MMD² of soft-rank-probit forget vs unseen losses, Adam, 1 epoch (method.md §2.1). For: uniform and class-wise requests (moves forget losses to unseen ones of the same classes)"
     }
     fn defaults(&self) -> serde_json::Value {
         defaults_json::<AmuOptions>()
@@ -148,7 +148,7 @@ impl Method for ASparse {
         "a_sparse"
     }
     fn description(&self) -> &'static str {
-        "A-AMU on L1-sparse fine-tuning: A-CF's loss + 1e-4·‖θ‖₁ over all parameters (method.md §2.4)"
+        "A-AMU on L1-sparse fine-tuning: A-CF's loss + 1e-4·‖θ‖₁ over all parameters (method.md §2.4). For: uniform and class-wise requests"
     }
     fn defaults(&self) -> serde_json::Value {
         defaults_json::<ASparseOptions>()

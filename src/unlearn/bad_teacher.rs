@@ -37,7 +37,7 @@ impl Method for BadTeacher {
         "bad_teacher"
     }
     fn description(&self) -> &'static str {
-        "distil from a random teacher on the forget set and the original on the retain set (method.md §3)"
+        "distil from a random teacher on the forget set and the original on the retain set (method.md §3). For: class-wise requests (it pulls the forget set to chance)"
     }
     fn defaults(&self) -> serde_json::Value {
         defaults_json::<BadTeacherOptions>()

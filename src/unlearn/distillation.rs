@@ -37,7 +37,7 @@ impl Method for Distillation {
         "distillation"
     }
     fn description(&self) -> &'static str {
-        "distil the original model into a copy of itself on the retain set: CE + 0.001·KL_T (method.md §3)"
+        "distil the original model into a copy of itself on the retain set: CE + 0.001·KL_T (method.md §3). For: uniform requests (it keeps what generalises; it does not remove a class)"
     }
     fn defaults(&self) -> serde_json::Value {
         defaults_json::<DistillOptions>()

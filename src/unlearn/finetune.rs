@@ -36,7 +36,7 @@ impl Method for Finetune {
         "finetune"
     }
     fn description(&self) -> &'static str {
-        "fine-tune the original model on the retain set (\"CF\", method.md §3)"
+        "fine-tune the original model on the retain set (\"CF\", method.md §3). For: uniform requests (forgetting by drift; a class stays)"
     }
     fn defaults(&self) -> serde_json::Value {
         defaults_json::<FinetuneOptions>()

@@ -42,7 +42,7 @@ impl Method for L1Sparse {
         "l1_sparse"
     }
     fn description(&self) -> &'static str {
-        "fine-tune on the retain set with a decaying L1 penalty on all parameters (method.md §3)"
+        "fine-tune on the retain set with a decaying L1 penalty on all parameters (method.md §3). For: uniform requests"
     }
     fn defaults(&self) -> serde_json::Value {
         defaults_json::<L1Options>()

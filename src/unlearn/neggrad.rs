@@ -33,7 +33,7 @@ impl Method for NegGradPlus {
         "neggrad_plus"
     }
     fn description(&self) -> &'static str {
-        "NegGrad+: retain cross-entropy minus a weighted forget cross-entropy"
+        "NegGrad+: retain cross-entropy minus a weighted forget cross-entropy. For: class-wise requests given enough epochs (its forget term is small)"
     }
     fn defaults(&self) -> serde_json::Value {
         defaults_json::<NegGradOptions>()

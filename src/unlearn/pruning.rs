@@ -93,7 +93,7 @@ impl Method for Pruning {
         "pruning"
     }
     fn description(&self) -> &'static str {
-        "iterative global magnitude pruning of the convolutions to 95 % sparsity with fine-tuning in between (method.md §3)"
+        "iterative global magnitude pruning of the convolutions to 95 % sparsity with fine-tuning in between (method.md §3). For: uniform requests (it weakens a class, rarely removes it)"
     }
     fn defaults(&self) -> serde_json::Value {
         defaults_json::<PruningOptions>()

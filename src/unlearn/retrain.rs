@@ -37,7 +37,7 @@ impl Method for Retrain {
         "retrain"
     }
     fn description(&self) -> &'static str {
-        "retrain from a new random initialisation on the retain set (method.md §3; the exact reference)"
+        "retrain from a new random initialisation on the retain set (method.md §3; the exact reference). For: any request, at full training cost"
     }
     fn defaults(&self) -> serde_json::Value {
         defaults_json::<RetrainOptions>()

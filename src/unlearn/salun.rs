@@ -34,7 +34,7 @@ impl Method for SalUn {
         "salun"
     }
     fn description(&self) -> &'static str {
-        "SalUn: saliency-masked fine-tuning with random labels on the forget set and true labels on the retain set"
+        "SalUn: saliency-masked fine-tuning with random labels on the forget set and true labels on the retain set. For: class-wise requests"
     }
     fn defaults(&self) -> serde_json::Value {
         defaults_json::<SalUnOptions>()

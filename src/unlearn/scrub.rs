@@ -96,7 +96,7 @@ impl Method for Scrub {
         "scrub"
     }
     fn description(&self) -> &'static str {
-        "SCRUB: forget passes away from the original (−KL), retain passes towards it (CE + KL) (method.md §3)"
+        "SCRUB: forget passes away from the original (−KL), retain passes towards it (CE + KL) (method.md §3). For: uniform and class-wise requests; removing a class takes its forget passes (max_steps)"
     }
     fn defaults(&self) -> serde_json::Value {
         defaults_json::<ScrubOptions>()
@@ -164,7 +164,7 @@ impl Method for AScrub {
         "a_scrub"
     }
     fn description(&self) -> &'static str {
-        "A-AMU on SCRUB: a forget pass (−KL), then γ·CE² + β·KL + 34·MMD² on retain batches, Adam, 1 epoch (method.md §2.4)"
+        "A-AMU on SCRUB: a forget pass (−KL), then γ·CE² + β·KL + 34·MMD² on retain batches, Adam, 1 epoch (method.md §2.4). For: uniform requests"
     }
     fn defaults(&self) -> serde_json::Value {
         defaults_json::<AScrubOptions>()

@@ -147,7 +147,7 @@ impl Method for Ssd {
         "ssd"
     }
     fn description(&self) -> &'static str {
-        "Selective Synaptic Dampening: shrink parameters far more important to the forget set than to the data (method.md §3)"
+        "Selective Synaptic Dampening: shrink parameters far more important to the forget set than to the data (method.md §3). For: class-wise requests (no training; on a uniform one it lowers every accuracy)"
     }
     fn defaults(&self) -> serde_json::Value {
         defaults_json::<SsdOptions>()
@@ -164,7 +164,7 @@ impl Method for SsdLf {
         "ssd_lf"
     }
     fn description(&self) -> &'static str {
-        "label-free SSD: importances from |gradient| of the squared logit norm (method.md §3)"
+        "label-free SSD: importances from |gradient| of the squared logit norm (method.md §3). For: class-wise requests"
     }
     fn defaults(&self) -> serde_json::Value {
         defaults_json::<SsdOptions>()
