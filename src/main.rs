@@ -134,11 +134,19 @@ enum Command {
     },
     /// Compile a script without running it.
     Check { script: PathBuf },
-    /// List every script function with its signature and a one-line description.
+    /// List what scripts can call, grouped by domain: every function with its script-level
+    /// signature and what it does, the stdlib's `ex::` functions, every unlearning method with
+    /// its options and defaults, the hyper-parameter profiles and the condensers.
     Functions {
-        /// Print rhai's full JSON metadata instead.
+        /// Only what mentions WORD (in its name, signature, group or description), e.g. `train`.
+        word: Option<String>,
+        /// The same catalogue as JSON.
         #[arg(long)]
         json: bool,
+        /// Write rhai definition files (.d.rhai) into DIR for the rhai language server and editor
+        /// extensions (completion and checks while writing scripts).
+        #[arg(long, value_name = "DIR")]
+        definitions: Option<PathBuf>,
     },
 }
 
@@ -537,28 +545,19 @@ fn main() -> ExitCode {
             unlearn::outln!("{}: ok", script.display());
             Ok(())
         })(),
-        Command::Functions { json } => (|| -> Result<(), String> {
-            let engine = script::offline_engine(None);
+        Command::Functions { word, json, definitions } => (|| -> Result<(), String> {
+            if let Some(dir) = definitions {
+                let engine = script::offline_engine(None);
+                let files = script::functions::write_definitions(&engine, &dir)
+                    .map_err(|e| format!("error: cannot write definitions to {}: {e}", dir.display()))?;
+                unlearn::outln!("wrote {} definition files to {}", files.len(), dir.display());
+                return Ok(());
+            }
             if json {
-                unlearn::outln!("{}", engine.gen_fn_metadata_to_json(false).map_err(|e| e.to_string())?);
+                let v = script::functions::catalogue_json(word.as_deref());
+                unlearn::outln!("{}", serde_json::to_string_pretty(&v).map_err(|e| e.to_string())?);
             } else {
-                unlearn::out!("{}", script::function_list(&engine)?);
-                unlearn::outln!("\nUnlearning methods, for unlearn(model, NAME, #{{ request, retain, unseen, ... }}):");
-                for m in unlearn::unlearn::method_infos() {
-                    unlearn::outln!("{:<14}{}\n    options: {}", m.name, m.description, m.defaults);
-                    for (p, v) in &m.profiles {
-                        unlearn::outln!("    profile {p}: {v}");
-                    }
-                }
-                unlearn::outln!(
-                    "\nHyper-parameter profiles (option `profile`, default {}; a reduced retain set takes the -cond variant unless `cond: false`): {:?}",
-                    unlearn::unlearn::profiles::DEFAULT,
-                    unlearn::unlearn::profiles::profiles().iter().map(|p| p.name.clone()).collect::<Vec<_>>()
-                );
-                unlearn::outln!(
-                    "\nCondensation methods, for condense(train, request, #{{ method: NAME, ... }}): {:?}",
-                    unlearn::condense::CONDENSERS
-                );
+                unlearn::out!("{}", script::functions::listing(word.as_deref()));
             }
             Ok(())
         })(),

@@ -164,6 +164,47 @@ fn cli_functions_lists_the_script_api_and_version_reports_libtorch() {
     for m in unlearn::unlearn::registry() {
         assert!(text.contains(&format!("\n{:<14}", m.name())), "`unlearn functions` lacks method {}", m.name());
     }
+    // grouped by domain, script-level types only, the overloads the README uses, the stdlib
+    for want in [
+        "== data ==",
+        "== unlearning ==",
+        "== evaluation and tables ==",
+        "mia(item: any, members: Dataset, nonmembers: Dataset) -> any",
+        "plot_blend(reduced: ReducedRetainSet, train: Dataset) -> Figure",
+        "shadow_models(model: Model, request: Request, heldout: Dataset, options: map) -> ShadowBank",
+        "subset(d: Dataset, range: range) -> Dataset",
+        "== stdlib experiments (import \"experiments\" as ex;) ==",
+        "ex::single_round(cfg)",
+        "ex::run_methods(model, names, inputs, options)",
+        "options: {\"batch_size\":64",
+    ] {
+        assert!(text.contains(want), "`unlearn functions` lacks {want}");
+    }
+    assert!(!text.contains("Rc<") && !text.contains("std::") && !text.contains("RhaiResult"), "Rust types shown");
+    // a filter word keeps what mentions it
+    let out = Command::new(bin()).args(["functions", "shadow"]).output().unwrap();
+    let filtered = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && filtered.contains("shadow_models(") && !filtered.contains("builtin("),
+        "{filtered}"
+    );
+    let out = Command::new(bin()).args(["functions", "zzzz-nothing"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no script function, method or profile matches"));
+    // --json: the same catalogue, machine-readable
+    let out = Command::new(bin()).args(["functions", "--json", "train"]).output().unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = json["functions"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&"train") && json["functions"][0]["domain"].is_string(), "{json}");
+    assert!(json["methods"].as_array().unwrap().iter().any(|m| m["name"] == "retrain"), "{json}");
+    // --definitions: rhai definition files for editors, in script names
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(bin()).args(["functions", "--definitions"]).arg(dir.path()).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let defs = std::fs::read_to_string(dir.path().join("__static__.d.rhai")).unwrap();
+    assert!(defs.contains("fn train(model: Model, data: Dataset, options: map) -> Model;"), "{defs}");
+    assert!(!defs.contains("RhaiResult") && !defs.contains("ModelHandle"));
+    let stdlib = std::fs::read_to_string(dir.path().join("experiments.d.rhai")).unwrap();
+    assert!(stdlib.starts_with("module experiments;") && stdlib.contains("fn single_round(cfg: ?) -> ?;"), "{stdlib}");
     let out = Command::new(bin()).arg("--version").output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("libtorch 2.11.0") && text.contains("CUDA available:"), "{text}");

@@ -3,6 +3,7 @@
 //! line and column.
 pub mod condense;
 pub mod data;
+pub mod functions;
 pub mod metrics;
 pub mod models;
 pub mod options;
@@ -402,71 +403,6 @@ pub fn render_eval_error(err: &EvalAltResult, name: &str, source: &str) -> Strin
         }
     }
     out
-}
-
-/// A Rust type name as script users know it.
-fn script_type(t: &str) -> String {
-    let t = t.trim().trim_start_matches("&mut ").trim_start_matches('&');
-    let t = t.strip_prefix("RhaiResult<").and_then(|r| r.strip_suffix('>')).unwrap_or(t);
-    match t {
-        "str" | "String" | "ImmutableString" => "string".into(),
-        "i64" | "INT" => "int".into(),
-        "f64" | "FLOAT" => "float".into(),
-        "bool" => "bool".into(),
-        "Array" => "array".into(),
-        "Map" => "map".into(),
-        "Dynamic" => "any".into(),
-        "ModelHandle" => "Model".into(),
-        other => other.to_string(),
-    }
-}
-
-/// One entry per script function: its signature in script terms and the first paragraph of its
-/// doc comment. Property getters are shown as `Type.name`.
-pub fn function_list(engine: &Engine) -> Result<String, String> {
-    let json = engine.gen_fn_metadata_to_json(false).map_err(|e| e.to_string())?;
-    let v: serde_json::Value = serde_json::from_str(&json).map_err(|e| e.to_string())?;
-    let mut rows: Vec<(String, String)> = Vec::new();
-    for f in v["functions"].as_array().into_iter().flatten() {
-        let name = f["name"].as_str().unwrap_or("");
-        let docs = f["docComments"].as_array();
-        if docs.is_none() {
-            continue; // to_string/to_debug and other undocumented plumbing
-        }
-        let params: Vec<(String, String)> = f["params"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|p| (p["name"].as_str().unwrap_or("_").to_string(), script_type(p["type"].as_str().unwrap_or("?"))))
-            .collect();
-        let ret = script_type(f["returnType"].as_str().unwrap_or("()"));
-        let sig = if let Some(prop) = name.strip_prefix("get$") {
-            let owner = params.first().map(|p| p.1.clone()).unwrap_or_default();
-            format!("{owner}.{prop} -> {ret}")
-        } else {
-            let args = params.iter().map(|(n, t)| format!("{n}: {t}")).collect::<Vec<_>>().join(", ");
-            format!("{name}({args}) -> {ret}")
-        };
-        let doc = docs
-            .and_then(|d| d.first())
-            .and_then(|d| d.as_str())
-            .map(|d| {
-                d.lines()
-                    .map(|l| l.trim_start_matches("///").trim())
-                    .take_while(|l| !l.is_empty())
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            })
-            .unwrap_or_default();
-        rows.push((sig, doc));
-    }
-    rows.sort();
-    rows.dedup();
-    let mut out = String::new();
-    for (sig, doc) in rows {
-        out.push_str(&format!("{sig}\n    {doc}\n"));
-    }
-    Ok(out)
 }
 
 #[cfg(test)]
