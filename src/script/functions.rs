@@ -18,8 +18,11 @@ pub struct Entry {
     pub doc: String,
 }
 
+/// A domain's registration of its script functions.
+type Register = fn(&mut Engine);
+
 /// The domains, in the order they are listed, each with the function that registers it.
-fn domains() -> Vec<(&'static str, fn(&mut Engine))> {
+fn domains() -> Vec<(&'static str, Register)> {
     vec![
         ("run, options and results", super::run::register),
         ("data", super::data::register),
