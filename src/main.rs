@@ -331,6 +331,8 @@ fn run_script(script: &Path, args: &RunArgs, sweep: unlearn::sweep::Exec) -> Res
     // syntax errors before anything is created; `unlearn sweep` on a script without a sweep
     // would otherwise run it whole before finding out
     let ast = script::check(&engine, &name, &source)?;
+    // unknown functions, missing modules and unknown option keys: in a second, not minutes in
+    script::lint::lint(&engine, &name, &source, script_dir(script))?;
     if !ctx.sweep.point_args.is_empty() && script::calls_function(&ast, "sweep") == Some(false) {
         return Err(no_sweep(script, ctx.sweep.action.flag()));
     }
@@ -533,7 +535,9 @@ fn main() -> ExitCode {
         Command::Check { script } => (|| -> Result<(), String> {
             let source = script::read_script(&script)?;
             let engine = script::offline_engine(script_dir(&script));
-            script::check(&engine, &script.display().to_string(), &source)?;
+            let name = script.display().to_string();
+            script::check(&engine, &name, &source)?;
+            script::lint::lint(&engine, &name, &source, script_dir(&script))?;
             unlearn::outln!("{}: ok", script.display());
             Ok(())
         })(),

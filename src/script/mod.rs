@@ -3,6 +3,7 @@
 //! line and column.
 pub mod condense;
 pub mod data;
+pub mod lint;
 pub mod metrics;
 pub mod models;
 pub mod options;
