@@ -65,7 +65,9 @@ pub fn defaults_json<T: Serialize + Default>() -> serde_json::Value {
     serde_json::to_value(T::default()).unwrap_or(serde_json::Value::Null)
 }
 
-fn unknown(func: &str, key: &str, known: &[String]) -> Error {
+/// The error for the unknown option `key` of `func`, with the closest of `known` (also what
+/// `unlearn check` reports for a literal option map).
+pub fn unknown(func: &str, key: &str, known: &[String]) -> Error {
     let best = known
         .iter()
         .map(|k| (strsim::jaro_winkler(key, k), k))

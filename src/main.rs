@@ -132,7 +132,8 @@ enum Command {
         #[arg(long, default_value = "results/bench")]
         out: PathBuf,
     },
-    /// Compile a script without running it.
+    /// Compile a script and check it without running it: syntax, unknown functions (with the
+    /// closest name), imports of missing modules, unknown keys in option maps written in a call.
     Check { script: PathBuf },
     /// List what scripts can call, grouped by domain: every function with its script-level
     /// signature and what it does, the stdlib's `ex::` functions, every unlearning method with
@@ -339,6 +340,8 @@ fn run_script(script: &Path, args: &RunArgs, sweep: unlearn::sweep::Exec) -> Res
     // syntax errors before anything is created; `unlearn sweep` on a script without a sweep
     // would otherwise run it whole before finding out
     let ast = script::check(&engine, &name, &source)?;
+    // unknown functions, missing modules and unknown option keys: in a second, not minutes in
+    script::lint::lint(&engine, &name, &source, script_dir(script))?;
     if !ctx.sweep.point_args.is_empty() && script::calls_function(&ast, "sweep") == Some(false) {
         return Err(no_sweep(script, ctx.sweep.action.flag()));
     }
@@ -541,7 +544,9 @@ fn main() -> ExitCode {
         Command::Check { script } => (|| -> Result<(), String> {
             let source = script::read_script(&script)?;
             let engine = script::offline_engine(script_dir(&script));
-            script::check(&engine, &script.display().to_string(), &source)?;
+            let name = script.display().to_string();
+            script::check(&engine, &name, &source)?;
+            script::lint::lint(&engine, &name, &source, script_dir(&script))?;
             unlearn::outln!("{}: ok", script.display());
             Ok(())
         })(),

@@ -512,3 +512,187 @@ fn the_experiments_read_cinic10_and_image_folders_and_cap_classes() {
     );
     run_source(&src, dir.path(), &[]).unwrap();
 }
+
+/// `unlearn check SCRIPT` on `src` written to `dir/name`: (exit code, stdout + stderr, path).
+fn check_cli(dir: &Path, name: &str, src: &str) -> (Option<i32>, String, PathBuf) {
+    let script = dir.join(name);
+    std::fs::write(&script, src).unwrap();
+    let o = Command::new(bin()).args(["check", script.to_str().unwrap()]).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    (o.status.code(), text, script)
+}
+
+/// `unlearn check` finds a call to an unknown function without running anything: at the top
+/// level, in a function, in a closure and in nested blocks, with the closest known name.
+#[test]
+fn check_finds_unknown_functions() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, err, script) = check_cli(
+        dir.path(),
+        "t.rhai",
+        "let data = builtin(\"mnist\");\nlet m = convnet3(data);\ntrian(m, data.train);\n",
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("unknown function `trian` — did you mean `train`?"), "{err}");
+    assert!(err.contains(&format!("--> {}:3:1", script.display())), "{err}");
+    assert!(err.contains("3 | trian(m, data.train);"), "{err}");
+    let src = "fn step(m, d) {\n    if true {\n        for i in 0..2 { trian(m, d); }\n    }\n}\nlet f = |x| {\n    evalute(x)\n};\nlet xs = [1];\nxs.lenght();\n";
+    let (code, err, script) = check_cli(dir.path(), "t.rhai", src);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains(&format!("--> {}:3:25", script.display())) && err.contains("`trian`"), "{err}");
+    assert!(err.contains(&format!("--> {}:7:5", script.display())), "{err}");
+    assert!(err.contains("unknown function `evalute` — did you mean `evaluate`?"), "{err}");
+    assert!(err.contains("unknown method `.lenght()`: no function `lenght` — did you mean `len`?"), "{err}");
+    // a registered function with another number of arguments
+    let (code, err, _) = check_cli(
+        dir.path(),
+        "t.rhai",
+        "let d = builtin(\"mnist\");\nlet m = convnet3(d);\ntrain(m, d.train, #{}, 4);\n",
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("`train` takes 2 or 3 arguments, here 4"), "{err}");
+    // a closure in a variable is called with .call()
+    let (code, err, _) = check_cli(dir.path(), "t.rhai", "let g = |x| x + 1;\nprint(g(1));\n");
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("unknown function `g`") && err.contains("g.call(...)"), "{err}");
+}
+
+/// An import of a missing module is found with the run's resolution rules (the stdlib, then
+/// files next to the script), with the closest module name; so is a call of a function the
+/// module does not define.
+#[test]
+fn check_finds_missing_modules_and_module_functions() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, err, script) = check_cli(dir.path(), "t.rhai", "// experiments\nimport \"experimentz\" as ex;\n");
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("module `experimentz` not found") && err.contains("did you mean `experiments`?"), "{err}");
+    assert!(err.contains(&format!("--> {}:2:8", script.display())), "{err}");
+    std::fs::write(dir.path().join("helpers.rhai"), "fn double(x) { x * 2 }\nprivate fn hidden() { 1 }\n").unwrap();
+    let (code, err, _) = check_cli(dir.path(), "t.rhai", "import \"helpres\" as h;\n");
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("did you mean `helpers`?"), "{err}");
+    let src = "import \"helpers\" as h;\nimport \"experiments\" as ex;\nprint(h::double(2));\nh::hidden();\nex::single_rond(#{});\n";
+    let (code, err, script) = check_cli(dir.path(), "t.rhai", src);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(!err.contains(":3:"), "{err}");
+    assert!(err.contains("unknown function `h::hidden`"), "{err}");
+    assert!(err.contains("module `experiments` defines no `single_rond` — did you mean `single_round`?"), "{err}");
+    assert!(err.contains(&format!("--> {}:5:5", script.display())), "{err}");
+    // a typo in a module next to the script is found too, at its own file and line
+    std::fs::write(dir.path().join("helpers.rhai"), "fn double(x) {\n    x * tow()\n}\n").unwrap();
+    let (code, err, _) = check_cli(dir.path(), "t.rhai", "import \"helpers\" as h;\nprint(h::double(2));\n");
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("unknown function `tow`") && err.contains("helpers.rhai:2:9"), "{err}");
+}
+
+/// Unknown keys in an option map written in the call are found with the runtime's message and
+/// key list; a map built elsewhere or extended with `+` is left to the run.
+#[test]
+fn check_finds_unknown_option_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = "let data = builtin(\"mnist\");\nlet m = convnet3(data, #{ width: 8 });\ntrain(m, data.train, #{ epoch: 8 });\nlet r = forget_uniform(data.train, 0.1);\nlet u = unlearn(m, \"a_cf\", #{ request: r, lamda: 3 });\n";
+    let (code, err, script) = check_cli(dir.path(), "t.rhai", src);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("unknown option `epoch` for train() — did you mean `epochs`?"), "{err}");
+    assert!(err.contains(&format!("--> {}:3:25", script.display())), "{err}");
+    assert!(err.contains("unknown option `lamda` for a_cf() — did you mean `lambda`?"), "{err}");
+    assert!(err.contains(&format!("--> {}:5:43", script.display())), "{err}");
+    // the other functions with option maps, also called as methods
+    let src = r#"let d = builtin("mnist", #{ chanels: 1 });
+let m = model("convnet3", d, #{ widht: 8 });
+let r = forget_rounds(d.train, #{ round: 2 });
+let c = condense(d.train, r[0], #{ ipcs: 3 });
+let p = d.test.reference_split(#{ fractoin: 0.5 });
+evaluate([m], r[0], p.evaluation, #{ refrence: m });
+shadow_models(m, r[0], p.evaluation, #{ shadow: 2, unseen: p.unseen });
+mia(m, d.train, d.test, #{ mia_swp: false });
+unlearn_rounds(m, #{ request: r });
+unlearn(m, "a_cff", #{ request: r[0] });
+"#;
+    let (code, err, _) = check_cli(dir.path(), "t.rhai", src);
+    assert_eq!(code, Some(1), "{err}");
+    for (key, func) in [
+        ("chanels", "builtin"),
+        ("widht", "model"),
+        ("round", "forget_rounds"),
+        ("ipcs", "condense"),
+        ("fractoin", "reference_split"),
+        ("refrence", "evaluate"),
+        ("shadow", "shadow_models"),
+        ("mia_swp", "mia"),
+        ("request", "unlearn_rounds"),
+    ] {
+        assert!(err.contains(&format!("unknown option `{key}` for {func}()")), "{key}: {err}");
+    }
+    assert!(!err.contains("`unseen`"), "{err}");
+    assert!(err.contains("unknown unlearning method `a_cff` — did you mean `a_cf`?"), "{err}");
+    // maps that are not written in the call are for the run to check
+    let src = "let data = builtin(\"mnist\");\nlet m = convnet3(data);\nlet o = #{ epoch: 8 };\nlet name = \"a_cf\";\nif false {\n  train(m, data.train, o);\n  train(m, data.train, o + #{ epochz: 1 });\n  unlearn(m, name, #{ lamda: 3 });\n}\n";
+    let (code, err, _) = check_cli(dir.path(), "t.rhai", src);
+    assert_eq!(code, Some(0), "{err}");
+}
+
+/// Scripts that use their own functions, the stdlib, closures, method calls and rhai's string
+/// and array functions pass.
+#[test]
+fn check_passes_correct_scripts() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = r#"import "experiments" as ex;
+fn twice(x) { x * 2 }
+fn tripled() { this * 3 }
+let data = ex::dataset("builtin", 100);
+let xs = [3, 1, 2];
+xs.push(4);
+let ys = xs.map(|x| twice(x)).filter(|x| x > 2);
+let total = ys.reduce(|a, b| a + b, 0);
+let parts = "a,b,c".split(",");
+let n = "12".parse_int() + "abc".index_of("b") + "hello".sub_string(1, 2).len() + parts.len();
+let f = |x| x + total;
+print(f.call(1));
+let obj = #{ g: |x| x * 2 };
+print(obj.g(3) + 5.tripled());
+print(type_of(xs) + `${xs.len()}` + xs.contains(3).to_string() + #{ a: 1 }.keys().len());
+if is_def_var("total") { debug(total); }
+let z = max(1, 2) + min(3, 4) + 2.5.round().to_int() + 2.5.floor().to_int() + 1.2.ceiling().to_int() + 3.to_float().to_int();
+let c = Fn("twice");
+print(c.call(2) + c.curry(3).call());
+print(3 in xs);
+let m = convnet3(data, #{ width: 8 });
+train(m, data.train, #{ epochs: 1, progress: false, keep_best: data.test });
+"#;
+    let (code, out, script) = check_cli(dir.path(), "good.rhai", src);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains(&format!("{}: ok", script.display())), "{out}");
+}
+
+/// Every problem is reported, not only the first.
+#[test]
+fn check_reports_every_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = "import \"experimentz\" as ex;\nlet d = builtin(\"mnist\");\nlet m = convnet3(d, #{ widht: 8 });\nfn step() { prnt(1); }\ntrian(m, d.train);\n";
+    let (code, err, script) = check_cli(dir.path(), "t.rhai", src);
+    assert_eq!(code, Some(1), "{err}");
+    for at in ["1:8", "3:24", "4:13", "5:1"] {
+        assert!(err.contains(&format!("--> {}:{at}", script.display())), "{at}: {err}");
+    }
+    assert!(err.contains("4 problems found"), "{err}");
+}
+
+/// `unlearn run` checks the script the same way before it starts: a typo after some work
+/// stops it at once, before that work and before the output folder is made.
+#[test]
+fn run_stops_on_a_typo_before_any_work() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("t.rhai");
+    std::fs::write(&script, "save_result(#{ a: 1 });\nlet d = builtin(\"mnist\");\ntrian(convnet3(d), d.train);\n")
+        .unwrap();
+    let out = dir.path().join("out");
+    let o = Command::new(bin())
+        .args(["run", script.to_str().unwrap(), "--device", "cpu", "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("unknown function `trian` — did you mean `train`?") && err.contains("t.rhai:3:1"), "{err}");
+    assert!(!out.exists(), "the output folder was made");
+}

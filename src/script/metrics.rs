@@ -13,6 +13,15 @@ use rhai::plugin::*;
 use rhai::{Array, Dynamic, Engine, Map};
 use std::rc::Rc;
 
+/// The options of `evaluate()`.
+pub const EVALUATE_KEYS: [&str; 4] = ["reference", "seed", "mia_swap", "lira"];
+/// The options of `mia()`.
+pub const MIA_KEYS: [&str; 2] = ["seed", "mia_swap"];
+/// The option `shadow_models()` takes besides [`LiraConfig`]'s (the unseen reference).
+pub const SHADOW_UNSEEN: &str = "unseen";
+/// The options of `summarize()`.
+pub const SUMMARIZE_KEYS: [&str; 1] = ["spread"];
+
 #[export_module]
 pub mod metrics_api {
     use super::*;
@@ -35,7 +44,7 @@ pub mod metrics_api {
     ) -> RhaiResult<Table> {
         crate::script::experiment_work(&context, "evaluate()")?;
         let c = ctx(&context)?;
-        check_keys("evaluate", &options, &["reference", "seed", "mia_swap", "lira"])?;
+        check_keys("evaluate", &options, &EVALUATE_KEYS)?;
         let mia = mia_options("evaluate", c.seed(), &options)?;
         let lira = match options.get("lira") {
             Some(v) => Some(v.clone().try_cast::<Rc<ShadowBank>>().ok_or_else(|| {
@@ -100,7 +109,7 @@ pub mod metrics_api {
         let c = ctx(&context)?;
         let mut options = options;
         let unseen =
-            match options.remove("unseen") {
+            match options.remove(SHADOW_UNSEEN) {
                 Some(v) => Some(v.clone().try_cast::<Dataset>().ok_or_else(|| {
                     rt(format!("shadow_models(): `unseen` is a {}, expected a Dataset", v.type_name()))
                 })?),
@@ -155,7 +164,7 @@ pub mod metrics_api {
     ) -> RhaiResult<Dynamic> {
         crate::script::experiment_work(&context, "mia()")?;
         let c = ctx(&context)?;
-        check_keys("mia", &options, &["seed", "mia_swap"])?;
+        check_keys("mia", &options, &MIA_KEYS)?;
         let o = mia_options("mia", c.seed(), &options)?;
         let (_, model, _) = evaluated_item(item, 0)?;
         let held = crate::metrics::heldout_of_classes(&nonmembers, members.labels_host(), members.num_classes())
@@ -241,7 +250,7 @@ pub mod metrics_api {
     /// ± the half-width of the 95 % confidence interval of the mean; the CSV has both).
     #[rhai_fn(name = "summarize", return_raw)]
     pub fn summarize_rows_with(rows: Array, by: Array, options: Map) -> RhaiResult<Summary> {
-        crate::script::options::check_keys("summarize", &options, &["spread"])?;
+        crate::script::options::check_keys("summarize", &options, &SUMMARIZE_KEYS)?;
         let spread = match options.get("spread") {
             Some(v) => {
                 let s = v

@@ -4,6 +4,7 @@
 pub mod condense;
 pub mod data;
 pub mod functions;
+pub mod lint;
 pub mod metrics;
 pub mod models;
 pub mod options;

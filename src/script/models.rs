@@ -91,6 +91,12 @@ fn history_to_dynamic(history: &[TrainReport]) -> RhaiResult<Dynamic> {
     rhai::serde::to_dynamic(history)
 }
 
+/// The options of `time_steps()`.
+pub const TIME_STEPS_KEYS: [&str; 2] = ["batch_size", "steps"];
+
+/// The option `train()` takes besides [`TrainConfig`]'s (the Dataset to keep the best epoch on).
+pub const KEEP_BEST: &str = "keep_best";
+
 #[export_module]
 pub mod model_api {
     use super::*;
@@ -162,7 +168,7 @@ pub mod model_api {
         crate::script::experiment_work(&context, "train()")?;
         let c = ctx(&context)?;
         let mut options = options;
-        let select = match options.remove("keep_best") {
+        let select = match options.remove(KEEP_BEST) {
             None => None,
             Some(v) => match v.clone().try_cast::<Dataset>() {
                 Some(d) => Some(d),
@@ -198,7 +204,7 @@ pub mod model_api {
     /// Options: batch_size (64), steps (10). What cost estimates extrapolate from.
     #[rhai_fn(return_raw)]
     pub fn time_steps(model: ModelHandle, data: Dataset, options: Map) -> RhaiResult<Dynamic> {
-        check_keys("time_steps", &options, &["batch_size", "steps"])?;
+        check_keys("time_steps", &options, &TIME_STEPS_KEYS)?;
         let batch = int_or("time_steps", &options, "batch_size", 64)?.max(1) as usize;
         let steps = int_or("time_steps", &options, "steps", 10)?.max(1) as usize;
         let t = train::time_steps(&model.0.borrow().model, &data, batch, steps).map_err(rt)?;

@@ -12,6 +12,9 @@ use crate::train::eval::per_item_loss;
 use rhai::plugin::*;
 use rhai::{Array, Dynamic, Engine, Map};
 
+/// The options of `plot_blend()`.
+pub const PLOT_BLEND_KEYS: [&str; 3] = ["clusters", "members", "seed"];
+
 #[export_module]
 pub mod plots_api {
     use super::*;
@@ -50,7 +53,7 @@ pub mod plots_api {
         options: Map,
     ) -> RhaiResult<Figure> {
         let c = ctx(&context)?;
-        check_keys("plot_blend", &options, &["clusters", "members", "seed"])?;
+        check_keys("plot_blend", &options, &PLOT_BLEND_KEYS)?;
         let int = |k: &str, d: i64| int_or("plot_blend", &options, k, d);
         let (clusters, members, seed) = (int("clusters", 8)?, int("members", 8)?, int("seed", c.seed() as i64)?);
         if clusters < 1 || members < 0 {

@@ -12,7 +12,8 @@ use rhai::{Array, Dynamic, Engine, FnPtr, Map};
 use serde_json::Value;
 use std::rc::Rc;
 
-const KEYS: [&str; 6] = ["name", "grid", "points", "out", "group_by", "config"];
+/// The keys of a sweep definition (`sweep(#{ ... }, ...)`, `sweep_plan(#{ ... })`).
+pub const KEYS: [&str; 6] = ["name", "grid", "points", "out", "group_by", "config"];
 
 fn json(v: &Dynamic, what: &str) -> RhaiResult<Value> {
     serde_json::to_value(v).map_err(|e| rt(format!("sweep(): {what} cannot be recorded ({e})")))

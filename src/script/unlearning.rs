@@ -22,7 +22,14 @@ pub struct UnlearnedHandle {
 }
 
 /// The inputs an `unlearn()` map may carry besides the method's own options.
-const INPUT_KEYS: [&str; 4] = ["request", "retain", "unseen", "progress"];
+pub const INPUT_KEYS: [&str; 4] = ["request", "retain", "unseen", "progress"];
+
+/// The options of `unlearn_rounds()`.
+pub const ROUNDS_KEYS: [&str; 8] =
+    ["requests", "methods", "condense", "unseen", "out", "progress", "seed", "same_feature_net"];
+
+/// The keys of `method_work()`'s `sizes` map.
+pub const WORK_SIZES_KEYS: [&str; 3] = ["retain", "forget", "reduced"];
 
 fn dataset_of(v: &Dynamic, key: &str) -> RhaiResult<Dataset> {
     if let Some(d) = v.read_lock::<Dataset>() {
@@ -111,11 +118,7 @@ pub mod unlearn_api {
         crate::script::experiment_work(&context, "unlearn_rounds()")?;
         use crate::unlearn::multiround::{run_multiround, MultiRoundPlan};
         let c = ctx(&context)?;
-        check_keys(
-            "unlearn_rounds",
-            &options,
-            &["requests", "methods", "condense", "unseen", "out", "progress", "seed", "same_feature_net"],
-        )?;
+        check_keys("unlearn_rounds", &options, &ROUNDS_KEYS)?;
         let requests: Vec<Request> = options
             .get("requests")
             .and_then(|v| v.clone().try_cast::<Array>())
@@ -231,7 +234,7 @@ pub mod unlearn_api {
     /// #{ retain (the set it trains on), forget, reduced (whether that set is a reduced one) }.
     #[rhai_fn(return_raw)]
     pub fn method_work(name: &str, options: Map, sizes: Map) -> RhaiResult<Dynamic> {
-        check_keys("method_work", &sizes, &["retain", "forget", "reduced"])?;
+        check_keys("method_work", &sizes, &WORK_SIZES_KEYS)?;
         let size = |k: &str| -> RhaiResult<usize> { Ok(int_or("method_work", &sizes, k, 0)?.max(0) as usize) };
         let reduced = sizes.get("reduced").map(|v| v.as_bool().unwrap_or(false)).unwrap_or(false);
         let s = crate::unlearn::cost::Sizes { retain: size("retain")?, forget: size("forget")?, reduced };
