@@ -65,16 +65,23 @@ pub fn defaults_json<T: Serialize + Default>() -> serde_json::Value {
     serde_json::to_value(T::default()).unwrap_or(serde_json::Value::Null)
 }
 
+/// The candidate most like `name` (Jaro-Winkler above 0.8, `name` itself excluded): the
+/// suggestion of every "did you mean" (unknown options, functions, modules).
+pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .filter(|c| *c != name)
+        .map(|c| (strsim::jaro_winkler(name, c), c))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal))
+        .map(|(_, c)| c)
+}
+
 /// The error for the unknown option `key` of `func`, with the closest of `known` (also what
 /// `unlearn check` reports for a literal option map).
 pub fn unknown(func: &str, key: &str, known: &[String]) -> Error {
-    let best = known
-        .iter()
-        .map(|k| (strsim::jaro_winkler(key, k), k))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal));
-    let hint = match best {
-        Some((_, k)) => format!(" — did you mean `{k}`? (known: {})", known.join(", ")),
+    let hint = match closest(key, known.iter().map(String::as_str)) {
+        Some(k) => format!(" — did you mean `{k}`? (known: {})", known.join(", ")),
         None => format!(" (known: {})", known.join(", ")),
     };
     Error::UnknownOption { func: func.into(), key: key.into(), hint }

@@ -33,20 +33,6 @@ impl Fingerprint {
         self
     }
 
-    /// `self` with every part of `other` added (`other`'s value wins).
-    pub fn merged(mut self, other: &Fingerprint) -> Self {
-        self.0.extend(other.0.iter().map(|(k, v)| (k.clone(), v.clone())));
-        self
-    }
-
-    pub fn get(&self, name: &str) -> Option<&Value> {
-        self.0.get(name)
-    }
-
-    pub fn parts(&self) -> &BTreeMap<String, Value> {
-        &self.0
-    }
-
     /// How `record` (the fingerprint a saved result carries) differs from `self`, one line per
     /// part, e.g. "--set width: `32` here, `8` in the record"; empty when they are the same.
     pub fn differences(&self, record: &Fingerprint) -> Vec<String> {
@@ -139,7 +125,23 @@ pub fn save<T: Serialize>(path: &Path, fingerprint: &Fingerprint, result: &T, ex
 /// SHA-256 of `bytes`, hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
-    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    hex(&sha2::Sha256::digest(bytes))
+}
+
+/// `bytes` as lower-case hex.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Feeds `t`'s values to `h` as little-endian f32 (copied to the host): the content part of the
+/// data and model digests that fingerprints use.
+pub fn hash_tensor(h: &mut sha2::Sha256, t: &tch::Tensor) -> Result<()> {
+    use sha2::Digest;
+    let t = t.f_detach()?.f_to_device(tch::Device::Cpu)?.f_to_kind(tch::Kind::Float)?.f_contiguous()?;
+    for v in Vec::<f32>::try_from(&t.f_flatten(0, -1)?)? {
+        h.update(v.to_le_bytes());
+    }
+    Ok(())
 }
 
 /// The parts every run shares: the script's SHA-256, `--seed`, each `--set` option (a part of

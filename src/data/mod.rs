@@ -224,14 +224,10 @@ impl Dataset {
         let chunk = 4096;
         let mut start = 0;
         while start < n {
-            let part = self.images.f_narrow(0, start, chunk.min(n - start))?;
-            let part = part.f_to_device(Device::Cpu)?.f_to_kind(tch::Kind::Float)?.f_contiguous()?;
-            for v in Vec::<f32>::try_from(&part.f_flatten(0, -1)?)? {
-                h.update(v.to_le_bytes());
-            }
+            crate::resume::hash_tensor(&mut h, &self.images.f_narrow(0, start, chunk.min(n - start))?)?;
             start += chunk;
         }
-        Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+        Ok(crate::resume::hex(&h.finalize()))
     }
 
     /// One 64-bit signature per item, computed on the device from the exact bits of its image:
@@ -244,14 +240,9 @@ impl Dataset {
         let d = flat.size()[1];
         // fixed odd weights from a splitmix64 stream (not a run's seed: signatures must agree
         // between runs)
-        let mut z: u64 = 0x005E_ED0F_5167;
-        let w: Vec<i64> = (0..d)
-            .map(|_| {
-                z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-                let mut x = z;
-                x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-                x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-                ((x ^ (x >> 31)) | 1) as i64
+        let w: Vec<i64> = (0..d as u64)
+            .map(|i| {
+                (split::splitmix64(0x005E_ED0F_5167u64.wrapping_add(i.wrapping_mul(split::GOLDEN_GAMMA))) | 1) as i64
             })
             .collect();
         let w = Tensor::f_from_slice(&w)?.f_to_device(self.device())?;

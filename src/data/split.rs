@@ -67,6 +67,18 @@ pub fn apportion(counts: &[usize], fraction: f64) -> Vec<usize> {
 }
 
 /// A plain random split of `0..n`: `round(fraction * n)` items in the first part. Both sorted.
+/// splitmix64's increment (2^64 / φ).
+pub const GOLDEN_GAMMA: u64 = 0x9E37_79B9_7F4A_7C15;
+
+/// One step of splitmix64: `z` advanced by [`GOLDEN_GAMMA`], then mixed. Fixed streams of
+/// well-spread numbers from a plain counter (derived seeds, signature weights).
+pub fn splitmix64(z: u64) -> u64 {
+    let mut z = z.wrapping_add(GOLDEN_GAMMA);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
 /// Positions of at most `cap` items per class of `labels` (`classes` classes): a seeded random
 /// choice within each larger class, the rest whole; in their original order.
 pub fn capped(labels: &[i64], classes: usize, cap: usize, seed: u64) -> Vec<usize> {

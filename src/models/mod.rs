@@ -328,14 +328,11 @@ impl Model {
         let mut named: Vec<(String, Tensor)> = self.vs.variables().into_iter().collect();
         named.sort_by(|a, b| a.0.cmp(&b.0));
         for (name, t) in &named {
-            let t = t.f_detach()?.f_to_device(Device::Cpu)?.f_to_kind(Kind::Float)?.f_contiguous()?;
             h.update(name.as_bytes());
             h.update(format!("{:?}", t.size()).as_bytes());
-            for v in Vec::<f32>::try_from(&t.f_flatten(0, -1)?)? {
-                h.update(v.to_le_bytes());
-            }
+            crate::resume::hash_tensor(&mut h, t)?;
         }
-        Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+        Ok(crate::resume::hex(&h.finalize()))
     }
 
     /// Saves the weights and the spec as one `.safetensors` file, atomically.

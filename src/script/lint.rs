@@ -300,20 +300,9 @@ fn load_units(parser: &Engine, main: Unit, base: &Path, problems: &mut Vec<Probl
     units
 }
 
-/// The closest of `candidates` to `name`, as [`crate::config`] suggests option names.
-fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    candidates
-        .into_iter()
-        .filter(|c| *c != name)
-        .map(|c| (strsim::jaro_winkler(name, c), c))
-        .filter(|(score, _)| *score > 0.8)
-        .max_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal))
-        .map(|(_, c)| c)
-}
-
 /// " — did you mean `x`?" for the closest candidate, or "".
 fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
-    closest(name, candidates).map(|c| format!(" — did you mean `{c}`?")).unwrap_or_default()
+    crate::config::closest(name, candidates).map(|c| format!(" — did you mean `{c}`?")).unwrap_or_default()
 }
 
 /// Whether `name` is a function name a script can write (not an operator such as `+`).

@@ -383,15 +383,10 @@ pub fn train_on_retain(
 /// does not start from the original's exact initial weights (the run's seed is usually both).
 pub fn fresh_init_seed(seed: u64, original_init: u64) -> u64 {
     // splitmix64 of the seed in a stream of its own
-    let mix = |mut z: u64| {
-        z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    };
-    let s = mix(seed ^ 0x7265_7472_6169_6e21); // "retrain!"
+    use crate::data::split::splitmix64;
+    let s = splitmix64(seed ^ 0x7265_7472_6169_6e21); // "retrain!"
     if s == original_init {
-        mix(s)
+        splitmix64(s)
     } else {
         s
     }

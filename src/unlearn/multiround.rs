@@ -43,7 +43,7 @@ impl MultiRoundPlan {
         if self.same_feature_net || round == 0 {
             seed
         } else {
-            seed.wrapping_add((round as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+            seed.wrapping_add((round as u64).wrapping_mul(crate::data::split::GOLDEN_GAMMA))
         }
     }
 }
