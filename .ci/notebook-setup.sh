@@ -9,25 +9,35 @@ VENV="$CACHE/venv"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 "$ROOT/.ci/setup.sh" >/dev/null
 
-# 1. evcxr_jupyter, built once into the cache. It only drives the kernel (each cell is compiled by
+# 1. Jupyter into the project venv, in the background while evcxr_jupyter builds (pip mostly waits
+#    on the network and the disk, cargo on the CPU)
+pip_log="$(mktemp)"
+pip_pid=
+if ! "$VENV/bin/python" -c "import jupyterlab, nbconvert, nbclient, jupyter_client" 2>/dev/null; then
+    echo "[notebook] installing JupyterLab and nbconvert into $VENV (first time only)" >&2
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check jupyterlab nbconvert nbclient >"$pip_log" 2>&1 &
+    pip_pid=$!
+fi
+
+# 2. evcxr_jupyter, built once into the cache. It only drives the kernel (each cell is compiled by
 #    rustc on its own), so a cheap release profile serves: opt-level 1, no LTO, 16 codegen units
 #    took 4.6 minutes on 2 cores where the default profile took about 14.
 # (evcxr_jupyter has no --version: a stamp file records what was installed and how)
 EVCXR_STAMP="$EVCXR_VERSION opt1"
 if [ ! -x "$CACHE/evcxr/bin/evcxr_jupyter" ] || [ "$(cat "$CACHE/evcxr/.version" 2>/dev/null)" != "$EVCXR_STAMP" ]; then
-    echo "installing evcxr_jupyter $EVCXR_VERSION into $CACHE/evcxr (first time only, about 5 minutes on 2 cores)" >&2
+    echo "[notebook] building evcxr_jupyter $EVCXR_VERSION into $CACHE/evcxr (first time only, about 5 minutes on 2 cores)" >&2
     CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
         CARGO_PROFILE_RELEASE_DEBUG=false CARGO_TARGET_DIR="$CACHE/evcxr-build" \
         cargo install --locked --root "$CACHE/evcxr" evcxr_jupyter --version "$EVCXR_VERSION"
     rm -rf "$CACHE/evcxr-build"
     echo "$EVCXR_STAMP" > "$CACHE/evcxr/.version"
 fi
-
-# 2. Jupyter into the project venv
-if ! "$VENV/bin/python" -c "import jupyterlab, nbconvert, nbclient" 2>/dev/null; then
-    echo "installing JupyterLab and nbconvert into $VENV (first time only)" >&2
-    "$VENV/bin/pip" install --quiet jupyterlab nbconvert nbclient
+if [ -n "$pip_pid" ] && ! wait "$pip_pid"; then
+    cat "$pip_log" >&2; rm -f "$pip_log"
+    echo "[notebook] ERROR: pip install jupyterlab nbconvert nbclient failed (log above)" >&2
+    exit 1
 fi
+rm -f "$pip_log"
 
 # 3. the kernel. Jupyter starts a launcher that sets the environment and execs evcxr_jupyter, so
 #    the kernel works however Jupyter was started (JupyterLab, nbconvert, another shell):
@@ -88,3 +98,8 @@ with open(tmp_path, "w") as f:
 os.replace(tmp_path, path)
 PY
 echo "kernel 'rust' registered in $KDIR (launcher $LAUNCHER)" >&2
+
+# 4. the first kernel start compiles unlearn and its dependencies for evcxr (dynamic libraries, its
+#    own profile: nothing of the release build can be reused). Do it now, with a progress line,
+#    rather than behind the first notebook cell; a warm cache answers in seconds.
+"$VENV/bin/python" "$ROOT/.ci/warm_kernel.py" "$ROOT" "$CACHE"
