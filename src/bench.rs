@@ -330,7 +330,7 @@ fn one_epoch(
         seed: cfg.seed,
         progress: false,
     };
-    let out = methods::method(method)?.run(&input, &options)?;
+    let out = methods::method(method)?.run_json(&input, &options)?;
     let n = retain.map(|r| r.len()).unwrap_or(w.request.retain.len());
     Ok((out.seconds, n.div_ceil(cfg.batch)))
 }

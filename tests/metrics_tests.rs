@@ -348,3 +348,70 @@ print(json.dumps(out))
         }
     }
 }
+
+#[test]
+fn arrays_at_the_rust_edge_match_their_tensor_forms_and_scikit_learn() {
+    use unlearn::arrays;
+    use unlearn::data::synthetic::{synthetic, SyntheticOptions};
+    use unlearn::data::LoadOptions;
+    use unlearn::models::{Arch, Model, ModelSpec};
+    tch::set_num_threads(1);
+    let o = SyntheticOptions {
+        train: 90,
+        test: 60,
+        classes: 3,
+        channels: 1,
+        height: 8,
+        width: 8,
+        separation: 0.5,
+        seed: 3,
+    };
+    let s = synthetic(&o, &LoadOptions::default(), tch::Device::Cpu).unwrap();
+    let mut spec = ModelSpec::new(Arch::Convnet, [1, 8, 8], 3, 5);
+    spec.width = 8;
+    let mut model = Model::new(spec, tch::Device::Cpu).unwrap();
+    let cfg = unlearn::train::TrainConfig { epochs: 2, progress: false, ..Default::default() };
+    unlearn::train::train(&mut model, &s.train, &cfg, 1).unwrap();
+    let data = &s.test;
+    let labels = data.labels_host().to_vec();
+    let logits = unlearn::train::eval::logits(&model, data).unwrap();
+    // the confusion matrix against the per-item form and scikit-learn's
+    let cm = arrays::confusion_matrix(&model, data).unwrap();
+    let pred: Vec<i64> = Vec::try_from(&logits.argmax(-1, false)).unwrap();
+    let mut by_hand = ndarray::Array2::<u64>::zeros((3, 3));
+    for (y, p) in labels.iter().zip(&pred) {
+        by_hand[[*y as usize, *p as usize]] += 1;
+    }
+    assert_eq!(cm, by_hand);
+    assert_eq!(cm.sum(), 60);
+    let sk = sklearn(
+        r#"
+import json, sys
+from sklearn.metrics import confusion_matrix
+d = json.load(sys.stdin)
+print(json.dumps(confusion_matrix(d["y"], d["p"], labels=[0, 1, 2]).tolist()))
+"#,
+        &serde_json::json!({ "y": labels, "p": pred }),
+    );
+    let sk: Vec<Vec<u64>> = serde_json::from_value(sk).unwrap();
+    for i in 0..3 {
+        for j in 0..3 {
+            assert_eq!(cm[[i, j]], sk[i][j], "[{i},{j}]");
+        }
+    }
+    // losses and φ: the same values as the Vec forms
+    let losses = arrays::per_item_losses(&model, data).unwrap();
+    assert_eq!(losses.to_vec(), unlearn::train::eval::per_item_loss(&model, data).unwrap());
+    let phi = arrays::mia_confidence(&model, data).unwrap();
+    assert_eq!(phi.to_vec(), logit_confidence(&logits, data.labels()).unwrap());
+    // embeddings: one row per item, each the model's embedding of that image alone
+    let emb = arrays::embeddings(&model, data).unwrap();
+    assert_eq!(emb.nrows(), 60);
+    let one = tch::no_grad(|| model.embed(&data.images().narrow(0, 7, 1)).unwrap());
+    let one = arrays::array2(&one).unwrap();
+    for (a, b) in emb.row(7).iter().zip(one.row(0).iter()) {
+        // batched and single-image convolutions may sum in another order
+        assert!((a - b).abs() <= 1e-5 * (1.0 + b.abs()), "{a} vs {b}");
+    }
+    assert!(arrays::array1(&logits).is_err(), "a 2-D tensor is not an Array1");
+}

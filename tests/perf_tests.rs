@@ -90,7 +90,7 @@ fn a_cf(
     options: serde_json::Value,
 ) -> (Model, f64) {
     let input = UnlearnInput { original, train, request, retain: None, unseen: Some(unseen), seed: 3, progress: false };
-    let out = method("a_cf").unwrap().run(&input, &options).unwrap();
+    let out = method("a_cf").unwrap().run_json(&input, &options).unwrap();
     let loss = out.history.as_ref().unwrap().epochs[0].loss;
     (out.model, loss)
 }
@@ -168,7 +168,7 @@ fn fused_and_channels_last_a_cf_steps_give_the_same_weights_and_bf16_stays_close
             seed: 3,
             progress: false,
         };
-        weights(&method("finetune").unwrap().run(&input, &ft).unwrap().model) - &w0
+        weights(&method("finetune").unwrap().run_json(&input, &ft).unwrap().model) - &w0
     };
     let r = rel(&finetune(&cl), &finetune(&base));
     assert!(r < 1e-5, "channels-last: Fine-tune (SGD) weights moved differently ({r})");

@@ -190,7 +190,7 @@ fn blend_with_a_class_smaller_than_ipc_and_a_request_that_empties_a_class() {
             seed: 1,
             progress: false,
         };
-        method(name).unwrap().run(&input, &options).unwrap();
+        method(name).unwrap().run_json(&input, &options).unwrap();
     }
 }
 
@@ -222,7 +222,7 @@ fn oversized_requests_and_diverging_unlearning_are_clear_errors() {
     };
     let e = method("a_cf")
         .unwrap()
-        .run(&input, &serde_json::json!({ "lr": 1e30, "batch_size": 4 }))
+        .run_json(&input, &serde_json::json!({ "lr": 1e30, "batch_size": 4 }))
         .unwrap_err()
         .to_string();
     assert!(e.contains("non-finite loss") && e.contains("epoch 1") && e.contains("batch"), "{e}");

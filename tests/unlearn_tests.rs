@@ -137,7 +137,7 @@ fn a_cf_on_real_mnist_moves_forget_accuracy_towards_test_accuracy() {
         accuracy(&original, &evaluation).unwrap(),
     );
     let input = input_for(&original, &train_set, &request, Some(&unseen), 5);
-    let out = method("a_cf").unwrap().run(&input, &serde_json::json!({})).unwrap();
+    let out = method("a_cf").unwrap().run_json(&input, &serde_json::json!({})).unwrap();
     let after = (
         accuracy(&out.model, &retain).unwrap(),
         accuracy(&out.model, &forget).unwrap(),
@@ -160,7 +160,7 @@ fn retrain_never_learns_from_the_forget_set() {
     let request = ForgetRequest::classes(&train_set, &[1]).unwrap();
     let original = small_convnet(&train_set, 1);
     let input = input_for(&original, &train_set, &request, None, 2);
-    let out = method("retrain").unwrap().run(&input, &serde_json::json!({ "epochs": 3, "lr": 0.05 })).unwrap();
+    let out = method("retrain").unwrap().run_json(&input, &serde_json::json!({ "epochs": 3, "lr": 0.05 })).unwrap();
     let forget = request.forget_set(&train_set).unwrap();
     assert_eq!(accuracy(&out.model, &forget).unwrap(), 0.0);
     assert_eq!(out.retain.1, request.retain.len());
@@ -181,7 +181,7 @@ fn retrain_starts_from_an_initialisation_of_its_own() {
     // a step too small to move the weights: what is left is the initialisation
     let out = method("retrain")
         .unwrap()
-        .run(&input, &serde_json::json!({ "epochs": 1, "lr": 1e-12, "momentum": 0.0, "weight_decay": 0.0 }))
+        .run_json(&input, &serde_json::json!({ "epochs": 1, "lr": 1e-12, "momentum": 0.0, "weight_decay": 0.0 }))
         .unwrap();
     let flat = |m: &Model| {
         let mut vars: Vec<(String, Tensor)> = m.var_store().variables().into_iter().collect();
@@ -220,23 +220,74 @@ fn every_registered_method_runs_a_short_epoch_and_rejects_unknown_options() {
         } else {
             serde_json::json!({})
         };
-        let out = m.run(&input, &opts).unwrap();
+        let out = m.run_json(&input, &opts).unwrap();
         assert!(out.seconds > 0.0, "{}", m.name());
         if m.defaults().get("epochs").is_some() {
             assert_eq!(out.options["epochs"], 1, "{}", m.name());
         }
-        let err = m.run(&input, &serde_json::json!({ "epoch": 1 })).unwrap_err().to_string();
+        let err = m.run_json(&input, &serde_json::json!({ "epoch": 1 })).unwrap_err().to_string();
         assert!(err.contains(&format!("unknown option `epoch` for {}()", m.name())), "{err}");
     }
     assert_eq!(method("a_sparse").unwrap().defaults()["l1"], 1e-4);
     assert_eq!(method("a_cf").unwrap().defaults()["lambda"], 34.0);
     let err = method("a_cf")
         .unwrap()
-        .run(&UnlearnInput { unseen: None, ..input }, &serde_json::json!({}))
+        .run_json(&UnlearnInput { unseen: None, ..input }, &serde_json::json!({}))
         .unwrap_err()
         .to_string();
     assert!(err.contains("unseen"), "{err}");
     assert!(method("salsa").is_err());
+}
+
+#[test]
+fn the_typed_api_and_the_registry_run_the_same_method() {
+    use unlearn::unlearn::a_cf::{ACf, AmuOptions};
+    use unlearn::unlearn::pruning::{Pruning, PruningOptions};
+    use unlearn::unlearn::retrain::{Retrain, RetrainOptions};
+    use unlearn::unlearn::{run, AnyMethod, MethodOptions};
+    tch::set_num_threads(1); // bit-equal weights from two runs
+    let (train_set, unseen) = toy(120, 3, 8);
+    let request = ForgetRequest::uniform(&train_set, 0.1, false, 2).unwrap();
+    let original = small_convnet(&train_set, 3);
+    let input = input_for(&original, &train_set, &request, Some(&unseen), 4);
+    let weights = |m: &Model| {
+        let mut vars: Vec<(String, Tensor)> = m.var_store().variables().into_iter().collect();
+        vars.sort_by(|a, b| a.0.cmp(&b.0));
+        Tensor::cat(&vars.iter().map(|(_, t)| t.flatten(0, -1)).collect::<Vec<_>>(), 0)
+    };
+    // A-CF: a typed options struct and the same options as JSON give the same model and record
+    let typed = AmuOptions { lambda: 10.0, batch_size: 16, ..Default::default() };
+    let a = run(&ACf, &input, &typed).unwrap();
+    let b = ACf.run_json(&input, &serde_json::json!({ "lambda": 10.0, "batch_size": 16 })).unwrap();
+    assert_eq!(weights(&a.model), weights(&b.model));
+    assert_eq!(a.options, b.options);
+    assert_eq!(a.options["lambda"], 10.0);
+    // Retrain: the JSON path settles the default warm-up to its share of a shorter schedule
+    // (5 of 100 epochs -> 0 of 3); the typed struct is taken as given
+    let mut settled = RetrainOptions::default();
+    settled.0.epochs = 3;
+    settled.settle(&serde_json::json!({ "epochs": 3 }));
+    assert_eq!(settled.0.warmup_epochs, 0);
+    let json = Retrain.run_json(&input, &serde_json::json!({ "epochs": 3 })).unwrap();
+    assert_eq!(json.options["warmup_epochs"], 0);
+    let typed = run(&Retrain, &input, &settled).unwrap();
+    assert_eq!(weights(&typed.model), weights(&json.model));
+    // the options type checks itself, whichever way it comes in
+    let bad = PruningOptions { target_sparsity: 1.5, ..Default::default() };
+    let e1 = run(&Pruning, &input, &bad).unwrap_err().to_string();
+    let e2 = Pruning.run_json(&input, &serde_json::json!({ "target_sparsity": 1.5 })).unwrap_err().to_string();
+    assert_eq!(e1, e2);
+    assert!(e1.contains("target_sparsity") && e1.contains("[0, 1)"), "{e1}");
+    // and the typed entry checks the inputs as unlearn() does: a retain set holding forget items
+    let forget = request.forget_set(&train_set).unwrap();
+    let e = run(
+        &ACf,
+        &UnlearnInput { retain: Some(&forget), ..input_for(&original, &train_set, &request, Some(&unseen), 4) },
+        &AmuOptions::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("forget set"), "{e}");
 }
 
 #[test]
@@ -245,7 +296,7 @@ fn pruning_reaches_its_target_sparsity() {
     let request = ForgetRequest::uniform(&train_set, 0.1, false, 1).unwrap();
     let original = small_convnet(&train_set, 4);
     let input = input_for(&original, &train_set, &request, None, 1);
-    let out = method("pruning").unwrap().run(&input, &serde_json::json!({ "epochs": 8, "step": 2 })).unwrap();
+    let out = method("pruning").unwrap().run_json(&input, &serde_json::json!({ "epochs": 8, "step": 2 })).unwrap();
     let s = unlearn::unlearn::pruning::conv_sparsity(&out.model).unwrap();
     assert!((s - 0.95).abs() < 0.005, "sparsity {s}");
     assert_eq!(unlearn::unlearn::pruning::conv_sparsity(&original).unwrap(), 0.0);

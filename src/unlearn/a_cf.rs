@@ -8,7 +8,6 @@
 //! loop (see [`super::amu::sampling_plan`]).
 use super::amu::{method_rng, sampling_plan, AmuLoss};
 use super::{ce, l1_norm, timed, Method, UnlearnInput, Unlearned};
-use crate::config::{defaults_json, parse_json};
 use crate::error::Result;
 use crate::train::optim::{OptimizerKind, Schedule};
 use crate::train::{fit, StepLoss, TrainConfig};
@@ -61,6 +60,8 @@ impl Default for AmuOptions {
     }
 }
 
+impl super::MethodOptions for AmuOptions {}
+
 /// A-Sparse's defaults: A-CF's plus α = 1e-4.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
@@ -71,6 +72,8 @@ impl Default for ASparseOptions {
         ASparseOptions(AmuOptions { l1: 1e-4, ..Default::default() })
     }
 }
+
+impl super::MethodOptions for ASparseOptions {}
 
 /// Runs A-AMU with `o` (shared by A-CF and A-Sparse).
 pub fn run_amu(name: &str, input: &UnlearnInput, o: &AmuOptions) -> Result<Unlearned> {
@@ -127,34 +130,21 @@ pub fn run_amu(name: &str, input: &UnlearnInput, o: &AmuOptions) -> Result<Unlea
 pub struct ACf;
 
 impl Method for ACf {
-    fn name(&self) -> &'static str {
-        "a_cf"
-    }
-    fn description(&self) -> &'static str {
-        "A-AMU on fine-tuning: (mean retain CE)² + 34·MMD² of soft-rank-probit forget vs unseen losses, Adam, 1 epoch (method.md §2.1). For: uniform and class-wise requests (moves forget losses to unseen ones of the same classes)"
-    }
-    fn defaults(&self) -> serde_json::Value {
-        defaults_json::<AmuOptions>()
-    }
-    fn run(&self, input: &UnlearnInput, options: &serde_json::Value) -> Result<Unlearned> {
-        run_amu(self.name(), input, &parse_json("a_cf", options)?)
+    type Options = AmuOptions;
+    const NAME: &'static str = "a_cf";
+    const DESCRIPTION: &'static str = "A-AMU on fine-tuning: (mean retain CE)² + 34·MMD² of soft-rank-probit forget vs unseen losses, Adam, 1 epoch (method.md §2.1). For: uniform and class-wise requests (moves forget losses to unseen ones of the same classes)";
+    fn run(&self, input: &UnlearnInput, o: &AmuOptions) -> Result<Unlearned> {
+        run_amu(Self::NAME, input, o)
     }
 }
 
 pub struct ASparse;
 
 impl Method for ASparse {
-    fn name(&self) -> &'static str {
-        "a_sparse"
-    }
-    fn description(&self) -> &'static str {
-        "A-AMU on L1-sparse fine-tuning: A-CF's loss + 1e-4·‖θ‖₁ over all parameters (method.md §2.4). For: uniform and class-wise requests"
-    }
-    fn defaults(&self) -> serde_json::Value {
-        defaults_json::<ASparseOptions>()
-    }
-    fn run(&self, input: &UnlearnInput, options: &serde_json::Value) -> Result<Unlearned> {
-        let ASparseOptions(o) = parse_json("a_sparse", options)?;
-        run_amu(self.name(), input, &o)
+    type Options = ASparseOptions;
+    const NAME: &'static str = "a_sparse";
+    const DESCRIPTION: &'static str = "A-AMU on L1-sparse fine-tuning: A-CF's loss + 1e-4·‖θ‖₁ over all parameters (method.md §2.4). For: uniform and class-wise requests";
+    fn run(&self, input: &UnlearnInput, o: &ASparseOptions) -> Result<Unlearned> {
+        run_amu(Self::NAME, input, &o.0)
     }
 }

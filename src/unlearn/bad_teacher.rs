@@ -5,7 +5,6 @@
 //! item 14). T 2, 20 epochs, SGD lr 1e-2, momentum 0.9, weight decay 5e-4, MS[50,75].
 use super::amu::method_rng;
 use super::{finished, kl_t, run_pass, timed, Method, SgdOptions, UnlearnInput, Unlearned};
-use crate::config::{defaults_json, parse_json};
 use crate::error::Result;
 use crate::models::Model;
 use crate::train::optim::{self, OptimizerKind, Schedule};
@@ -30,20 +29,15 @@ impl Default for BadTeacherOptions {
     }
 }
 
+impl super::MethodOptions for BadTeacherOptions {}
+
 pub struct BadTeacher;
 
 impl Method for BadTeacher {
-    fn name(&self) -> &'static str {
-        "bad_teacher"
-    }
-    fn description(&self) -> &'static str {
-        "distil from a random teacher on the forget set and the original on the retain set (method.md §3). For: class-wise requests (it pulls the forget set to chance)"
-    }
-    fn defaults(&self) -> serde_json::Value {
-        defaults_json::<BadTeacherOptions>()
-    }
-    fn run(&self, input: &UnlearnInput, options: &serde_json::Value) -> Result<Unlearned> {
-        let o: BadTeacherOptions = parse_json(self.name(), options)?;
+    type Options = BadTeacherOptions;
+    const NAME: &'static str = "bad_teacher";
+    const DESCRIPTION: &'static str = "distil from a random teacher on the forget set and the original on the retain set (method.md §3). For: class-wise requests (it pulls the forget set to chance)";
+    fn run(&self, input: &UnlearnInput, o: &BadTeacherOptions) -> Result<Unlearned> {
         let seed = o.sgd.seed(input);
         let retain_all = input.retain_set()?;
         let forget = input.forget_set()?;
@@ -93,6 +87,6 @@ impl Method for BadTeacher {
             }
             Ok(model)
         })?;
-        finished(self.name(), model, seconds, &o, &retain, None)
+        finished(Self::NAME, model, seconds, o, &retain, None)
     }
 }

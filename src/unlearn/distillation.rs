@@ -3,7 +3,6 @@
 //! SGD lr 0.04 (5e-3 on a reduced set in the reference's configs), momentum 0.86, weight decay
 //! 1e-3, 50 epochs, MS[50,75].
 use super::{ce, finished, kl_t, timed, Method, SgdOptions, UnlearnInput, Unlearned};
-use crate::config::{defaults_json, parse_json};
 use crate::error::Result;
 use crate::train::optim::Schedule;
 use crate::train::{fit, StepLoss};
@@ -30,20 +29,15 @@ impl Default for DistillOptions {
     }
 }
 
+impl super::MethodOptions for DistillOptions {}
+
 pub struct Distillation;
 
 impl Method for Distillation {
-    fn name(&self) -> &'static str {
-        "distillation"
-    }
-    fn description(&self) -> &'static str {
-        "distil the original model into a copy of itself on the retain set: CE + 0.001·KL_T (method.md §3). For: uniform requests (it keeps what generalises; it does not remove a class)"
-    }
-    fn defaults(&self) -> serde_json::Value {
-        defaults_json::<DistillOptions>()
-    }
-    fn run(&self, input: &UnlearnInput, options: &serde_json::Value) -> Result<Unlearned> {
-        let o: DistillOptions = parse_json(self.name(), options)?;
+    type Options = DistillOptions;
+    const NAME: &'static str = "distillation";
+    const DESCRIPTION: &'static str = "distil the original model into a copy of itself on the retain set: CE + 0.001·KL_T (method.md §3). For: uniform requests (it keeps what generalises; it does not remove a class)";
+    fn run(&self, input: &UnlearnInput, o: &DistillOptions) -> Result<Unlearned> {
         let cfg = o.sgd.train_config(Schedule::MultiStep, 0, input);
         let retain = input.retain_set()?;
         let teacher = input.original;
@@ -59,6 +53,6 @@ impl Method for Distillation {
             })?;
             Ok((model, report))
         })?;
-        finished(self.name(), model, seconds, &o, &retain, Some(report))
+        finished(Self::NAME, model, seconds, o, &retain, Some(report))
     }
 }

@@ -1,7 +1,6 @@
 //! Fine-tune ("CF", method.md §3): the original model trained further with cross-entropy on the
 //! retain set. SGD lr 0.04, momentum 0.502, weight decay 0.0014, 50 epochs, warm-up 5 + cosine.
 use super::{Method, UnlearnInput, Unlearned};
-use crate::config::{defaults_json, parse_json};
 use crate::error::Result;
 use crate::train::optim::{OptimizerKind, Schedule};
 use crate::train::TrainConfig;
@@ -29,20 +28,23 @@ impl Default for FinetuneOptions {
     }
 }
 
+impl super::MethodOptions for FinetuneOptions {
+    fn check(&self, _method: &str) -> Result<()> {
+        self.0.check()
+    }
+    /// A default warm-up keeps its share of the default schedule when fewer epochs are asked for.
+    fn settle(&mut self, given: &serde_json::Value) {
+        super::fit_default_warmup(&mut self.0, given, &FinetuneOptions::default().0);
+    }
+}
+
 pub struct Finetune;
 
 impl Method for Finetune {
-    fn name(&self) -> &'static str {
-        "finetune"
-    }
-    fn description(&self) -> &'static str {
-        "fine-tune the original model on the retain set (\"CF\", method.md §3). For: uniform requests (forgetting by drift; a class stays)"
-    }
-    fn defaults(&self) -> serde_json::Value {
-        defaults_json::<FinetuneOptions>()
-    }
-    fn run(&self, input: &UnlearnInput, options: &serde_json::Value) -> Result<Unlearned> {
-        let FinetuneOptions(cfg) = parse_json(self.name(), options)?;
-        super::train_on_retain(self.name(), input, options, cfg, &FinetuneOptions::default().0, false)
+    type Options = FinetuneOptions;
+    const NAME: &'static str = "finetune";
+    const DESCRIPTION: &'static str = "fine-tune the original model on the retain set (\"CF\", method.md §3). For: uniform requests (forgetting by drift; a class stays)";
+    fn run(&self, input: &UnlearnInput, o: &FinetuneOptions) -> Result<Unlearned> {
+        super::train_on_retain(Self::NAME, input, o.0.clone(), false)
     }
 }

@@ -2,7 +2,6 @@
 //! α_e = α·(1 − e/(E − E₀)) for e < E − E₀, else 0. α 1e-4, E 30, E₀ 1, SGD lr 1e-2, momentum
 //! 0.9, weight decay 5e-4, MS[50,75].
 use super::{ce, finished, l1_norm, timed, Method, SgdOptions, UnlearnInput, Unlearned};
-use crate::config::{defaults_json, parse_json};
 use crate::error::Result;
 use crate::train::optim::Schedule;
 use crate::train::{fit, StepLoss};
@@ -25,6 +24,8 @@ impl Default for L1Options {
     }
 }
 
+impl super::MethodOptions for L1Options {}
+
 /// α_e of method.md §3.
 pub fn l1_weight(alpha: f64, epoch: usize, epochs: usize, no_l1: usize) -> f64 {
     let span = epochs.saturating_sub(no_l1);
@@ -38,17 +39,10 @@ pub fn l1_weight(alpha: f64, epoch: usize, epochs: usize, no_l1: usize) -> f64 {
 pub struct L1Sparse;
 
 impl Method for L1Sparse {
-    fn name(&self) -> &'static str {
-        "l1_sparse"
-    }
-    fn description(&self) -> &'static str {
-        "fine-tune on the retain set with a decaying L1 penalty on all parameters (method.md §3). For: uniform requests"
-    }
-    fn defaults(&self) -> serde_json::Value {
-        defaults_json::<L1Options>()
-    }
-    fn run(&self, input: &UnlearnInput, options: &serde_json::Value) -> Result<Unlearned> {
-        let o: L1Options = parse_json(self.name(), options)?;
+    type Options = L1Options;
+    const NAME: &'static str = "l1_sparse";
+    const DESCRIPTION: &'static str = "fine-tune on the retain set with a decaying L1 penalty on all parameters (method.md §3). For: uniform requests";
+    fn run(&self, input: &UnlearnInput, o: &L1Options) -> Result<Unlearned> {
         let cfg = o.sgd.train_config(Schedule::MultiStep, 0, input);
         let retain = input.retain_set()?;
         let ((model, report), seconds) = timed(input.original.device(), || {
@@ -64,6 +58,6 @@ impl Method for L1Sparse {
             })?;
             Ok((model, report))
         })?;
-        finished(self.name(), model, seconds, &o, &retain, Some(report))
+        finished(Self::NAME, model, seconds, o, &retain, Some(report))
     }
 }

@@ -100,20 +100,72 @@ pub struct Unlearned {
     pub history: Option<TrainReport>,
 }
 
-/// An unlearning method.
+/// A method's options: a typed struct with its defaults (`Default`), its JSON/rhai form (serde)
+/// and its own checks. Scripts and the registry go through [`AnyMethod`]; Rust code builds the
+/// struct and calls [`run`].
+pub trait MethodOptions: Default + Serialize + serde::de::DeserializeOwned {
+    /// Refuses values the method cannot run with, naming the option (`method` names the method
+    /// in the message). Types already refuse wrong kinds and unknown keys.
+    fn check(&self, _method: &str) -> Result<()> {
+        Ok(())
+    }
+    /// Settles a default that depends on which options a caller gave (`given`: the JSON object of
+    /// overrides), e.g. a warm-up that keeps its share of a shortened schedule.
+    fn settle(&mut self, _given: &serde_json::Value) {}
+}
+
+/// An unlearning method: its name, a description, a typed options struct and the algorithm.
+/// One file per method; the registry sees every method as an [`AnyMethod`].
 pub trait Method {
+    type Options: MethodOptions;
     /// Registry name (`"a_cf"`, `"retrain"`, ...).
+    const NAME: &'static str;
+    /// One line: what it does, with its method.md section, and which requests it is for.
+    const DESCRIPTION: &'static str;
+    /// Runs it with checked options on checked inputs (see [`run`], which checks both).
+    fn run(&self, input: &UnlearnInput, options: &Self::Options) -> Result<Unlearned>;
+}
+
+/// Checks `input` and `options`, then runs `method`: the typed entry point, e.g.
+/// `run(&a_cf::ACf, &input, &a_cf::AmuOptions { lambda: 10.0, ..Default::default() })`.
+pub fn run<M: Method>(method: &M, input: &UnlearnInput, options: &M::Options) -> Result<Unlearned> {
+    input.check()?;
+    options.check(M::NAME)?;
+    method.run(input, options)
+}
+
+/// A method as the registry, scripts and listings see it: by name, with JSON options. Every
+/// [`Method`] is one (the blanket impl below parses and checks the options, with "did you mean"
+/// for unknown keys).
+pub trait AnyMethod {
     fn name(&self) -> &'static str;
-    /// One line: what it does, with its method.md section.
     fn description(&self) -> &'static str;
     /// Its options with their defaults.
     fn defaults(&self) -> serde_json::Value;
-    /// Runs it; `options` is a JSON object of option overrides.
-    fn run(&self, input: &UnlearnInput, options: &serde_json::Value) -> Result<Unlearned>;
+    /// Parses `options` (a JSON object of overrides) into the method's options, checks and runs.
+    fn run_json(&self, input: &UnlearnInput, options: &serde_json::Value) -> Result<Unlearned>;
+}
+
+impl<M: Method> AnyMethod for M {
+    fn name(&self) -> &'static str {
+        M::NAME
+    }
+    fn description(&self) -> &'static str {
+        M::DESCRIPTION
+    }
+    fn defaults(&self) -> serde_json::Value {
+        crate::config::defaults_json::<M::Options>()
+    }
+    fn run_json(&self, input: &UnlearnInput, options: &serde_json::Value) -> Result<Unlearned> {
+        let mut o: M::Options = crate::config::parse_json(M::NAME, options)?;
+        o.settle(options);
+        o.check(M::NAME)?;
+        self.run(input, &o)
+    }
 }
 
 /// Every registered method, in a stable order.
-pub fn registry() -> Vec<Box<dyn Method>> {
+pub fn registry() -> Vec<Box<dyn AnyMethod>> {
     vec![
         Box::new(retrain::Retrain),
         Box::new(finetune::Finetune),
@@ -133,7 +185,7 @@ pub fn registry() -> Vec<Box<dyn Method>> {
 }
 
 /// The method called `name`.
-pub fn method(name: &str) -> Result<Box<dyn Method>> {
+pub fn method(name: &str) -> Result<Box<dyn AnyMethod>> {
     let all = registry();
     let names: Vec<&str> = all.iter().map(|m| m.name()).collect();
     let names = format!("one of {names:?}");
@@ -148,7 +200,7 @@ pub fn unlearn(name: &str, input: &UnlearnInput, options: &serde_json::Value) ->
     let m = method(name)?;
     input.check()?;
     let (resolved, profile) = profiles::resolve(name, options, input.retain.is_some())?;
-    let mut out = m.run(input, &resolved)?;
+    let mut out = m.run_json(input, &resolved)?;
     if let Some(o) = out.options.as_object_mut() {
         o.insert("profile".into(), profile.into());
     }
@@ -346,13 +398,10 @@ impl SgdOptions {
 pub fn train_on_retain(
     name: &str,
     input: &UnlearnInput,
-    options: &serde_json::Value,
     mut cfg: crate::train::TrainConfig,
-    default: &crate::train::TrainConfig,
     fresh: bool,
 ) -> Result<Unlearned> {
     cfg.progress &= input.progress;
-    fit_default_warmup(&mut cfg, options, default);
     let seed = cfg.seed.unwrap_or(input.seed);
     let retain = input.retain_set()?;
     let device = input.original.device();

@@ -3,7 +3,6 @@
 //! batches, L = CE(retain batch) − forget_weight · CE(forget batch), one forget batch of the same
 //! size per retain batch, cycling through a seeded shuffle of the forget set.
 use super::{ce, finished, timed, Method, SgdOptions, UnlearnInput, Unlearned};
-use crate::config::{defaults_json, parse_json};
 use crate::error::Result;
 use crate::train::optim::Schedule;
 use crate::train::{fit, StepLoss};
@@ -26,20 +25,15 @@ impl Default for NegGradOptions {
     }
 }
 
+impl super::MethodOptions for NegGradOptions {}
+
 pub struct NegGradPlus;
 
 impl Method for NegGradPlus {
-    fn name(&self) -> &'static str {
-        "neggrad_plus"
-    }
-    fn description(&self) -> &'static str {
-        "NegGrad+: retain cross-entropy minus a weighted forget cross-entropy. For: class-wise requests given enough epochs (its forget term is small)"
-    }
-    fn defaults(&self) -> serde_json::Value {
-        defaults_json::<NegGradOptions>()
-    }
-    fn run(&self, input: &UnlearnInput, options: &serde_json::Value) -> Result<Unlearned> {
-        let o: NegGradOptions = parse_json("neggrad_plus", options)?;
+    type Options = NegGradOptions;
+    const NAME: &'static str = "neggrad_plus";
+    const DESCRIPTION: &'static str = "NegGrad+: retain cross-entropy minus a weighted forget cross-entropy. For: class-wise requests given enough epochs (its forget term is small)";
+    fn run(&self, input: &UnlearnInput, o: &NegGradOptions) -> Result<Unlearned> {
         let seed = o.sgd.seed(input);
         let cfg = o.sgd.train_config(Schedule::Constant, 0, input);
         let retain = input.retain_set()?;
@@ -69,6 +63,6 @@ impl Method for NegGradPlus {
             })?;
             Ok((model, report))
         })?;
-        finished(self.name(), model, seconds, &o, &retain, Some(report))
+        finished(Self::NAME, model, seconds, o, &retain, Some(report))
     }
 }

@@ -6,7 +6,6 @@
 //! events at 0, 5, 10, 15 with rate 0.5271; SGD lr 0.04, momentum 0.9, weight decay 5e-4.
 use super::amu::method_rng;
 use super::{ce, finished, run_pass, timed, Method, SgdOptions, UnlearnInput, Unlearned};
-use crate::config::{defaults_json, parse_json};
 use crate::error::{Error, Result};
 use crate::models::Model;
 use crate::train::optim::{self, OptimizerKind};
@@ -86,30 +85,29 @@ fn apply(weights: &[Tensor], masks: &[Tensor]) -> Result<()> {
     })
 }
 
-pub struct Pruning;
-
-impl Method for Pruning {
-    fn name(&self) -> &'static str {
-        "pruning"
-    }
-    fn description(&self) -> &'static str {
-        "iterative global magnitude pruning of the convolutions to 95 % sparsity with fine-tuning in between (method.md §3). For: uniform requests (it weakens a class, rarely removes it)"
-    }
-    fn defaults(&self) -> serde_json::Value {
-        defaults_json::<PruningOptions>()
-    }
-    fn run(&self, input: &UnlearnInput, options: &serde_json::Value) -> Result<Unlearned> {
-        let o: PruningOptions = parse_json(self.name(), options)?;
-        if !(0.0..1.0).contains(&o.target_sparsity) || o.step == 0 {
+impl super::MethodOptions for PruningOptions {
+    fn check(&self, method: &str) -> Result<()> {
+        if !(0.0..1.0).contains(&self.target_sparsity) || self.step == 0 {
             return Err(Error::BadOption {
-                func: self.name().into(),
+                func: method.into(),
                 key: "target_sparsity/step".into(),
                 msg: format!(
                     "{} / {}: expected a sparsity in [0, 1) and a step of at least 1",
-                    o.target_sparsity, o.step
+                    self.target_sparsity, self.step
                 ),
             });
         }
+        Ok(())
+    }
+}
+
+pub struct Pruning;
+
+impl Method for Pruning {
+    type Options = PruningOptions;
+    const NAME: &'static str = "pruning";
+    const DESCRIPTION: &'static str = "iterative global magnitude pruning of the convolutions to 95 % sparsity with fine-tuning in between (method.md §3). For: uniform requests (it weakens a class, rarely removes it)";
+    fn run(&self, input: &UnlearnInput, o: &PruningOptions) -> Result<Unlearned> {
         let epochs = o.sgd.epochs;
         let (events, rate) = schedule(epochs, o.step, o.target_sparsity);
         let retain = input.retain_set()?;
@@ -145,6 +143,6 @@ impl Method for Pruning {
             }
             Ok(model)
         })?;
-        finished(self.name(), model, seconds, &o, &retain, None)
+        finished(Self::NAME, model, seconds, o, &retain, None)
     }
 }

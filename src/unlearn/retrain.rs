@@ -2,7 +2,6 @@
 //! on the retain set only. SGD lr 0.1, momentum 0.9, weight decay 5e-4, 100 epochs, warm-up 5 +
 //! cosine: the exact but slow reference every other method is compared with.
 use super::{Method, UnlearnInput, Unlearned};
-use crate::config::{defaults_json, parse_json};
 use crate::error::Result;
 use crate::train::optim::{OptimizerKind, Schedule};
 use crate::train::TrainConfig;
@@ -30,20 +29,23 @@ impl Default for RetrainOptions {
     }
 }
 
+impl super::MethodOptions for RetrainOptions {
+    fn check(&self, _method: &str) -> Result<()> {
+        self.0.check()
+    }
+    /// A default warm-up keeps its share of the default schedule when fewer epochs are asked for.
+    fn settle(&mut self, given: &serde_json::Value) {
+        super::fit_default_warmup(&mut self.0, given, &RetrainOptions::default().0);
+    }
+}
+
 pub struct Retrain;
 
 impl Method for Retrain {
-    fn name(&self) -> &'static str {
-        "retrain"
-    }
-    fn description(&self) -> &'static str {
-        "retrain from a new random initialisation on the retain set (method.md §3; the exact reference). For: any request, at full training cost"
-    }
-    fn defaults(&self) -> serde_json::Value {
-        defaults_json::<RetrainOptions>()
-    }
-    fn run(&self, input: &UnlearnInput, options: &serde_json::Value) -> Result<Unlearned> {
-        let RetrainOptions(cfg) = parse_json(self.name(), options)?;
-        super::train_on_retain(self.name(), input, options, cfg, &RetrainOptions::default().0, true)
+    type Options = RetrainOptions;
+    const NAME: &'static str = "retrain";
+    const DESCRIPTION: &'static str = "retrain from a new random initialisation on the retain set (method.md §3; the exact reference). For: any request, at full training cost";
+    fn run(&self, input: &UnlearnInput, o: &RetrainOptions) -> Result<Unlearned> {
+        super::train_on_retain(Self::NAME, input, o.0.clone(), true)
     }
 }

@@ -5,7 +5,6 @@
 //! retain batches under cross-entropy.
 use super::amu::method_rng;
 use super::{ce, finished, run_pass, timed, Method, SgdOptions, UnlearnInput, Unlearned};
-use crate::config::{defaults_json, parse_json};
 use crate::error::{Error, Result};
 use crate::train::optim::{self, OptimizerKind};
 use rand::Rng;
@@ -27,27 +26,26 @@ impl Default for SalUnOptions {
     }
 }
 
+impl super::MethodOptions for SalUnOptions {
+    fn check(&self, method: &str) -> Result<()> {
+        if !(self.mask_ratio > 0.0 && self.mask_ratio <= 1.0) {
+            return Err(Error::BadOption {
+                func: method.into(),
+                key: "mask_ratio".into(),
+                msg: format!("{} is outside (0, 1]", self.mask_ratio),
+            });
+        }
+        Ok(())
+    }
+}
+
 pub struct SalUn;
 
 impl Method for SalUn {
-    fn name(&self) -> &'static str {
-        "salun"
-    }
-    fn description(&self) -> &'static str {
-        "SalUn: saliency-masked fine-tuning with random labels on the forget set and true labels on the retain set. For: class-wise requests"
-    }
-    fn defaults(&self) -> serde_json::Value {
-        defaults_json::<SalUnOptions>()
-    }
-    fn run(&self, input: &UnlearnInput, options: &serde_json::Value) -> Result<Unlearned> {
-        let o: SalUnOptions = parse_json(self.name(), options)?;
-        if !(o.mask_ratio > 0.0 && o.mask_ratio <= 1.0) {
-            return Err(Error::BadOption {
-                func: self.name().into(),
-                key: "mask_ratio".into(),
-                msg: format!("{} is outside (0, 1]", o.mask_ratio),
-            });
-        }
+    type Options = SalUnOptions;
+    const NAME: &'static str = "salun";
+    const DESCRIPTION: &'static str = "SalUn: saliency-masked fine-tuning with random labels on the forget set and true labels on the retain set. For: class-wise requests";
+    fn run(&self, input: &UnlearnInput, o: &SalUnOptions) -> Result<Unlearned> {
         let retain = input.retain_set()?;
         let forget = input.forget_set()?;
         let k = forget.num_classes() as i64;
@@ -123,6 +121,6 @@ impl Method for SalUn {
             }
             Ok(model)
         })?;
-        finished(self.name(), model, seconds, &o, &retain, None)
+        finished(Self::NAME, model, seconds, o, &retain, None)
     }
 }

@@ -10,7 +10,6 @@
 //!   γ 0.99, β 0.001, T 2 for both.
 use super::amu::{method_rng, sampling_plan, AmuLoss};
 use super::{ce, finished, kl_t, run_pass, timed, Method, SgdOptions, UnlearnInput, Unlearned};
-use crate::config::{defaults_json, parse_json};
 use crate::error::Result;
 use crate::train::optim::{self, OptimizerKind, Schedule};
 use serde::{Deserialize, Serialize};
@@ -44,6 +43,8 @@ impl Default for ScrubOptions {
         }
     }
 }
+
+impl super::MethodOptions for ScrubOptions {}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -83,6 +84,8 @@ impl Default for AScrubOptions {
     }
 }
 
+impl super::MethodOptions for AScrubOptions {}
+
 /// Whether SCRUB's 0-based epoch `epoch` starts with a forget pass: the reference runs one for
 /// every epoch e ≤ m_steps (method.md §3), so `max_steps` 5 gives 6 forget passes.
 pub fn forget_pass(epoch: usize, max_steps: usize) -> bool {
@@ -92,17 +95,10 @@ pub fn forget_pass(epoch: usize, max_steps: usize) -> bool {
 pub struct Scrub;
 
 impl Method for Scrub {
-    fn name(&self) -> &'static str {
-        "scrub"
-    }
-    fn description(&self) -> &'static str {
-        "SCRUB: forget passes away from the original (−KL), retain passes towards it (CE + KL) (method.md §3). For: uniform and class-wise requests; removing a class takes its forget passes (max_steps)"
-    }
-    fn defaults(&self) -> serde_json::Value {
-        defaults_json::<ScrubOptions>()
-    }
-    fn run(&self, input: &UnlearnInput, options: &serde_json::Value) -> Result<Unlearned> {
-        let o: ScrubOptions = parse_json(self.name(), options)?;
+    type Options = ScrubOptions;
+    const NAME: &'static str = "scrub";
+    const DESCRIPTION: &'static str = "SCRUB: forget passes away from the original (−KL), retain passes towards it (CE + KL) (method.md §3). For: uniform and class-wise requests; removing a class takes its forget passes (max_steps)";
+    fn run(&self, input: &UnlearnInput, o: &ScrubOptions) -> Result<Unlearned> {
         let seed = o.sgd.seed(input);
         let retain = input.retain_set()?;
         let forget = input.forget_set()?;
@@ -153,29 +149,22 @@ impl Method for Scrub {
             }
             Ok(model)
         })?;
-        finished(self.name(), model, seconds, &o, &retain, None)
+        finished(Self::NAME, model, seconds, o, &retain, None)
     }
 }
 
 pub struct AScrub;
 
 impl Method for AScrub {
-    fn name(&self) -> &'static str {
-        "a_scrub"
-    }
-    fn description(&self) -> &'static str {
-        "A-AMU on SCRUB: a forget pass (−KL), then γ·CE² + β·KL + 34·MMD² on retain batches, Adam, 1 epoch (method.md §2.4). For: uniform requests"
-    }
-    fn defaults(&self) -> serde_json::Value {
-        defaults_json::<AScrubOptions>()
-    }
-    fn run(&self, input: &UnlearnInput, options: &serde_json::Value) -> Result<Unlearned> {
-        let o: AScrubOptions = parse_json(self.name(), options)?;
+    type Options = AScrubOptions;
+    const NAME: &'static str = "a_scrub";
+    const DESCRIPTION: &'static str = "A-AMU on SCRUB: a forget pass (−KL), then γ·CE² + β·KL + 34·MMD² on retain batches, Adam, 1 epoch (method.md §2.4). For: uniform requests";
+    fn run(&self, input: &UnlearnInput, o: &AScrubOptions) -> Result<Unlearned> {
         let seed = o.seed.unwrap_or(input.seed);
         // method.md §7 item 12: the retain pass uses R̃ when one is given
         let retain = input.retain_set()?;
         let forget = input.forget_set()?;
-        let unseen = input.unseen_set(self.name())?;
+        let unseen = input.unseen_set(Self::NAME)?;
         let teacher = input.original;
         let amu = AmuLoss { lambda: o.lambda, k: o.k, clamp: o.clamp, sigma: o.sigma, per_sample_square: false };
         let (model, seconds) = timed(teacher.device(), || {
@@ -225,6 +214,6 @@ impl Method for AScrub {
             }
             Ok(model)
         })?;
-        finished(self.name(), model, seconds, &o, &retain, None)
+        finished(Self::NAME, model, seconds, o, &retain, None)
     }
 }

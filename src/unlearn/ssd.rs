@@ -8,7 +8,6 @@
 //! are drawn in a seeded random order (the importance of a batch is the square of its mean
 //! gradient, so which items share a batch matters).
 use super::{ce, finished, timed, Method, UnlearnInput, Unlearned};
-use crate::config::{defaults_json, parse_json};
 use crate::data::Dataset;
 use crate::error::Result;
 use crate::models::Model;
@@ -37,6 +36,8 @@ impl Default for SsdOptions {
         SsdOptions { alpha: 10.0, lambda: 1.0, batch_size: 64, swapped: false, shuffle: true, seed: None }
     }
 }
+
+impl super::MethodOptions for SsdOptions {}
 
 /// Mean over batches of the per-parameter importance of `data` for `model`; the batches are
 /// consecutive items of `data` in a random order drawn from `shuffle_seed`, or in the data's
@@ -118,8 +119,7 @@ pub fn dampen(params: &[Tensor], forget_imp: &[Tensor], full_imp: &[Tensor], alp
     })
 }
 
-fn run_ssd(name: &str, input: &UnlearnInput, options: &serde_json::Value, label_free: bool) -> Result<Unlearned> {
-    let o: SsdOptions = parse_json(name, options)?;
+fn run_ssd(name: &str, input: &UnlearnInput, o: &SsdOptions, label_free: bool) -> Result<Unlearned> {
     let retain = input.retain_set()?;
     let forget = input.forget_set()?;
     let (model, seconds) = timed(input.original.device(), || {
@@ -137,39 +137,27 @@ fn run_ssd(name: &str, input: &UnlearnInput, options: &serde_json::Value, label_
         }
         Ok(model)
     })?;
-    finished(name, model, seconds, &o, &retain, None)
+    finished(name, model, seconds, o, &retain, None)
 }
 
 pub struct Ssd;
 
 impl Method for Ssd {
-    fn name(&self) -> &'static str {
-        "ssd"
-    }
-    fn description(&self) -> &'static str {
-        "Selective Synaptic Dampening: shrink parameters far more important to the forget set than to the data (method.md §3). For: class-wise requests (no training; on a uniform one it lowers every accuracy)"
-    }
-    fn defaults(&self) -> serde_json::Value {
-        defaults_json::<SsdOptions>()
-    }
-    fn run(&self, input: &UnlearnInput, options: &serde_json::Value) -> Result<Unlearned> {
-        run_ssd(self.name(), input, options, false)
+    type Options = SsdOptions;
+    const NAME: &'static str = "ssd";
+    const DESCRIPTION: &'static str = "Selective Synaptic Dampening: shrink parameters far more important to the forget set than to the data (method.md §3). For: class-wise requests (no training; on a uniform one it lowers every accuracy)";
+    fn run(&self, input: &UnlearnInput, o: &SsdOptions) -> Result<Unlearned> {
+        run_ssd(Self::NAME, input, o, false)
     }
 }
 
 pub struct SsdLf;
 
 impl Method for SsdLf {
-    fn name(&self) -> &'static str {
-        "ssd_lf"
-    }
-    fn description(&self) -> &'static str {
-        "label-free SSD: importances from |gradient| of the squared logit norm (method.md §3). For: class-wise requests"
-    }
-    fn defaults(&self) -> serde_json::Value {
-        defaults_json::<SsdOptions>()
-    }
-    fn run(&self, input: &UnlearnInput, options: &serde_json::Value) -> Result<Unlearned> {
-        run_ssd(self.name(), input, options, true)
+    type Options = SsdOptions;
+    const NAME: &'static str = "ssd_lf";
+    const DESCRIPTION: &'static str = "label-free SSD: importances from |gradient| of the squared logit norm (method.md §3). For: class-wise requests";
+    fn run(&self, input: &UnlearnInput, o: &SsdOptions) -> Result<Unlearned> {
+        run_ssd(Self::NAME, input, o, true)
     }
 }
