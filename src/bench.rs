@@ -8,7 +8,7 @@
 //! for one epoch on R̃ and on the full retain set, one Fine-tune and one Retrain epoch, and the
 //! paper's MIA. Sizes are options, so the same command is a short CPU run and the full GPU run;
 //! a sweep over the training-set size and over ipc shows how each phase grows.
-use crate::condense::{self, CondenseConfig, CondenseInput};
+use crate::condense::{self, CondenseInput};
 use crate::data::request::ForgetRequest;
 use crate::data::synthetic::{synthetic, SyntheticOptions};
 use crate::data::{Dataset, LoadOptions};
@@ -255,16 +255,11 @@ fn phase(name: &str, seconds: f64, steps: Option<usize>, note: impl Into<String>
 
 /// Blend on `w`, its phases, and R̃.
 fn run_blend(cfg: &BenchConfig, w: &Workload, ipc: usize) -> Result<(condense::ReducedRetainSet, Vec<PhaseTime>)> {
-    let ccfg = CondenseConfig {
-        method: "blend".into(),
-        ipc,
-        iters: Some(cfg.blend_iters),
-        seed: Some(cfg.seed + 4),
-        ..Default::default()
-    };
+    let options =
+        condense::blend::BlendOptions { ipc, iters: cfg.blend_iters, seed: Some(cfg.seed + 4), ..Default::default() };
     let input =
         CondenseInput { train: &w.train, request: &w.request, clustering: None, feature_model: None, seed: cfg.seed };
-    let reduced = condense::condense(&input, &ccfg)?;
+    let reduced = condense::run(&condense::blend::Blend, &input, &options)?;
     let t = &reduced.timings;
     let clustering = reduced
         .clustering

@@ -8,6 +8,11 @@ use unlearn::condense::idm;
 use unlearn::condense::kmeans::{kmeans_per_class, KMeansConfig};
 use unlearn::condense::split::free_residual_split;
 use unlearn::condense::{condense, CondenseConfig, CondenseInput};
+
+/// A `condense()` config from its script form, `{ method, ...options }`.
+fn cfg(v: serde_json::Value) -> CondenseConfig {
+    CondenseConfig::from_json("condense", &v).unwrap()
+}
 use unlearn::data::request::ForgetRequest;
 use unlearn::data::synthetic::{synthetic, SyntheticOptions};
 use unlearn::data::{Dataset, LoadOptions};
@@ -224,7 +229,7 @@ fn blend_condensation_end_to_end() {
     let data = small_data(600, 3, 2);
     let request = ForgetRequest::uniform(&data, 0.1, false, 4).unwrap();
     let input = CondenseInput { train: &data, request: &request, clustering: None, feature_model: None, seed: 11 };
-    let cfg = CondenseConfig { ipc: 40, chunk_clusters: 16, ..Default::default() };
+    let cfg = cfg(serde_json::json!({ "ipc": 40, "chunk_clusters": 16 }));
     let r = condense(&input, &cfg).unwrap();
     assert_eq!(r.dataset.len(), r.residual + r.synthetic);
     assert_eq!(r.retain_size, 540);
@@ -247,11 +252,10 @@ fn random_subset_baseline_takes_ipc_retained_images_per_class() {
     let data = small_data(300, 3, 3);
     let request = ForgetRequest::classes(&data, &[1]).unwrap();
     let input = CondenseInput { train: &data, request: &request, clustering: None, feature_model: None, seed: 1 };
-    let r = condense(&input, &CondenseConfig { method: "random".into(), ipc: 7, ..Default::default() }).unwrap();
+    let r = condense(&input, &cfg(serde_json::json!({ "method": "random", "ipc": 7 }))).unwrap();
     assert_eq!(r.dataset.class_counts(), vec![7, 0, 7]);
     // or a given total, spread over the classes in proportion
-    let r =
-        condense(&input, &CondenseConfig { method: "random".into(), size: Some(50), ..Default::default() }).unwrap();
+    let r = condense(&input, &cfg(serde_json::json!({ "method": "random", "size": 50 }))).unwrap();
     assert_eq!(r.dataset.len(), 50);
     assert_eq!(r.dataset.class_counts()[1], 0);
     let err = condense(&input, &CondenseConfig { method: "dc".into(), ..Default::default() }).unwrap_err().to_string();
@@ -268,12 +272,13 @@ fn distribution_matching_moves_its_images_towards_the_real_mean_embedding() {
     let data = small_data(200, 2, 5);
     let request = ForgetRequest::uniform(&data, 0.1, false, 1).unwrap();
     let input = CondenseInput { train: &data, request: &request, clustering: None, feature_model: None, seed: 3 };
-    let cfg = CondenseConfig { method: "dm".into(), ipc: 4, iters: Some(100), lr: Some(10.0), ..Default::default() };
+    let dm = |iters: usize| cfg(serde_json::json!({ "method": "dm", "ipc": 4, "iters": iters, "lr": 10.0 }));
+    let cfg = dm(100);
     let r = condense(&input, &cfg).unwrap();
     assert_eq!(r.dataset.class_counts(), vec![4, 4]);
     assert_eq!(r.blend_losses.len(), 100);
     assert!(r.dataset.images().isfinite().all().int64_value(&[]) == 1);
-    let start = condense(&input, &CondenseConfig { iters: Some(0), ..cfg.clone() }).unwrap();
+    let start = condense(&input, &dm(0)).unwrap();
     let retain = request.retain_set(&data).unwrap();
     let distance = |syn: &Dataset| -> f64 {
         let mut total = 0.0;
@@ -329,9 +334,9 @@ fn an_ipc_no_smaller_than_every_class_is_refused() {
     let request = ForgetRequest::uniform(&data, 0.1, false, 1).unwrap();
     let input = CondenseInput { train: &data, request: &request, clustering: None, feature_model: None, seed: 1 };
     let largest = *data.class_counts().iter().max().unwrap();
-    let e = condense(&input, &CondenseConfig { ipc: largest, ..Default::default() }).unwrap_err().to_string();
+    let e = condense(&input, &cfg(serde_json::json!({ "ipc": largest }))).unwrap_err().to_string();
     assert!(e.contains("`ipc`") && e.contains(&format!("largest has {largest} images")), "{e}");
-    let r = condense(&input, &CondenseConfig { ipc: largest - 1, ..Default::default() }).unwrap();
+    let r = condense(&input, &cfg(serde_json::json!({ "ipc": largest - 1 }))).unwrap();
     assert!(r.ratio() < 1.0, "{}", r.describe());
 }
 
@@ -454,14 +459,17 @@ fn idm_steps_lower_its_loss_on_a_fixed_pool() {
 }
 
 /// Runs `method` on 3 classes of 8x8 images with class 1 forgotten.
-fn run_small(method: &str, seed: u64, extra: impl Fn(&mut CondenseConfig)) -> unlearn::condense::ReducedRetainSet {
+fn run_small(
+    method: &str,
+    seed: u64,
+    extra: impl Fn(&mut serde_json::Map<String, serde_json::Value>),
+) -> unlearn::condense::ReducedRetainSet {
     let data = small_data(150, 3, 6);
     let request = ForgetRequest::classes(&data, &[1]).unwrap();
     let input = CondenseInput { train: &data, request: &request, clustering: None, feature_model: None, seed: 99 };
-    let mut cfg =
-        CondenseConfig { method: method.into(), ipc: 2, iters: Some(3), seed: Some(seed), ..Default::default() };
-    extra(&mut cfg);
-    condense(&input, &cfg).unwrap()
+    let mut options = serde_json::json!({ "method": method, "ipc": 2, "iters": 3, "seed": seed });
+    extra(options.as_object_mut().unwrap());
+    condense(&input, &cfg(options)).unwrap()
 }
 
 fn max_diff(a: &Tensor, b: &Tensor) -> f64 {
@@ -470,13 +478,16 @@ fn max_diff(a: &Tensor, b: &Tensor) -> f64 {
 
 #[test]
 fn gm_and_idm_are_repeatable_and_return_ipc_images_per_retained_class() {
-    let loops = |c: &mut CondenseConfig| {
+    type Options = serde_json::Map<String, serde_json::Value>;
+    let loops = |c: &mut Options| {
         // two image steps with network training between them, so the inner loop runs
-        c.outer_loop = Some(2);
-        c.inner_loop = Some(2);
+        c.insert("outer_loop".into(), 2.into());
+        c.insert("inner_loop".into(), 2.into());
     };
-    let small_pool = |c: &mut CondenseConfig| c.pool_size = 2;
-    for (method, tweak) in [("gm", &loops as &dyn Fn(&mut CondenseConfig)), ("idm", &small_pool)] {
+    let small_pool = |c: &mut Options| {
+        c.insert("pool_size".into(), 2.into());
+    };
+    for (method, tweak) in [("gm", &loops as &dyn Fn(&mut Options)), ("idm", &small_pool)] {
         let r = run_small(method, 5, tweak);
         assert_eq!(r.method, method);
         assert_eq!(r.dataset.class_counts(), vec![2, 0, 2], "{method}");
@@ -496,7 +507,7 @@ fn gm_and_idm_are_repeatable_and_return_ipc_images_per_retained_class() {
         // the images moved away from the real images they started as
         let start = run_small(method, 5, |c| {
             tweak(c);
-            c.iters = Some(0);
+            c.insert("iters".into(), 0.into());
         });
         assert!(max_diff(start.dataset.images(), r.dataset.images()) > 1e-4, "{method} did not move its images");
     }
@@ -523,9 +534,8 @@ fn gm_images_match_real_gradients_better_on_unseen_networks() {
         total
     };
     let run = |iters| {
-        let cfg =
-            CondenseConfig { method: "gm".into(), ipc: 2, iters: Some(iters), seed: Some(2), ..Default::default() };
-        let r = condense(&input, &cfg).unwrap();
+        let r =
+            condense(&input, &cfg(serde_json::json!({ "method": "gm", "ipc": 2, "iters": iters, "seed": 2 }))).unwrap();
         assert_eq!(r.dataset.labels_host(), &[0, 0, 1, 1]);
         held_out(r.dataset.images())
     };
@@ -537,8 +547,8 @@ fn gm_images_match_real_gradients_better_on_unseen_networks() {
 #[test]
 fn idm_lowers_its_loss_over_iterations_with_its_fixed_pool() {
     let r = run_small("idm", 3, |c| {
-        c.iters = Some(30);
-        c.lr = Some(1.0);
+        c.insert("iters".into(), 30.into());
+        c.insert("lr".into(), 1.0.into());
     });
     let first: f64 = r.blend_losses[..5].iter().sum();
     let last: f64 = r.blend_losses[25..].iter().sum();
@@ -547,8 +557,7 @@ fn idm_lowers_its_loss_over_iterations_with_its_fixed_pool() {
 
 #[test]
 fn gm_and_idm_options_are_checked() {
-    use unlearn::config::parse_json;
-    let parse = |v: serde_json::Value| parse_json::<CondenseConfig>("condense", &v).and_then(|c| c.check().map(|_| c));
+    let parse = |v: serde_json::Value| CondenseConfig::from_json("condense", &v);
     // a typo is still an unknown option, with the closest known one
     let e = parse(serde_json::json!({ "method": "gm", "outer_loops": 3 })).unwrap_err().to_string();
     assert!(e.contains("outer_loops") && e.contains("did you mean `outer_loop`"), "{e}");
@@ -556,7 +565,22 @@ fn gm_and_idm_options_are_checked() {
     assert!(e.contains("`pool`") && e.contains("pool_size"), "{e}");
     // the new keys are known and take their defaults
     let c = parse(serde_json::json!({ "method": "idm" })).unwrap();
-    assert_eq!((c.batch_real, c.pool_size, c.net_lr, c.outer_loop, c.inner_loop), (256, 3, 0.01, None, None));
+    let o = &c.options;
+    assert_eq!(
+        (&o["batch_real"], &o["pool_size"], &o["lr"], &o["iters"]),
+        (&256.into(), &3.into(), &0.01.into(), &20000.into())
+    );
+    let c = parse(serde_json::json!({ "method": "gm" })).unwrap();
+    let o = &c.options;
+    assert_eq!(
+        (&o["net_lr"], &o["outer_loop"], &o["inner_loop"]),
+        (&0.01.into(), &serde_json::Value::Null, &serde_json::Value::Null)
+    );
+    // a key of another condenser is refused, naming those that take it
+    let e = parse(serde_json::json!({ "method": "random", "pool_size": 3 })).unwrap_err().to_string();
+    assert!(e.contains("`pool_size`") && e.contains("not an option of method `random` (taken by: idm)"), "{e}");
+    let e = parse(serde_json::json!({ "method": "blend", "batch_real": 3 })).unwrap_err().to_string();
+    assert!(e.contains("(taken by: dm, gm, idm)"), "{e}");
     for (bad, key) in [
         (serde_json::json!({ "method": "idm", "pool_size": 0 }), "pool_size"),
         (serde_json::json!({ "method": "idm", "pool_size": 1_000_000 }), "pool_size"),

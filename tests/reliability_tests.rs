@@ -154,7 +154,7 @@ fn blend_with_a_class_smaller_than_ipc_and_a_request_that_empties_a_class() {
         .collect();
     let train = full.subset(&keep, "uneven").unwrap();
     assert_eq!(train.class_counts()[3], 6);
-    let cfg = CondenseConfig { ipc: 20, iters: Some(2), ..Default::default() };
+    let cfg = CondenseConfig::from_json("condense", &serde_json::json!({ "ipc": 20, "iters": 2 })).unwrap();
     let request = ForgetRequest::uniform(&train, 0.1, true, 1).unwrap();
     let r = condense(
         &CondenseInput { train: &train, request: &request, clustering: None, feature_model: None, seed: 1 },

@@ -359,7 +359,7 @@ fn multi_round_chains_models_reuses_clustering_and_resumes() {
     let original = small_convnet(&train_set, 3);
     let plan = MultiRoundPlan {
         methods: vec![("a_cf".into(), serde_json::json!({})), ("finetune".into(), serde_json::json!({ "epochs": 1 }))],
-        condense: Some(CondenseConfig { ipc: 20, ..Default::default() }),
+        condense: Some(CondenseConfig::from_json("condense", &serde_json::json!({ "ipc": 20 })).unwrap()),
         seed: 4,
         same_feature_net: false,
     };
@@ -466,7 +466,8 @@ fn a_retain_set_holding_forget_items_is_refused() {
             feature_model: None,
             seed: 2,
         },
-        &unlearn::condense::CondenseConfig { ipc: 4, iters: Some(2), ..Default::default() },
+        &unlearn::condense::CondenseConfig::from_json("condense", &serde_json::json!({ "ipc": 4, "iters": 2 }))
+            .unwrap(),
     )
     .unwrap();
     assert_eq!(input(Some(&reduced.dataset)), "ok");

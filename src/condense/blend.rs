@@ -12,7 +12,7 @@
 //! requires; gradients accumulate across chunks, so chunking changes nothing but memory.
 use crate::error::{Error, Result};
 use crate::models::Model;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::rc::Rc;
 use tch::{Kind, Tensor};
 
@@ -147,15 +147,70 @@ pub fn blend(x: &Tensor, seg_host: &[i64], net: &Model, cfg: &BlendConfig) -> Re
 }
 
 /// The Blend condenser: features of a random ConvNet-3 → k-means per class → free/residual split
+/// Blend's options (method.md §1.4).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BlendOptions {
+    /// k-means clusters per class.
+    pub ipc: usize,
+    /// Iterations of the blend weights (12; 20 in the condensation benchmark).
+    pub iters: usize,
+    /// Learning rate of the weights; `None`: η(ipc) ([`blend_lr`]).
+    pub lr: Option<f64>,
+    /// SGD momentum of the weights.
+    pub momentum: f64,
+    /// Seed of the feature networks and k-means; `None` takes the run's.
+    pub seed: Option<u64>,
+    pub kmeans_max_iter: usize,
+    pub kmeans_tol: f64,
+    /// Images per no-grad forward (features, targets).
+    pub embed_batch: usize,
+    /// Clusters per forward/backward chunk (memory only; the result is the same).
+    pub chunk_clusters: usize,
+}
+
+impl Default for BlendOptions {
+    fn default() -> Self {
+        BlendOptions {
+            ipc: 10,
+            iters: 12,
+            lr: None,
+            momentum: 0.5,
+            seed: None,
+            kmeans_max_iter: 100,
+            kmeans_tol: 1e-4,
+            embed_batch: 1024,
+            chunk_clusters: 1024,
+        }
+    }
+}
+
+impl super::CondenserOptions for BlendOptions {
+    fn check(&self) -> Result<()> {
+        super::check_common(self.ipc, Some(self.iters), self.lr)?;
+        crate::config::at_most("condense", "kmeans_max_iter", self.kmeans_max_iter, crate::config::MAX_ITERATIONS)?;
+        if self.embed_batch == 0 || self.chunk_clusters == 0 || self.kmeans_max_iter == 0 {
+            return Err(super::bad_option("embed_batch/chunk_clusters/kmeans_max_iter", "must be at least 1".into()));
+        }
+        Ok(())
+    }
+    fn ipc(&self) -> usize {
+        self.ipc
+    }
+    fn seed(&self) -> Option<u64> {
+        self.seed
+    }
+}
+
 /// → Blend of the free clusters; R̃ = residual real images + blended images (method.md §1.1).
 pub struct Blend;
 
 impl super::Condenser for Blend {
-    fn name(&self) -> &'static str {
-        "blend"
-    }
+    type Options = BlendOptions;
+    const NAME: &'static str = "blend";
+    const DESCRIPTION: &'static str = "Blend: per-class k-means on random-ConvNet features; every cluster without a forget item becomes one learned blend of its images, the others stay real (method.md §1)";
 
-    fn condense(&self, input: &super::CondenseInput, cfg: &super::CondenseConfig) -> Result<super::ReducedRetainSet> {
+    fn condense(&self, input: &super::CondenseInput, cfg: &BlendOptions) -> Result<super::ReducedRetainSet> {
         use crate::models::{Arch, ModelSpec};
         use rand::Rng;
         let train = input.train;
@@ -214,7 +269,7 @@ impl super::Condenser for Blend {
         let x_free = train.images().f_index_select(0, &idx)?;
         let net = convnet(seed_dm)?;
         let bcfg = BlendConfig {
-            iters: cfg.iters.unwrap_or(12),
+            iters: cfg.iters,
             lr: cfg.lr.unwrap_or_else(|| blend_lr(cfg.ipc as f64)),
             momentum: cfg.momentum,
             chunk_clusters: cfg.chunk_clusters,
@@ -229,14 +284,13 @@ impl super::Condenser for Blend {
         let name = format!("{}[blend ipc {}]", train.name, cfg.ipc);
         let dataset = residual.concat(&synthetic, name)?;
         let mut reduced = super::ReducedRetainSet::new(
-            self.name(),
+            "blend",
             dataset,
             input.request.retain.len(),
             split.residual.len(),
             split.num_free(),
             timings,
             Some(clustering),
-            cfg,
         );
         reduced.blend_losses = out.losses;
         reduced.min_weight = Some(out.min_weight);

@@ -5,11 +5,12 @@
 //! squared distance between the mean embeddings of the real and the synthetic images; SGD on
 //! the images with lr 0.01 (not DM's original 1.0) and momentum 0.5, 20,000 iterations.
 use super::dsa::Dsa;
-use super::matching::{random_convnet, SyntheticImages};
-use super::{CondenseConfig, CondenseInput, Condenser, ReducedRetainSet};
+use super::matching::{random_convnet, MatchingOptions, SyntheticImages};
+use super::{CondenseInput, Condenser, CondenserOptions, ReducedRetainSet};
 use crate::data::split::rng;
 use crate::error::Result;
 use rand::Rng;
+use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
 /// Real images per class and iteration (the default of the option `batch_real`, shared by DM,
@@ -19,22 +20,45 @@ pub const BATCH_REAL: usize = 256;
 pub const DM_ITERS: usize = 20_000;
 pub const DM_LR: f64 = 0.01;
 
+/// DM's options: the matching options with 20,000 iterations at lr 0.01.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct DmOptions(pub MatchingOptions);
+
+impl Default for DmOptions {
+    fn default() -> Self {
+        DmOptions(MatchingOptions::new(DM_ITERS, DM_LR))
+    }
+}
+
+impl CondenserOptions for DmOptions {
+    fn check(&self) -> Result<()> {
+        self.0.check()
+    }
+    fn ipc(&self) -> usize {
+        self.0.ipc
+    }
+    fn seed(&self) -> Option<u64> {
+        self.0.seed
+    }
+}
+
 pub struct DistributionMatching;
 
 impl Condenser for DistributionMatching {
-    fn name(&self) -> &'static str {
-        "dm"
-    }
+    type Options = DmOptions;
+    const NAME: &'static str = "dm";
+    const DESCRIPTION: &'static str = "Distribution Matching: synthetic images whose mean random-ConvNet embedding per class matches the real images' (method.md §1.7's baseline)";
 
-    fn condense(&self, input: &CondenseInput, cfg: &CondenseConfig) -> Result<ReducedRetainSet> {
+    fn condense(&self, input: &CondenseInput, o: &DmOptions) -> Result<ReducedRetainSet> {
+        let cfg = &o.0;
         let t = std::time::Instant::now();
         let train = input.train;
         let device = train.device();
         let mut r = rng(cfg.seed.unwrap_or(input.seed));
         // initialise from random real images; a class with fewer retained images gets fewer
         let mut syn = SyntheticImages::from_retained(input, cfg.ipc, &mut r, "DM")?;
-        let iters = cfg.iters.unwrap_or(DM_ITERS);
-        let lr = cfg.lr.unwrap_or(DM_LR);
+        let (iters, lr) = (cfg.iters, cfg.lr);
         let mut dsa = Dsa::new(r.random());
         let mut buf: Option<Tensor> = None;
         let mut losses = Vec::new();
@@ -55,6 +79,6 @@ impl Condenser for DistributionMatching {
             losses.push(total);
             crate::train::optim::sgd_momentum_step(&mut syn.images, &mut buf, lr, cfg.momentum)?;
         }
-        syn.into_reduced(self.name(), input, cfg, t, losses)
+        syn.into_reduced(Self::NAME, input, cfg.ipc, t, losses)
     }
 }

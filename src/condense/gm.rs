@@ -22,8 +22,8 @@
 //! clock, here from the seed; a class with fewer retained images than `ipc` keeps them all and
 //! gets fewer synthetic images.
 use super::dsa::Dsa;
-use super::matching::{class_ce, random_convnet, SyntheticImages};
-use super::{CondenseConfig, CondenseInput, Condenser, ReducedRetainSet};
+use super::matching::{class_ce, random_convnet, MatchingOptions, SyntheticImages};
+use super::{CondenseInput, Condenser, CondenserOptions, ReducedRetainSet};
 use crate::data::split::rng;
 use crate::error::{Error, Result};
 use crate::models::Model;
@@ -31,6 +31,7 @@ use crate::train::optim::{self, OptimizerKind};
 use rand::seq::SliceRandom;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
 /// The reference's iterations, image learning rate and network learning rate.
@@ -53,10 +54,76 @@ pub fn gm_loops(ipc: usize) -> Option<(usize, usize)> {
     }
 }
 
-/// The loops `cfg` asks for: its `outer_loop`/`inner_loop`, the table's where one is `None`.
-pub fn loops(cfg: &CondenseConfig) -> Option<(usize, usize)> {
-    let table = gm_loops(cfg.ipc);
-    Some((cfg.outer_loop.or(table.map(|t| t.0))?, cfg.inner_loop.or(table.map(|t| t.1))?))
+/// GM's options: the matching options (1000 iterations at lr 0.1), its loops and the network's
+/// learning rate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GmOptions {
+    #[serde(flatten)]
+    pub matching: MatchingOptions,
+    /// Image steps per iteration (one fresh network each iteration); `None`: the reference's
+    /// table by ipc ([`gm_loops`]).
+    pub outer_loop: Option<usize>,
+    /// Epochs the network trains on the synthetic set between two image steps; `None`: the
+    /// table's.
+    pub inner_loop: Option<usize>,
+    /// Learning rate of that network training (plain SGD).
+    pub net_lr: f64,
+}
+
+impl Default for GmOptions {
+    fn default() -> Self {
+        GmOptions {
+            matching: MatchingOptions::new(GM_ITERS, GM_LR),
+            outer_loop: None,
+            inner_loop: None,
+            net_lr: GM_NET_LR,
+        }
+    }
+}
+
+impl GmOptions {
+    /// The loops it asks for: its `outer_loop`/`inner_loop`, the table's where one is `None`.
+    pub fn loops(&self) -> Option<(usize, usize)> {
+        let table = gm_loops(self.matching.ipc);
+        Some((self.outer_loop.or(table.map(|t| t.0))?, self.inner_loop.or(table.map(|t| t.1))?))
+    }
+}
+
+impl CondenserOptions for GmOptions {
+    fn check(&self) -> Result<()> {
+        self.matching.check()?;
+        if self.outer_loop == Some(0) {
+            return Err(super::bad_option("outer_loop", "must be at least 1".into()));
+        }
+        for (key, value) in [("outer_loop", self.outer_loop), ("inner_loop", self.inner_loop)] {
+            if let Some(v) = value {
+                crate::config::at_most("condense", key, v, crate::config::MAX_ITERATIONS)?;
+            }
+        }
+        if !(self.net_lr.is_finite() && self.net_lr > 0.0) {
+            return Err(super::bad_option("net_lr", "must be a positive finite number".into()));
+        }
+        if self.loops().is_none() {
+            let (outer, inner) = (self.outer_loop.is_none(), self.inner_loop.is_none());
+            let key = if outer { "outer_loop" } else { "inner_loop" };
+            let missing = if outer && inner { "outer_loop and inner_loop" } else { key };
+            return Err(super::bad_option(
+                key,
+                format!(
+                    "GM has default loops for ipc 1 to 5, 10, 20, 30, 40 and 50 only, not {}: give {missing}",
+                    self.matching.ipc
+                ),
+            ));
+        }
+        Ok(())
+    }
+    fn ipc(&self) -> usize {
+        self.matching.ipc
+    }
+    fn seed(&self) -> Option<u64> {
+        self.matching.seed
+    }
 }
 
 /// The gradient-matching distance of the original code (its "ours" metric): for every parameter
@@ -141,15 +208,16 @@ fn train_on_synthetic(
 pub struct GradientMatching;
 
 impl Condenser for GradientMatching {
-    fn name(&self) -> &'static str {
-        "gm"
-    }
+    type Options = GmOptions;
+    const NAME: &'static str = "gm";
+    const DESCRIPTION: &'static str = "Gradient Matching: synthetic images whose class-CE gradients on a training network match the real images' (method.md §1.7's baseline)";
 
-    fn condense(&self, input: &CondenseInput, cfg: &CondenseConfig) -> Result<ReducedRetainSet> {
+    fn condense(&self, input: &CondenseInput, o: &GmOptions) -> Result<ReducedRetainSet> {
+        let cfg = &o.matching;
         let t = std::time::Instant::now();
         let train = input.train;
         let device = train.device();
-        let (outer, inner) = loops(cfg).ok_or_else(|| Error::BadOption {
+        let (outer, inner) = o.loops().ok_or_else(|| Error::BadOption {
             func: "condense".into(),
             key: "outer_loop".into(),
             msg: format!("GM has no default loops for ipc {}: give outer_loop and inner_loop", cfg.ipc),
@@ -157,8 +225,7 @@ impl Condenser for GradientMatching {
         let mut r = rng(cfg.seed.unwrap_or(input.seed));
         let mut syn = SyntheticImages::from_retained(input, cfg.ipc, &mut r, "GM")?;
         let labels = Tensor::f_from_slice(&syn.labels)?.f_to_device(device)?;
-        let iters = cfg.iters.unwrap_or(GM_ITERS);
-        let lr = cfg.lr.unwrap_or(GM_LR);
+        let (iters, lr) = (cfg.iters, cfg.lr);
         let mut dsa = Dsa::new(r.random());
         let mut buf: Option<Tensor> = None;
         let mut losses = Vec::with_capacity(iters);
@@ -166,7 +233,7 @@ impl Condenser for GradientMatching {
             crate::runtime::check_deadline()?;
             let net = random_convnet(train, r.random(), false)?;
             let params = net.var_store().trainable_variables();
-            let mut opt = optim::build(net.var_store(), OptimizerKind::Sgd, cfg.net_lr, 0.0, 0.0)?;
+            let mut opt = optim::build(net.var_store(), OptimizerKind::Sgd, o.net_lr, 0.0, 0.0)?;
             let mut iteration = Tensor::f_zeros([], (Kind::Float, device))?;
             for step in 0..outer {
                 let mut grad = syn.images.f_zeros_like()?;
@@ -187,6 +254,6 @@ impl Condenser for GradientMatching {
             // the sum over classes, averaged over the outer steps
             losses.push(iteration.f_div_scalar(outer as f64)?);
         }
-        syn.into_reduced(self.name(), input, cfg, t, losses)
+        syn.into_reduced(Self::NAME, input, cfg.ipc, t, losses)
     }
 }

@@ -21,12 +21,13 @@
 //! one image, not four downscaled ones; one image step per iteration (IDM steps once per class);
 //! lr 0.01 (IDM 0.2). As in DM here, the DSA draws come from the seed, not the clock.
 use super::dsa::Dsa;
-use super::matching::{class_ce, random_convnet, SyntheticImages};
-use super::{CondenseConfig, CondenseInput, Condenser, ReducedRetainSet};
+use super::matching::{class_ce, random_convnet, MatchingOptions, SyntheticImages};
+use super::{CondenseInput, Condenser, CondenserOptions, ReducedRetainSet};
 use crate::data::split::rng;
 use crate::error::Result;
 use crate::models::Model;
 use rand::Rng;
+use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
 /// The reference's iterations, image learning rate and pool size.
@@ -50,22 +51,54 @@ pub fn class_loss(nets: &[Model], real: &Tensor, syn: &Tensor, label: i64) -> Re
     Ok(total)
 }
 
+/// IDM's options: the matching options (20,000 iterations at lr 0.01) and the pool size.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IdmOptions {
+    #[serde(flatten)]
+    pub matching: MatchingOptions,
+    /// Random networks in the fixed pool.
+    pub pool_size: usize,
+}
+
+impl Default for IdmOptions {
+    fn default() -> Self {
+        IdmOptions { matching: MatchingOptions::new(IDM_ITERS, IDM_LR), pool_size: POOL_SIZE }
+    }
+}
+
+impl CondenserOptions for IdmOptions {
+    fn check(&self) -> Result<()> {
+        self.matching.check()?;
+        if self.pool_size == 0 {
+            return Err(super::bad_option("pool_size", "must be at least 1".into()));
+        }
+        crate::config::at_most("condense", "pool_size", self.pool_size, super::MAX_POOL_SIZE)
+    }
+    fn ipc(&self) -> usize {
+        self.matching.ipc
+    }
+    fn seed(&self) -> Option<u64> {
+        self.matching.seed
+    }
+}
+
 pub struct ImprovedDistributionMatching;
 
 impl Condenser for ImprovedDistributionMatching {
-    fn name(&self) -> &'static str {
-        "idm"
-    }
+    type Options = IdmOptions;
+    const NAME: &'static str = "idm";
+    const DESCRIPTION: &'static str = "Improved Distribution Matching: DM's embedding match plus a class-CE term, over a fixed pool of random networks (method.md §1.7's baseline, simplified)";
 
-    fn condense(&self, input: &CondenseInput, cfg: &CondenseConfig) -> Result<ReducedRetainSet> {
+    fn condense(&self, input: &CondenseInput, o: &IdmOptions) -> Result<ReducedRetainSet> {
+        let cfg = &o.matching;
         let t = std::time::Instant::now();
         let train = input.train;
         let device = train.device();
         let mut r = rng(cfg.seed.unwrap_or(input.seed));
         let mut syn = SyntheticImages::from_retained(input, cfg.ipc, &mut r, "IDM")?;
-        let pool = (0..cfg.pool_size).map(|_| random_convnet(train, r.random(), true)).collect::<Result<Vec<_>>>()?;
-        let iters = cfg.iters.unwrap_or(IDM_ITERS);
-        let lr = cfg.lr.unwrap_or(IDM_LR);
+        let pool = (0..o.pool_size).map(|_| random_convnet(train, r.random(), true)).collect::<Result<Vec<_>>>()?;
+        let (iters, lr) = (cfg.iters, cfg.lr);
         let mut dsa = Dsa::new(r.random());
         let mut buf: Option<Tensor> = None;
         let mut losses = Vec::with_capacity(iters);
@@ -81,6 +114,6 @@ impl Condenser for ImprovedDistributionMatching {
             losses.push(total);
             crate::train::optim::sgd_momentum_step(&mut syn.images, &mut buf, lr, cfg.momentum)?;
         }
-        syn.into_reduced(self.name(), input, cfg, t, losses)
+        syn.into_reduced(Self::NAME, input, cfg.ipc, t, losses)
     }
 }

@@ -2,12 +2,13 @@
 //! initialised from random retained images of the class, real batches drawn per class, and the
 //! reduced retain set they become.
 use super::dsa::Dsa;
-use super::{CondenseConfig, CondenseInput, ReducedRetainSet, Timings};
+use super::{CondenseInput, ReducedRetainSet, Timings};
 use crate::data::Dataset;
 use crate::error::{Error, Result};
 use crate::models::{Arch, Model, ModelSpec};
 use rand::seq::{IndexedRandom, SliceRandom};
 use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
 /// The synthetic images being learned, class by class.
@@ -86,22 +87,52 @@ impl SyntheticImages {
         self,
         method: &str,
         input: &CondenseInput,
-        cfg: &CondenseConfig,
+        ipc: usize,
         started: std::time::Instant,
         losses: Vec<Tensor>,
     ) -> Result<ReducedRetainSet> {
         let train = input.train;
         let images = self.images.f_detach()?;
         crate::runtime::synchronize(train.device());
-        let synthetic = train.derived(format!("{}[{method} ipc {}]", train.name, cfg.ipc), images, self.labels)?;
+        let synthetic = train.derived(format!("{}[{method} ipc {ipc}]", train.name), images, self.labels)?;
         let timings = Timings { condense: started.elapsed().as_secs_f64(), ..Default::default() };
         let n = synthetic.len();
-        let mut reduced =
-            ReducedRetainSet::new(method, synthetic, input.request.retain.len(), 0, n, timings, None, cfg);
+        let mut reduced = ReducedRetainSet::new(method, synthetic, input.request.retain.len(), 0, n, timings, None);
         if !losses.is_empty() {
             reduced.blend_losses = Vec::<f64>::try_from(&Tensor::f_stack(&losses, 0)?.f_to_kind(Kind::Double)?)?;
         }
         Ok(reduced)
+    }
+}
+
+/// The options DM, GM and IDM share (method.md §1.7): synthetic images per class, iterations,
+/// the images' SGD, real images per class and step, the seed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MatchingOptions {
+    /// Synthetic images per class.
+    pub ipc: usize,
+    pub iters: usize,
+    /// Learning rate of the images.
+    pub lr: f64,
+    pub momentum: f64,
+    /// Real images per class and step.
+    pub batch_real: usize,
+    /// Seed of every random choice; `None` takes the run's.
+    pub seed: Option<u64>,
+}
+
+impl MatchingOptions {
+    /// ipc 10, momentum 0.5, 256 real images per class and step, with `iters` and `lr`.
+    pub fn new(iters: usize, lr: f64) -> Self {
+        MatchingOptions { ipc: 10, iters, lr, momentum: 0.5, batch_real: super::dm::BATCH_REAL, seed: None }
+    }
+
+    pub fn check(&self) -> crate::error::Result<()> {
+        super::check_common(self.ipc, Some(self.iters), Some(self.lr))?;
+        if self.batch_real == 0 {
+            return Err(super::bad_option("batch_real", "must be at least 1".into()));
+        }
+        Ok(())
     }
 }
 

@@ -23,124 +23,192 @@ use kmeans::Clustering;
 use serde::{Deserialize, Serialize};
 use std::rc::Rc;
 
-/// Options of `condense()`; fields a method does not use are ignored by it.
+/// A condenser's options: a typed struct with its defaults, its JSON/rhai form and its checks
+/// (the condenser's own keys only: a key another condenser takes is refused, not ignored).
+pub trait CondenserOptions: Default + Serialize + serde::de::DeserializeOwned {
+    /// Refuses values the condenser cannot run with, naming the option.
+    fn check(&self) -> Result<()>;
+    /// Clusters (Blend) or images (the others) per class: the size the result is named by.
+    fn ipc(&self) -> usize;
+    /// The seed of every random choice, `None` for the run's.
+    fn seed(&self) -> Option<u64>;
+}
+
+/// A condensation method: a name, a description, a typed options struct and the algorithm. One
+/// file per condenser; the registry sees each as an [`AnyCondenser`].
+pub trait Condenser {
+    type Options: CondenserOptions;
+    /// Registry name (`"blend"`, `"dm"`, ...).
+    const NAME: &'static str;
+    /// One line: what it does, with its method.md section.
+    const DESCRIPTION: &'static str;
+    /// Runs it on checked inputs with checked options (see [`run`], which checks both).
+    fn condense(&self, input: &CondenseInput, options: &Self::Options) -> Result<ReducedRetainSet>;
+}
+
+/// Checks `input` and `options`, then runs `condenser`: the typed entry point, e.g.
+/// `run(&blend::Blend, &input, &blend::BlendOptions { ipc: 40, ..Default::default() })`. The
+/// result records the options it ran with ([`ReducedRetainSet::config`]).
+pub fn run<C: Condenser>(condenser: &C, input: &CondenseInput, options: &C::Options) -> Result<ReducedRetainSet> {
+    options.check()?;
+    input.request.check_dataset(input.train)?;
+    let mut reduced = condenser.condense(input, options)?;
+    reduced.config = CondenseConfig::of::<C>(options)?;
+    Ok(reduced)
+}
+
+/// A condenser as the registry and scripts see it: by name, with JSON options.
+pub trait AnyCondenser {
+    fn name(&self) -> &'static str;
+    fn description(&self) -> &'static str;
+    /// Its options with their defaults.
+    fn defaults(&self) -> serde_json::Value;
+    /// Parses `options` (a JSON object of overrides, without `method`) into the condenser's
+    /// options ("did you mean" for unknown keys), checks and runs.
+    fn condense_json(&self, input: &CondenseInput, options: &serde_json::Value) -> Result<ReducedRetainSet>;
+    /// `options` with the defaults filled in (parsed and checked, nothing run).
+    fn resolve(&self, options: &serde_json::Value) -> Result<serde_json::Map<String, serde_json::Value>>;
+}
+
+impl<C: Condenser> AnyCondenser for C {
+    fn name(&self) -> &'static str {
+        C::NAME
+    }
+    fn description(&self) -> &'static str {
+        C::DESCRIPTION
+    }
+    fn defaults(&self) -> serde_json::Value {
+        crate::config::defaults_json::<C::Options>()
+    }
+    fn condense_json(&self, input: &CondenseInput, options: &serde_json::Value) -> Result<ReducedRetainSet> {
+        run(self, input, &parse_options::<C>(options)?)
+    }
+    fn resolve(&self, options: &serde_json::Value) -> Result<serde_json::Map<String, serde_json::Value>> {
+        let o = parse_options::<C>(options)?;
+        o.check()?;
+        Ok(CondenseConfig::of::<C>(&o)?.options)
+    }
+}
+
+/// `options` as `C`'s options; an unknown key names the condensers that do take it.
+fn parse_options<C: Condenser>(options: &serde_json::Value) -> Result<C::Options> {
+    crate::config::parse_json::<C::Options>("condense", options).map_err(|e| match e {
+        Error::UnknownOption { func, key, hint } => {
+            let takers: Vec<&str> =
+                registry().iter().filter(|c| c.defaults().get(&key).is_some()).map(|c| c.name()).collect();
+            let hint = if takers.is_empty() {
+                hint
+            } else {
+                format!(" — not an option of method `{}` (taken by: {}){hint}", C::NAME, takers.join(", "))
+            };
+            Error::UnknownOption { func, key, hint }
+        }
+        e => e,
+    })
+}
+
+/// Which condenser and its options, as scripts, multi-round plans and records hold them: flat in
+/// JSON, `{ method: "blend", ipc: 10, ... }`. Parsed by [`CondenseConfig::from_json`], it holds
+/// every option of that condenser with the defaults filled in.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
 pub struct CondenseConfig {
     /// "blend", "random", "dm", "gm" or "idm".
     pub method: String,
-    /// Clusters (Blend) or images (random, DM, GM, IDM) per class.
-    pub ipc: usize,
-    /// Random subset only: this many images in all (drawn per class in proportion), instead of
-    /// `ipc` per class, e.g. the size of a Blend-reduced set.
-    pub size: Option<usize>,
-    /// Iterations; `None`: 12 for Blend (method.md §1.4; 20 in the condensation benchmark),
-    /// 20,000 for DM and IDM, 1000 for GM (§1.7).
-    pub iters: Option<usize>,
-    /// Learning rate; `None`: η(ipc) of method.md §1.4 for Blend, 0.01 for DM and IDM, 0.1 for
-    /// GM (§1.7).
-    pub lr: Option<f64>,
-    /// SGD momentum of Blend's weights and of the DM/GM/IDM images.
-    pub momentum: f64,
-    /// Real images per class and step (DM, GM, IDM).
-    pub batch_real: usize,
-    /// GM: image steps per iteration (one fresh network each iteration); `None`: the
-    /// reference's table by ipc ([`gm::gm_loops`]).
-    pub outer_loop: Option<usize>,
-    /// GM: epochs the network trains on the synthetic set between two image steps; `None`: the
-    /// table's.
-    pub inner_loop: Option<usize>,
-    /// GM: learning rate of that network training (plain SGD).
-    pub net_lr: f64,
-    /// IDM: random networks in its fixed pool.
-    pub pool_size: usize,
-    /// Seed of every random choice (feature networks, k-means, subsets); `None` takes the run's.
-    pub seed: Option<u64>,
-    pub kmeans_max_iter: usize,
-    pub kmeans_tol: f64,
-    /// Images per no-grad forward (features, Blend targets).
-    pub embed_batch: usize,
-    /// Blend clusters per forward/backward chunk (memory only; the result is the same).
-    pub chunk_clusters: usize,
+    /// That condenser's options.
+    #[serde(flatten)]
+    pub options: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Default for CondenseConfig {
+    /// Blend with its defaults.
     fn default() -> Self {
-        CondenseConfig {
-            method: "blend".into(),
-            ipc: 10,
-            size: None,
-            iters: None,
-            lr: None,
-            momentum: 0.5,
-            batch_real: dm::BATCH_REAL,
-            outer_loop: None,
-            inner_loop: None,
-            net_lr: gm::GM_NET_LR,
-            pool_size: idm::POOL_SIZE,
-            seed: None,
-            kmeans_max_iter: 100,
-            kmeans_tol: 1e-4,
-            embed_batch: 1024,
-            chunk_clusters: 1024,
-        }
+        CondenseConfig::of::<blend::Blend>(&blend::BlendOptions::default()).expect("Blend's defaults serialise")
     }
 }
 
 impl CondenseConfig {
-    pub fn check(&self) -> Result<()> {
-        let bad = |key: &str, msg: String| Error::BadOption { func: "condense".into(), key: key.into(), msg };
-        if !CONDENSERS.contains(&self.method.as_str()) {
-            return Err(bad("method", format!("`{}` is not one of {CONDENSERS:?}", self.method)));
+    /// The config of condenser `C` with `options`.
+    pub fn of<C: Condenser>(options: &C::Options) -> Result<Self> {
+        match serde_json::to_value(options)? {
+            serde_json::Value::Object(options) => Ok(CondenseConfig { method: C::NAME.into(), options }),
+            other => Err(Error::invalid("condense options", other.to_string(), "a JSON object")),
         }
-        if self.size == Some(0) {
-            return Err(bad("size", "must be at least 1".into()));
-        }
-        if self.ipc == 0 {
-            return Err(bad("ipc", "must be at least 1".into()));
-        }
-        if self.lr.is_some_and(|lr| !lr.is_finite()) {
-            return Err(bad("lr", "must be finite".into()));
-        }
-        if let Some(iters) = self.iters {
-            crate::config::at_most("condense", "iters", iters, crate::config::MAX_ITERATIONS)?;
-        }
-        crate::config::at_most("condense", "kmeans_max_iter", self.kmeans_max_iter, crate::config::MAX_ITERATIONS)?;
-        if self.batch_real == 0 {
-            return Err(bad("batch_real", "must be at least 1".into()));
-        }
-        if self.outer_loop == Some(0) {
-            return Err(bad("outer_loop", "must be at least 1".into()));
-        }
-        for (key, value) in [("outer_loop", self.outer_loop), ("inner_loop", self.inner_loop)] {
-            if let Some(v) = value {
-                crate::config::at_most("condense", key, v, crate::config::MAX_ITERATIONS)?;
+    }
+
+    /// Parses a script's or a plan's `{ method, ...options }` for the function `func`: the method
+    /// (default "blend") must be registered and the rest must be its options; defaults are filled
+    /// in and the options checked.
+    pub fn from_json(func: &str, value: &serde_json::Value) -> Result<Self> {
+        let mut options = match value {
+            serde_json::Value::Object(m) => m.clone(),
+            serde_json::Value::Null => serde_json::Map::new(),
+            other => return Err(Error::invalid(format!("{func}() options"), other.to_string(), "an option map")),
+        };
+        let method = match options.remove("method") {
+            None => blend::Blend::NAME.to_string(),
+            Some(serde_json::Value::String(m)) => m,
+            Some(other) => {
+                return Err(Error::BadOption {
+                    func: func.into(),
+                    key: "method".into(),
+                    msg: format!("{other} is not a name: expected one of {CONDENSERS:?}"),
+                })
+            }
+        };
+        let c = condenser_for(func, &method)?;
+        let options = c.resolve(&serde_json::Value::Object(options))?;
+        Ok(CondenseConfig { method, options })
+    }
+
+    /// Clusters or images per class (every condenser has `ipc`; 0 only for a hand-made config
+    /// without it).
+    pub fn ipc(&self) -> usize {
+        self.options.get("ipc").and_then(|v| v.as_u64()).unwrap_or(0) as usize
+    }
+
+    /// The seed it gives, if any.
+    pub fn seed(&self) -> Option<u64> {
+        self.options.get("seed").and_then(|v| v.as_u64())
+    }
+
+    /// The same config with seed `seed`.
+    pub fn with_seed(mut self, seed: Option<u64>) -> Self {
+        self.options.insert("seed".into(), seed.map_or(serde_json::Value::Null, Into::into));
+        self
+    }
+
+    /// Every option key some condenser takes, and `method` (for static checks of scripts).
+    pub fn known_keys() -> Vec<String> {
+        let mut keys = vec!["method".to_string()];
+        for c in registry() {
+            for k in c.defaults().as_object().into_iter().flat_map(|o| o.keys()) {
+                if !keys.contains(k) {
+                    keys.push(k.clone());
+                }
             }
         }
-        if !(self.net_lr.is_finite() && self.net_lr > 0.0) {
-            return Err(bad("net_lr", "must be a positive finite number".into()));
-        }
-        if self.pool_size == 0 {
-            return Err(bad("pool_size", "must be at least 1".into()));
-        }
-        crate::config::at_most("condense", "pool_size", self.pool_size, MAX_POOL_SIZE)?;
-        if self.method == "gm" && gm::loops(self).is_none() {
-            let (outer, inner) = (self.outer_loop.is_none(), self.inner_loop.is_none());
-            let key = if outer { "outer_loop" } else { "inner_loop" };
-            let missing = if outer && inner { "outer_loop and inner_loop" } else { key };
-            return Err(bad(
-                key,
-                format!(
-                    "GM has default loops for ipc 1 to 5, 10, 20, 30, 40 and 50 only, not {}: give {missing}",
-                    self.ipc
-                ),
-            ));
-        }
-        if self.embed_batch == 0 || self.chunk_clusters == 0 || self.kmeans_max_iter == 0 {
-            return Err(bad("embed_batch/chunk_clusters/kmeans_max_iter", "must be at least 1".into()));
-        }
-        Ok(())
+        keys
     }
+}
+
+/// Checks shared by the condensers' options: `ipc` at least 1, `iters` at most
+/// [`crate::config::MAX_ITERATIONS`], a finite learning rate where one is given.
+pub(crate) fn check_common(ipc: usize, iters: Option<usize>, lr: Option<f64>) -> Result<()> {
+    if ipc == 0 {
+        return Err(bad_option("ipc", "must be at least 1".into()));
+    }
+    if let Some(iters) = iters {
+        crate::config::at_most("condense", "iters", iters, crate::config::MAX_ITERATIONS)?;
+    }
+    if lr.is_some_and(|lr| !lr.is_finite()) {
+        return Err(bad_option("lr", "must be finite".into()));
+    }
+    Ok(())
+}
+
+/// An error about option `key` of condense().
+pub(crate) fn bad_option(key: &str, msg: String) -> Error {
+    Error::BadOption { func: "condense".into(), key: key.into(), msg }
 }
 
 /// The most networks IDM's pool takes (each is a ConvNet-3 held for the whole run; a bound
@@ -155,7 +223,7 @@ pub struct CondenseInput<'a> {
     pub clustering: Option<Rc<Clustering>>,
     /// The network whose features are clustered; `None`: a fresh random ConvNet-3.
     pub feature_model: Option<&'a Model>,
-    /// The seed of the run, used where `CondenseConfig::seed` is `None`.
+    /// The seed of the run, used where the options' `seed` is `None`.
     pub seed: u64,
 }
 
@@ -187,6 +255,7 @@ pub struct ReducedRetainSet {
     pub synthetic: usize,
     pub timings: Timings,
     pub clustering: Option<Rc<Clustering>>,
+    /// The condenser and the options it ran with (set by [`run`]).
     pub config: CondenseConfig,
     /// Blend's loss per iteration, and min(a) at the end.
     pub blend_losses: Vec<f64>,
@@ -205,7 +274,6 @@ impl ReducedRetainSet {
         synthetic: usize,
         timings: Timings,
         clustering: Option<Rc<Clustering>>,
-        config: &CondenseConfig,
     ) -> Self {
         ReducedRetainSet {
             method: method.into(),
@@ -215,7 +283,7 @@ impl ReducedRetainSet {
             synthetic,
             timings,
             clustering,
-            config: config.clone(),
+            config: CondenseConfig::default(),
             blend_losses: Vec::new(),
             min_weight: None,
             split: None,
@@ -255,32 +323,41 @@ impl ReducedRetainSet {
     }
 }
 
-/// A condensation method.
-pub trait Condenser {
-    fn name(&self) -> &'static str;
-    fn condense(&self, input: &CondenseInput, cfg: &CondenseConfig) -> Result<ReducedRetainSet>;
-}
-
 /// Names of the registered condensers.
 pub const CONDENSERS: &[&str] = &["blend", "random", "dm", "gm", "idm"];
 
-/// The condenser called `name`.
-pub fn condenser(name: &str) -> Result<Box<dyn Condenser>> {
-    match name {
-        "blend" => Ok(Box::new(blend::Blend)),
-        "random" => Ok(Box::new(random::RandomSubset)),
-        "dm" => Ok(Box::new(dm::DistributionMatching)),
-        "gm" => Ok(Box::new(gm::GradientMatching)),
-        "idm" => Ok(Box::new(idm::ImprovedDistributionMatching)),
-        other => Err(Error::invalid("condensation method", other, format!("one of {CONDENSERS:?}"))),
-    }
+/// Every registered condenser, in [`CONDENSERS`]' order.
+pub fn registry() -> Vec<Box<dyn AnyCondenser>> {
+    vec![
+        Box::new(blend::Blend),
+        Box::new(random::RandomSubset),
+        Box::new(dm::DistributionMatching),
+        Box::new(gm::GradientMatching),
+        Box::new(idm::ImprovedDistributionMatching),
+    ]
 }
 
-/// Validates `cfg` and runs the condenser it names.
+/// The condenser called `name`.
+pub fn condenser(name: &str) -> Result<Box<dyn AnyCondenser>> {
+    registry()
+        .into_iter()
+        .find(|c| c.name() == name)
+        .ok_or_else(|| Error::invalid("condensation method", name, format!("one of {CONDENSERS:?}")))
+}
+
+/// The condenser called `name`, or an error about option `method` of `func`.
+fn condenser_for(func: &str, name: &str) -> Result<Box<dyn AnyCondenser>> {
+    condenser(name).map_err(|_| Error::BadOption {
+        func: func.into(),
+        key: "method".into(),
+        msg: format!("`{name}` is not one of {CONDENSERS:?}"),
+    })
+}
+
+/// Runs the condenser `cfg` names with its options (checked): the entry point of scripts and
+/// multi-round plans.
 pub fn condense(input: &CondenseInput, cfg: &CondenseConfig) -> Result<ReducedRetainSet> {
-    cfg.check()?;
-    input.request.check_dataset(input.train)?;
-    condenser(&cfg.method)?.condense(input, cfg)
+    condenser_for("condense", &cfg.method)?.condense_json(input, &serde_json::Value::Object(cfg.options.clone()))
 }
 
 /// Condenses the whole of `train`, nothing forgotten: the condensation benchmark of method.md

@@ -1,19 +1,56 @@
 //! The random-subset baseline: real retained images drawn uniformly with a seed: `ipc` per class
 //! (all of a class's retained images where it has fewer), or `size` in all, spread over the
 //! classes in proportion to their retained counts (to compare with a Blend-reduced set of that size).
-use super::{CondenseConfig, CondenseInput, Condenser, ReducedRetainSet, Timings};
+use super::{CondenseInput, Condenser, CondenserOptions, ReducedRetainSet, Timings};
 use crate::data::split::{apportion, rng};
 use crate::error::Result;
 use rand::seq::SliceRandom;
+use serde::{Deserialize, Serialize};
+
+/// The random subset's options.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RandomOptions {
+    /// Images per class.
+    pub ipc: usize,
+    /// This many images in all (drawn per class in proportion) instead of `ipc` per class, e.g.
+    /// the size of a Blend-reduced set.
+    pub size: Option<usize>,
+    /// Seed of the draw; `None` takes the run's.
+    pub seed: Option<u64>,
+}
+
+impl Default for RandomOptions {
+    fn default() -> Self {
+        RandomOptions { ipc: 10, size: None, seed: None }
+    }
+}
+
+impl CondenserOptions for RandomOptions {
+    fn check(&self) -> Result<()> {
+        super::check_common(self.ipc, None, None)?;
+        if self.size == Some(0) {
+            return Err(super::bad_option("size", "must be at least 1".into()));
+        }
+        Ok(())
+    }
+    fn ipc(&self) -> usize {
+        self.ipc
+    }
+    fn seed(&self) -> Option<u64> {
+        self.seed
+    }
+}
 
 pub struct RandomSubset;
 
 impl Condenser for RandomSubset {
-    fn name(&self) -> &'static str {
-        "random"
-    }
+    type Options = RandomOptions;
+    const NAME: &'static str = "random";
+    const DESCRIPTION: &'static str =
+        "a random subset of the retained images, ipc per class or `size` in all (the baseline of method.md §1.7)";
 
-    fn condense(&self, input: &CondenseInput, cfg: &CondenseConfig) -> Result<ReducedRetainSet> {
+    fn condense(&self, input: &CondenseInput, cfg: &RandomOptions) -> Result<ReducedRetainSet> {
         let t = std::time::Instant::now();
         let labels = input.train.labels_host();
         let mut by_class: Vec<Vec<i64>> = vec![Vec::new(); input.train.num_classes()];
@@ -38,6 +75,6 @@ impl Condenser for RandomSubset {
         chosen.sort_unstable();
         let dataset = input.train.subset(&chosen, format!("{}[random {}]", input.train.name, chosen.len()))?;
         let timings = Timings { condense: t.elapsed().as_secs_f64(), ..Default::default() };
-        Ok(ReducedRetainSet::new(self.name(), dataset, input.request.retain.len(), chosen.len(), 0, timings, None, cfg))
+        Ok(ReducedRetainSet::new(Self::NAME, dataset, input.request.retain.len(), chosen.len(), 0, timings, None))
     }
 }

@@ -1,6 +1,6 @@
 //! Script bindings for condensation (`src/condense`).
 use super::models::ModelHandle;
-use super::options::parse;
+use super::options::map_to_json;
 use super::requests::Request;
 use super::{ctx, rt, RhaiResult};
 use crate::condense::{condense as run_condense, CondenseConfig, CondenseInput, ReducedRetainSet};
@@ -16,7 +16,7 @@ fn run(
     model: Option<&ModelHandle>,
 ) -> RhaiResult<ReducedRetainSet> {
     let c = ctx(context)?;
-    let cfg: CondenseConfig = parse("condense", options).map_err(rt)?;
+    let cfg = CondenseConfig::from_json("condense", &map_to_json("condense", options).map_err(rt)?).map_err(rt)?;
     let borrowed = model.map(|m| m.0.borrow());
     let input = CondenseInput {
         train,
@@ -32,14 +32,16 @@ fn run(
 pub mod condense_api {
     use super::*;
 
-    /// The reduced retain set for `request` on `train` (method.md §1). Options: method ("blend" |
-    /// "random" | "dm" | "gm" | "idm"), ipc (10), size (random: total instead of ipc per class),
-    /// iters (Blend 12, DM and IDM 20000, GM 1000), lr (Blend η(ipc), DM and IDM 0.01, GM 0.1),
-    /// momentum (0.5), batch_real (DM/GM/IDM real images per class and step, 256), outer_loop and
-    /// inner_loop (GM; by ipc: 1-5 → 1, 1; 10 → 10, 50; 20 → 20, 25; 30 → 30, 20; 40 → 40, 15;
-    /// 50 → 50, 10; other ipcs must give them), net_lr (GM's network, 0.01), pool_size (IDM's
-    /// fixed random networks, 3), seed (the run's), kmeans_max_iter (100), kmeans_tol (1e-4),
-    /// embed_batch (1024), chunk_clusters (1024).
+    /// The reduced retain set for `request` on `train` (method.md §1). Options: `method`
+    /// ("blend" | "random" | "dm" | "gm" | "idm", default "blend") and that method's own options
+    /// (a key of another method is an error). blend: ipc (10 clusters per class), iters (12), lr
+    /// (η(ipc)), momentum (0.5), seed, kmeans_max_iter (100), kmeans_tol (1e-4), embed_batch
+    /// (1024), chunk_clusters (1024). random: ipc (10), size (total instead of ipc per class),
+    /// seed. dm, gm, idm: ipc (10), iters (DM and IDM 20000, GM 1000), lr (DM and IDM 0.01, GM
+    /// 0.1), momentum (0.5), batch_real (256 real images per class and step), seed; gm also
+    /// outer_loop and inner_loop (by ipc: 1-5 → 1, 1; 10 → 10, 50; 20 → 20, 25; 30 → 30, 20;
+    /// 40 → 40, 15; 50 → 50, 10; other ipcs must give them) and net_lr (0.01); idm also
+    /// pool_size (3). `unlearn functions condense` lists them with their defaults.
     #[rhai_fn(name = "condense", return_raw)]
     pub fn condense_opts(
         context: NativeCallContext,
@@ -70,7 +72,7 @@ pub mod condense_api {
     ) -> RhaiResult<ReducedRetainSet> {
         crate::script::experiment_work(&context, "condense()")?;
         let c = ctx(&context)?;
-        let cfg: CondenseConfig = parse("condense", &options).map_err(rt)?;
+        let cfg = CondenseConfig::from_json("condense", &map_to_json("condense", &options).map_err(rt)?).map_err(rt)?;
         crate::condense::condense_whole(&train, &cfg, None, c.seed()).map_err(rt)
     }
     /// The reduced retain set, clustering the features of `model` instead of a random ConvNet-3.

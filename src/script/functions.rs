@@ -220,14 +220,17 @@ pub fn listing(filter: Option<&str>) -> String {
         out.push_str(&methods);
     }
     let profiles: Vec<String> = crate::unlearn::profiles::profiles().iter().map(|p| p.name.clone()).collect();
-    let condensers = crate::condense::CONDENSERS;
+    let condensers: String = crate::condense::registry()
+        .iter()
+        .map(|c| format!("  {}: {}\n      options (defaults): {}\n", c.name(), c.description(), c.defaults()))
+        .collect();
     if filter.is_none_or(|w| "profiles condense condensation".contains(&w.to_lowercase())) {
         out.push_str(&format!(
             "\n== hyper-parameter profiles (option `profile`, default {}; a reduced retain set takes the -cond variant unless `cond: false`) ==\n{profiles:?}\n",
             crate::unlearn::profiles::DEFAULT
         ));
         out.push_str(&format!(
-            "\n== condensation methods, for condense(train, request, #{{ method: NAME, ... }}) ==\n{condensers:?}\n"
+            "\n== condensation methods, for condense(train, request, #{{ method: NAME, ... }}) ==\n{condensers}"
         ));
     }
     if out.trim().is_empty() {
@@ -237,7 +240,8 @@ pub fn listing(filter: Option<&str>) -> String {
 }
 
 /// The catalogue as JSON: #{ functions: [entries], methods: [name, description, defaults,
-/// profiles], profiles: [names], condensers: [names] }, filtered like [`listing`].
+/// profiles], profiles: [names], condensers: [name, description, defaults] }, filtered like
+/// [`listing`].
 pub fn catalogue_json(filter: Option<&str>) -> serde_json::Value {
     let functions: Vec<Entry> = catalogue().into_iter().filter(|e| filter.is_none_or(|w| matches(e, w))).collect();
     let methods: Vec<crate::unlearn::MethodInfo> = crate::unlearn::method_infos()
@@ -252,7 +256,10 @@ pub fn catalogue_json(filter: Option<&str>) -> serde_json::Value {
         "functions": functions,
         "methods": methods,
         "profiles": crate::unlearn::profiles::profiles().iter().map(|p| p.name.clone()).collect::<Vec<_>>(),
-        "condensers": crate::condense::CONDENSERS,
+        "condensers": crate::condense::registry()
+            .iter()
+            .map(|c| serde_json::json!({ "name": c.name(), "description": c.description(), "defaults": c.defaults() }))
+            .collect::<Vec<_>>(),
     })
 }
 

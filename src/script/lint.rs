@@ -347,7 +347,7 @@ fn option_keys(func: &str, param: &str, args: &[Option<&Expr>]) -> Keys {
     let list = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     let keys = match (func, param) {
         ("train", "options") => [known_keys::<TrainConfig>(), list(&[models::KEEP_BEST])].concat(),
-        ("condense", "options") => known_keys::<CondenseConfig>(),
+        ("condense", "options") => CondenseConfig::known_keys(),
         ("unlearn", "options") => {
             let Some(Some(Expr::StringConstant(name, _))) = args.get(1) else { return Keys::Unchecked };
             let Ok(m) = crate::unlearn::method(name) else { return Keys::Unchecked };

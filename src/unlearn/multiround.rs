@@ -158,7 +158,7 @@ pub fn run_multiround(
     let mut clustering: Option<Rc<Clustering>> = None;
     if let (Some(assign), Some(c)) = (&manifest.clustering, &plan.condense) {
         clustering = Some(Rc::new(Clustering {
-            k: c.ipc,
+            k: c.ipc(),
             num_classes: train.num_classes(),
             assignment: assign.clone(),
             iterations: vec![],
@@ -179,8 +179,7 @@ pub fn run_multiround(
         let (reduced, condense_seconds) = match &plan.condense {
             None => (None, 0.0),
             Some(cfg) => {
-                let mut cfg = cfg.clone();
-                cfg.seed = cfg.seed.map(|s| plan.round_seed(s, round));
+                let cfg = cfg.clone().with_seed(cfg.seed().map(|s| plan.round_seed(s, round)));
                 let input = CondenseInput {
                     train,
                     request,
