@@ -7,7 +7,6 @@
 //! checkpoints), [`condense`] (Blend and the condensation baselines),
 //! [`train`] (optimisers, schedules, the epoch loop, evaluation), [`report`] (result records),
 //! [`script`] (the rhai engine, a thin skin over the rest).
-pub mod bench;
 pub mod condense;
 pub mod config;
 pub mod console;

@@ -1,10 +1,26 @@
-//! `unlearn bench`: its flags become a [`BenchConfig`] (the GPU or the CPU workload, with the
-//! sizes given), then the benchmark runs and writes its report; `--replot` only redraws the plots
-//! of a saved one.
+//! `unlearn bench`: the CIFAR-shaped workload described in `docs/benchmark.md` (the single-round
+//! protocol of method.md §4.3–§4.5 at CIFAR-10 scale) with every phase timed after a device
+//! synchronisation.
+//!
+//! The pipeline is the toolkit's own (the same code `condense()` and `unlearn()` run in scripts):
+//! a synthetic class-structured train/test set generated on the device, a uniform forget
+//! request, Blend (features, k-means init and Lloyd, free/residual split, blend iterations), A-CF
+//! for one epoch on R̃ and on the full retain set, one Fine-tune and one Retrain epoch, and the
+//! paper's MIA. Sizes are options, so the same command is a short CPU run and the full GPU run;
+//! a sweep over the training-set size and over ipc shows how each phase grows.
+//!
+//! Here the flags become a [`BenchConfig`] (the GPU or the CPU workload, with the sizes given);
+//! [`config`] holds the workload's settings, [`phases`] runs and times it, [`report`] writes what
+//! it measured (`--replot` only redraws the plots of a saved report). It uses only the library's
+//! public API.
+mod config;
+mod phases;
+mod report;
+
 use crate::cli::command_line;
 use anyhow::{anyhow, Context};
+use config::BenchConfig;
 use std::path::PathBuf;
-use unlearn::bench::{self, BenchConfig};
 use unlearn::models::Compute;
 use unlearn::runtime::parse_device;
 
@@ -77,7 +93,7 @@ impl BenchCmd {
         let out = self.out.clone();
         let _lock = unlearn::io::OutputLock::acquire(&out, &command_line())?;
         if let Some(json) = &self.replot {
-            for p in bench::replot(json, &out).context("bench --replot")? {
+            for p in report::replot(json, &out).context("bench --replot")? {
                 unlearn::outln!("wrote {}", p.display());
             }
             return Ok(());
@@ -85,7 +101,7 @@ impl BenchCmd {
         let device = parse_device(&self.device).context("--device")?;
         let cfg = self.config(device.is_cuda())?;
         unlearn::runtime::seed_everything(cfg.seed);
-        let report = bench::run(&cfg, device, |line| unlearn::errln!("{line}")).context("bench")?;
+        let report = phases::run(&cfg, device, |line| unlearn::errln!("{line}")).context("bench")?;
         unlearn::out!("{}", report.to_text());
         for p in report.save(&out).context("bench")? {
             unlearn::outln!("wrote {}", p.display());
