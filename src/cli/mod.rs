@@ -65,3 +65,20 @@ pub fn command_line() -> String {
 pub fn script_dir(path: &Path) -> Option<&Path> {
     path.parent().filter(|p| !p.as_os_str().is_empty())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anyhow::Context;
+
+    #[test]
+    fn error_text_names_the_flag_and_says_a_file_error_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "gone");
+        let e = Err::<(), _>(unlearn::Error::io("/x/bench.json", io)).context("bench --replot").unwrap_err();
+        assert_eq!(error_text(&e), "error: bench --replot: /x/bench.json: gone");
+        let e = anyhow::anyhow!("--set a: expected KEY=VALUE");
+        assert_eq!(error_text(&e), "error: --set a: expected KEY=VALUE");
+        let shown = "error: stop here\n --> s.rhai:2:1\n  |\n2 | throw 1;\n  | ^\n";
+        assert_eq!(error_text(&rendered(shown.into())), shown);
+    }
+}
