@@ -8,7 +8,6 @@
 //! [`train`] (optimisers, schedules, the epoch loop, evaluation), [`report`] (result records),
 //! [`script`] (the rhai engine, a thin skin over the rest).
 pub mod arrays;
-pub mod bench;
 pub mod condense;
 pub mod config;
 pub mod console;
