@@ -6,7 +6,7 @@ use super::{ctx, rt, RhaiResult};
 use crate::condense::{condense as run_condense, CondenseConfig, CondenseInput, ReducedRetainSet};
 use crate::data::Dataset;
 use rhai::plugin::*;
-use rhai::{Array, Dynamic, Engine, Map};
+use rhai::{Array, CustomType, Dynamic, Engine, Map, TypeBuilder};
 
 fn run(
     context: &NativeCallContext,
@@ -107,46 +107,6 @@ pub mod condense_api {
         run_condense(&input, &previous.config).map_err(rt)
     }
 
-    /// The reduced retain set as a Dataset (residual real images, then the synthetic ones).
-    #[rhai_fn(get = "dataset", pure)]
-    pub fn reduced_dataset(r: &mut ReducedRetainSet) -> Dataset {
-        r.dataset.clone()
-    }
-    /// |reduced| / |retain|.
-    #[rhai_fn(get = "ratio", pure)]
-    pub fn reduced_ratio(r: &mut ReducedRetainSet) -> f64 {
-        r.ratio()
-    }
-    /// Seconds per phase: #{ features, kmeans_init, kmeans_lloyd, split, condense, total }.
-    #[rhai_fn(get = "timings", pure, return_raw)]
-    pub fn reduced_timings(r: &mut ReducedRetainSet) -> RhaiResult<Dynamic> {
-        let mut m: Map = rhai::serde::to_dynamic(&r.timings)?.cast();
-        m.insert("total".into(), Dynamic::from_float(r.timings.total()));
-        Ok(m.into())
-    }
-    /// Number of residual real images.
-    #[rhai_fn(get = "residual", pure)]
-    pub fn reduced_residual(r: &mut ReducedRetainSet) -> i64 {
-        r.residual as i64
-    }
-    /// Number of synthetic images (one per free cluster for Blend).
-    #[rhai_fn(get = "synthetic", pure)]
-    pub fn reduced_synthetic(r: &mut ReducedRetainSet) -> i64 {
-        r.synthetic as i64
-    }
-    /// Lloyd iterations each class ran (empty for methods without k-means).
-    #[rhai_fn(get = "kmeans_iterations", pure)]
-    pub fn reduced_kmeans_iterations(r: &mut ReducedRetainSet) -> Array {
-        r.clustering
-            .as_ref()
-            .map(|c| c.iterations.iter().map(|&i| Dynamic::from_int(i as i64)).collect())
-            .unwrap_or_default()
-    }
-    /// Blend's loss at each iteration.
-    #[rhai_fn(get = "losses", pure)]
-    pub fn reduced_losses(r: &mut ReducedRetainSet) -> Array {
-        r.blend_losses.iter().map(|&l| Dynamic::from_float(l)).collect()
-    }
     /// The first `n` synthetic images, as a Dataset (for viewing).
     #[rhai_fn(name = "images", pure, return_raw)]
     pub fn reduced_images(r: &mut ReducedRetainSet, n: i64) -> RhaiResult<Dataset> {
@@ -159,17 +119,45 @@ pub mod condense_api {
     pub fn reduced_describe(r: &mut ReducedRetainSet) -> String {
         r.describe()
     }
-    #[rhai_fn(name = "to_string", pure)]
-    pub fn reduced_to_string(r: &mut ReducedRetainSet) -> String {
-        r.describe()
-    }
-    #[rhai_fn(name = "to_debug", pure)]
-    pub fn reduced_to_debug(r: &mut ReducedRetainSet) -> String {
-        r.describe()
+}
+
+impl CustomType for ReducedRetainSet {
+    fn build(mut t: TypeBuilder<Self>) {
+        t.with_name("ReducedRetainSet")
+            .with_comments(&[
+                "/// A reduced retain set R̃: residual real images, then synthetic ones, with how it was made.",
+            ])
+            .on_print(|r| r.describe())
+            .on_debug(|r| r.describe())
+            .with_get("dataset", |r: &mut Self| r.dataset.clone())
+            .and_comments(&["/// The reduced retain set as a Dataset (residual real images, then the synthetic ones)."])
+            .with_get("ratio", |r: &mut Self| r.ratio())
+            .and_comments(&["/// |reduced| / |retain|."])
+            .with_get("timings", |r: &mut Self| -> RhaiResult<Dynamic> {
+                let mut m: Map = rhai::serde::to_dynamic(&r.timings)?.cast();
+                m.insert("total".into(), Dynamic::from_float(r.timings.total()));
+                Ok(m.into())
+            })
+            .and_comments(&["/// Seconds per phase: #{ features, kmeans_init, kmeans_lloyd, split, condense, total }."])
+            .with_get("residual", |r: &mut Self| r.residual as i64)
+            .and_comments(&["/// Number of residual real images."])
+            .with_get("synthetic", |r: &mut Self| r.synthetic as i64)
+            .and_comments(&["/// Number of synthetic images (one per free cluster for Blend)."])
+            .with_get("kmeans_iterations", |r: &mut Self| -> Array {
+                r.clustering
+                    .as_ref()
+                    .map(|c| c.iterations.iter().map(|&i| Dynamic::from_int(i as i64)).collect())
+                    .unwrap_or_default()
+            })
+            .and_comments(&["/// Lloyd iterations each class ran (empty for methods without k-means)."])
+            .with_get("losses", |r: &mut Self| -> Array {
+                r.blend_losses.iter().map(|&l| Dynamic::from_float(l)).collect()
+            })
+            .and_comments(&["/// Blend's loss at each iteration."]);
     }
 }
 
 pub fn register(engine: &mut Engine) {
-    engine.register_type_with_name::<ReducedRetainSet>("ReducedRetainSet");
+    engine.build_type::<ReducedRetainSet>();
     engine.register_global_module(exported_module!(condense_api).into());
 }

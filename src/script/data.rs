@@ -9,7 +9,7 @@ use crate::data::synthetic::SyntheticOptions;
 use crate::data::{DataSplit, Dataset, LoadOptions};
 use crate::paths::PathPolicy;
 use rhai::plugin::*;
-use rhai::{Array, Dynamic, Engine, Map};
+use rhai::{Array, CustomType, Dynamic, Engine, Map, TypeBuilder};
 use serde::{Deserialize, Serialize};
 
 /// `cifar100()` options.
@@ -230,16 +230,6 @@ pub mod data_api {
         synthetic_opts(context, Map::new())
     }
 
-    /// The training part of a DataSplit.
-    #[rhai_fn(get = "train", pure)]
-    pub fn split_train(split: &mut DataSplit) -> Dataset {
-        split.train.clone()
-    }
-    /// The test part of a DataSplit.
-    #[rhai_fn(get = "test", pure)]
-    pub fn split_test(split: &mut DataSplit) -> Dataset {
-        split.test.clone()
-    }
     /// `train` training and `test` test items for a quick run, each class keeping its share
     /// (class-ordered data such as an image folder keeps every class; on the built-in sets,
     /// stored in a fixed random order, it is about the first items).
@@ -267,44 +257,16 @@ pub mod data_api {
             test: split.test.clone(),
         })
     }
-    /// Name of a DataSplit.
-    #[rhai_fn(get = "name", pure)]
-    pub fn split_name(split: &mut DataSplit) -> String {
-        split.name.clone()
-    }
     /// Sizes, shapes, normalisation and items per class of both parts.
     #[rhai_fn(name = "describe", pure)]
     pub fn split_describe(split: &mut DataSplit) -> String {
         split.describe()
-    }
-    #[rhai_fn(name = "to_string", pure)]
-    pub fn split_to_string(split: &mut DataSplit) -> String {
-        format!("DataSplit {} (train {}, test {})", split.name, split.train.len(), split.test.len())
-    }
-    #[rhai_fn(name = "to_debug", pure)]
-    pub fn split_to_debug(split: &mut DataSplit) -> String {
-        split_to_string(split)
     }
 
     /// Number of items in a Dataset.
     #[rhai_fn(name = "len", pure)]
     pub fn dataset_len(d: &mut Dataset) -> i64 {
         d.len() as i64
-    }
-    /// Name of a Dataset (e.g. "mnist-builtin/train").
-    #[rhai_fn(get = "name", pure)]
-    pub fn dataset_name(d: &mut Dataset) -> String {
-        d.name.clone()
-    }
-    /// Class names of a Dataset, in label order.
-    #[rhai_fn(get = "classes", pure)]
-    pub fn dataset_classes(d: &mut Dataset) -> Array {
-        d.classes().iter().map(|c| Dynamic::from(c.clone())).collect()
-    }
-    /// Image shape [C, H, W] of a Dataset.
-    #[rhai_fn(get = "shape", pure)]
-    pub fn dataset_shape(d: &mut Dataset) -> Array {
-        d.image_shape().iter().map(|&v| Dynamic::from_int(v)).collect()
     }
     /// Items per class, in label order.
     #[rhai_fn(name = "class_counts", pure)]
@@ -391,19 +353,53 @@ pub mod data_api {
     pub fn dataset_digest(d: &mut Dataset) -> RhaiResult<String> {
         d.digest().map_err(rt)
     }
-    #[rhai_fn(name = "to_string", pure)]
-    pub fn dataset_to_string(d: &mut Dataset) -> String {
-        let [c, h, w] = d.image_shape();
-        format!("Dataset {} ({} images of {c}x{h}x{w}, {} classes)", d.name, d.len(), d.num_classes())
+}
+
+/// How a DataSplit prints (`print`, `debug`, string interpolation).
+fn split_text(split: &mut DataSplit) -> String {
+    format!("DataSplit {} (train {}, test {})", split.name, split.train.len(), split.test.len())
+}
+
+/// How a Dataset prints (`print`, `debug`, string interpolation).
+fn dataset_text(d: &mut Dataset) -> String {
+    let [c, h, w] = d.image_shape();
+    format!("Dataset {} ({} images of {c}x{h}x{w}, {} classes)", d.name, d.len(), d.num_classes())
+}
+
+impl CustomType for DataSplit {
+    fn build(mut t: TypeBuilder<Self>) {
+        t.with_name("DataSplit")
+            .with_get("train", |split: &mut Self| -> Dataset { split.train.clone() })
+            .and_comments(&["/// The training part of a DataSplit."])
+            .with_get("test", |split: &mut Self| -> Dataset { split.test.clone() })
+            .and_comments(&["/// The test part of a DataSplit."])
+            .with_get("name", |split: &mut Self| -> String { split.name.clone() })
+            .and_comments(&["/// Name of a DataSplit."])
+            .on_print(split_text)
+            .on_debug(split_text);
     }
-    #[rhai_fn(name = "to_debug", pure)]
-    pub fn dataset_to_debug(d: &mut Dataset) -> String {
-        dataset_to_string(d)
+}
+
+impl CustomType for Dataset {
+    fn build(mut t: TypeBuilder<Self>) {
+        t.with_name("Dataset")
+            .with_get("name", |d: &mut Self| -> String { d.name.clone() })
+            .and_comments(&["/// Name of a Dataset (e.g. \"mnist-builtin/train\")."])
+            .with_get("classes", |d: &mut Self| -> Array {
+                d.classes().iter().map(|c| Dynamic::from(c.clone())).collect()
+            })
+            .and_comments(&["/// Class names of a Dataset, in label order."])
+            .with_get("shape", |d: &mut Self| -> Array {
+                d.image_shape().iter().map(|&v| Dynamic::from_int(v)).collect()
+            })
+            .and_comments(&["/// Image shape [C, H, W] of a Dataset."])
+            .on_print(dataset_text)
+            .on_debug(dataset_text);
     }
 }
 
 pub fn register(engine: &mut Engine) {
-    engine.register_type_with_name::<DataSplit>("DataSplit");
-    engine.register_type_with_name::<Dataset>("Dataset");
+    engine.build_type::<DataSplit>();
+    engine.build_type::<Dataset>();
     engine.register_global_module(exported_module!(data_api).into());
 }

@@ -40,6 +40,11 @@ fn domains() -> Vec<(&'static str, Register)> {
 pub fn script_type(t: &str) -> String {
     let t = t.trim().trim_start_matches("&mut ").trim_start_matches('&');
     let t = t.strip_prefix("RhaiResult<").and_then(|r| r.strip_suffix('>')).unwrap_or(t);
+    // a fallible function registered through a TypeBuilder: Result<T, Box<EvalAltResult>>
+    let t = match t.split_once("Result<").and_then(|(_, r)| r.split_once(',')) {
+        Some((ok, err)) if err.contains("EvalAltResult") => ok.trim(),
+        _ => t,
+    };
     let t = t.strip_prefix("Rc<").and_then(|r| r.strip_suffix('>')).unwrap_or(t);
     if t.contains("Range<") {
         return "range".into();
@@ -323,5 +328,6 @@ mod tests {
         assert_eq!(script_type("RhaiResult<ModelHandle>"), "Model");
         assert_eq!(script_type("&mut crate::data::Dataset"), "Dataset");
         assert_eq!(script_type("ImmutableString"), "string");
+        assert_eq!(script_type("Result<rhai::types::dynamic::Dynamic, Box<rhai::types::error::EvalAltResult>>"), "any");
     }
 }

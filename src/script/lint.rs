@@ -590,7 +590,7 @@ mod tests {
         for f in v["functions"].as_array().unwrap() {
             let name = f["name"].as_str().unwrap();
             for p in f["params"].as_array().into_iter().flatten() {
-                let (param, ty) = (p["name"].as_str().unwrap(), p["type"].as_str().unwrap());
+                let (param, ty) = (p["name"].as_str().unwrap_or("_"), p["type"].as_str().unwrap_or("?")); // TypeBuilder getters name no parameters
                 if ty != "Map" || FREE_MAPS.contains(&(name, param)) {
                     continue;
                 }

@@ -6,7 +6,7 @@ use crate::data::Dataset;
 use crate::models::{Arch, Model, ModelSpec};
 use crate::train::{self, TrainConfig, TrainReport};
 use rhai::plugin::*;
-use rhai::{Array, Dynamic, Engine, Map};
+use rhai::{Array, CustomType, Dynamic, Engine, Map, TypeBuilder};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -243,45 +243,9 @@ pub mod model_api {
         copy.0.borrow_mut().model.set_compute(compute);
         Ok(copy)
     }
-    /// How the model computes ("fp32", "bf16", "cl" or "bf16+cl").
-    #[rhai_fn(get = "compute", pure)]
-    pub fn model_compute(model: &mut ModelHandle) -> String {
-        model.0.borrow().model.compute().name()
-    }
-    /// Number of trainable parameters.
-    #[rhai_fn(get = "params", pure)]
-    pub fn model_params(model: &mut ModelHandle) -> i64 {
-        model.0.borrow().model.num_params()
-    }
-    /// Architecture description, e.g. "ResNet-18 (instance norm)".
-    #[rhai_fn(get = "arch", pure)]
-    pub fn model_arch(model: &mut ModelHandle) -> String {
-        model.0.borrow().model.spec.name()
-    }
-    /// Training runs so far: an array of maps (config, seed, dataset, per-epoch loss/accuracy/time).
-    #[rhai_fn(get = "history", pure, return_raw)]
-    pub fn model_history(model: &mut ModelHandle) -> RhaiResult<Dynamic> {
-        history_to_dynamic(&model.0.borrow().history)
-    }
-    #[rhai_fn(name = "to_string", pure)]
-    pub fn model_to_string(model: &mut ModelHandle) -> String {
-        let provenance = model.provenance();
-        let s = model.0.borrow();
-        format!(
-            "Model {} ({} params, {} classes, {provenance}, on {})",
-            s.model.spec.name(),
-            s.model.num_params(),
-            s.model.spec.num_classes,
-            crate::runtime::device_name(s.model.device())
-        )
-    }
     /// Names of the architectures that `model(name, data, options)` builds.
     pub fn architectures() -> Array {
         arch_names()
-    }
-    #[rhai_fn(name = "to_debug", pure)]
-    pub fn model_to_debug(model: &mut ModelHandle) -> String {
-        model_to_string(model)
     }
 }
 
@@ -290,7 +254,40 @@ pub fn arch_names() -> Array {
     Arch::NAMES.iter().map(|n| Dynamic::from(n.to_string())).collect()
 }
 
+/// How a Model prints (`print`, `debug`, string interpolation).
+fn model_text(model: &mut ModelHandle) -> String {
+    let provenance = model.provenance();
+    let s = model.0.borrow();
+    format!(
+        "Model {} ({} params, {} classes, {provenance}, on {})",
+        s.model.spec.name(),
+        s.model.num_params(),
+        s.model.spec.num_classes,
+        crate::runtime::device_name(s.model.device())
+    )
+}
+
+impl CustomType for ModelHandle {
+    fn build(mut t: TypeBuilder<Self>) {
+        t.with_name("Model")
+            .with_get("compute", |model: &mut Self| -> String { model.0.borrow().model.compute().name() })
+            .and_comments(&["/// How the model computes (\"fp32\", \"bf16\", \"cl\" or \"bf16+cl\")."])
+            .with_get("params", |model: &mut Self| -> i64 { model.0.borrow().model.num_params() })
+            .and_comments(&["/// Number of trainable parameters."])
+            .with_get("arch", |model: &mut Self| -> String { model.0.borrow().model.spec.name() })
+            .and_comments(&["/// Architecture description, e.g. \"ResNet-18 (instance norm)\"."])
+            .with_get("history", |model: &mut Self| -> RhaiResult<Dynamic> {
+                history_to_dynamic(&model.0.borrow().history)
+            })
+            .and_comments(&[
+                "/// Training runs so far: an array of maps (config, seed, dataset, per-epoch loss/accuracy/time).",
+            ])
+            .on_print(model_text)
+            .on_debug(model_text);
+    }
+}
+
 pub fn register(engine: &mut Engine) {
-    engine.register_type_with_name::<ModelHandle>("Model");
+    engine.build_type::<ModelHandle>();
     engine.register_global_module(exported_module!(model_api).into());
 }

@@ -10,7 +10,7 @@ use crate::report::plot::{self, Figure};
 use crate::report::table::Table;
 use crate::train::eval::per_item_loss;
 use rhai::plugin::*;
-use rhai::{Array, Dynamic, Engine, Map};
+use rhai::{Array, CustomType, Dynamic, Engine, Map, TypeBuilder};
 
 /// The options of `plot_blend()`.
 pub const PLOT_BLEND_KEYS: [&str; 3] = ["clusters", "members", "seed"];
@@ -78,17 +78,20 @@ pub mod plots_api {
         let written = f.save(&file).map_err(rt)?;
         Ok(written.into_iter().map(|p| Dynamic::from(p.display().to_string())).collect())
     }
-    #[rhai_fn(name = "to_string", pure)]
-    pub fn figure_to_string(f: &mut Figure) -> String {
-        f.describe()
-    }
-    #[rhai_fn(name = "to_debug", pure)]
-    pub fn figure_to_debug(f: &mut Figure) -> String {
-        f.describe()
+}
+
+/// How a Figure prints (`print`, `debug`, string interpolation).
+fn figure_text(f: &mut Figure) -> String {
+    f.describe()
+}
+
+impl CustomType for Figure {
+    fn build(mut t: TypeBuilder<Self>) {
+        t.with_name("Figure").on_print(figure_text).on_debug(figure_text);
     }
 }
 
 pub fn register(engine: &mut Engine) {
-    engine.register_type_with_name::<Figure>("Figure");
+    engine.build_type::<Figure>();
     engine.register_global_module(exported_module!(plots_api).into());
 }

@@ -4,7 +4,7 @@ use super::{ctx, rt, RhaiResult};
 use crate::data::request::ForgetRequest;
 use crate::data::Dataset;
 use rhai::plugin::*;
-use rhai::{Array, Dynamic, Engine, Map};
+use rhai::{Array, CustomType, Dynamic, Engine, Map, TypeBuilder};
 use serde::{Deserialize, Serialize};
 
 /// A forget request together with the dataset it splits.
@@ -141,46 +141,6 @@ pub mod request_api {
         ForgetRequest::load(&file, &data).map(|r| wrap(r, &data)).map_err(rt)
     }
 
-    /// The forget set, as a Dataset.
-    #[rhai_fn(get = "forget", pure, return_raw)]
-    pub fn request_forget(r: &mut Request) -> RhaiResult<Dataset> {
-        r.request.forget_set(&r.data).map_err(rt)
-    }
-    /// The retain set, as a Dataset.
-    #[rhai_fn(get = "retain", pure, return_raw)]
-    pub fn request_retain(r: &mut Request) -> RhaiResult<Dataset> {
-        r.request.retain_set(&r.data).map_err(rt)
-    }
-    /// Positions of the forgotten items in the dataset (sorted).
-    #[rhai_fn(get = "forget_indices", pure)]
-    pub fn request_forget_indices(r: &mut Request) -> Array {
-        int_array(&r.request.forget)
-    }
-    /// Positions of the retained items in the dataset (sorted).
-    #[rhai_fn(get = "retain_indices", pure)]
-    pub fn request_retain_indices(r: &mut Request) -> Array {
-        int_array(&r.request.retain)
-    }
-    /// Positions forgotten by earlier rounds (multi-round; empty otherwise).
-    #[rhai_fn(get = "earlier_indices", pure)]
-    pub fn request_earlier_indices(r: &mut Request) -> Array {
-        int_array(&r.request.earlier)
-    }
-    /// Number of items to forget.
-    #[rhai_fn(get = "size", pure)]
-    pub fn request_size(r: &mut Request) -> i64 {
-        r.request.forget.len() as i64
-    }
-    /// The definition (kind, fraction, seed, classes, ...) as a map.
-    #[rhai_fn(get = "definition", pure, return_raw)]
-    pub fn request_definition(r: &mut Request) -> RhaiResult<Dynamic> {
-        rhai::serde::to_dynamic(&r.request.kind)
-    }
-    /// The dataset the request splits.
-    #[rhai_fn(get = "dataset", pure)]
-    pub fn request_dataset(r: &mut Request) -> Dataset {
-        r.data.clone()
-    }
     /// Writes the request (definition, seed, indices, dataset digest) as JSON, atomically; returns the path.
     #[rhai_fn(name = "save", return_raw)]
     pub fn request_save(context: NativeCallContext, r: &mut Request, path: &str) -> RhaiResult<String> {
@@ -194,17 +154,38 @@ pub mod request_api {
     pub fn request_describe(r: &mut Request) -> String {
         r.request.describe()
     }
-    #[rhai_fn(name = "to_string", pure)]
-    pub fn request_to_string(r: &mut Request) -> String {
-        r.request.describe()
-    }
-    #[rhai_fn(name = "to_debug", pure)]
-    pub fn request_to_debug(r: &mut Request) -> String {
-        r.request.describe()
+}
+
+/// How a Request prints (`print`, `debug`, string interpolation).
+fn request_text(r: &mut Request) -> String {
+    r.request.describe()
+}
+
+impl CustomType for Request {
+    fn build(mut t: TypeBuilder<Self>) {
+        t.with_name("Request")
+            .with_get("forget", |r: &mut Self| -> RhaiResult<Dataset> { r.request.forget_set(&r.data).map_err(rt) })
+            .and_comments(&["/// The forget set, as a Dataset."])
+            .with_get("retain", |r: &mut Self| -> RhaiResult<Dataset> { r.request.retain_set(&r.data).map_err(rt) })
+            .and_comments(&["/// The retain set, as a Dataset."])
+            .with_get("forget_indices", |r: &mut Self| -> Array { int_array(&r.request.forget) })
+            .and_comments(&["/// Positions of the forgotten items in the dataset (sorted)."])
+            .with_get("retain_indices", |r: &mut Self| -> Array { int_array(&r.request.retain) })
+            .and_comments(&["/// Positions of the retained items in the dataset (sorted)."])
+            .with_get("earlier_indices", |r: &mut Self| -> Array { int_array(&r.request.earlier) })
+            .and_comments(&["/// Positions forgotten by earlier rounds (multi-round; empty otherwise)."])
+            .with_get("size", |r: &mut Self| -> i64 { r.request.forget.len() as i64 })
+            .and_comments(&["/// Number of items to forget."])
+            .with_get("definition", |r: &mut Self| -> RhaiResult<Dynamic> { rhai::serde::to_dynamic(&r.request.kind) })
+            .and_comments(&["/// The definition (kind, fraction, seed, classes, ...) as a map."])
+            .with_get("dataset", |r: &mut Self| -> Dataset { r.data.clone() })
+            .and_comments(&["/// The dataset the request splits."])
+            .on_print(request_text)
+            .on_debug(request_text);
     }
 }
 
 pub fn register(engine: &mut Engine) {
-    engine.register_type_with_name::<Request>("Request");
+    engine.build_type::<Request>();
     engine.register_global_module(exported_module!(request_api).into());
 }

@@ -7,7 +7,7 @@ use crate::condense::{ReducedRetainSet, Timings};
 use crate::data::Dataset;
 use crate::unlearn::{method, method_infos, UnlearnInput, Unlearned};
 use rhai::plugin::*;
-use rhai::{Array, Dynamic, Engine, Map};
+use rhai::{Array, CustomType, Dynamic, Engine, Map, TypeBuilder};
 use std::rc::Rc;
 
 /// An unlearning result as scripts see it.
@@ -247,46 +247,32 @@ pub mod unlearn_api {
     pub fn profile_for(dataset: &str, arch: &str) -> Dynamic {
         crate::unlearn::profiles::profile_for(dataset, arch).map(Dynamic::from).unwrap_or(Dynamic::UNIT)
     }
+}
 
-    /// The unlearned model.
-    #[rhai_fn(get = "model", pure)]
-    pub fn result_model(r: &mut UnlearnedHandle) -> ModelHandle {
-        r.model.clone()
-    }
-    /// The method's name.
-    #[rhai_fn(get = "method", pure)]
-    pub fn result_method(r: &mut UnlearnedHandle) -> String {
-        r.result.method.clone()
-    }
-    /// Seconds the method took (device-synchronised).
-    #[rhai_fn(get = "seconds", pure)]
-    pub fn result_seconds(r: &mut UnlearnedHandle) -> f64 {
-        r.result.seconds
-    }
-    /// The options it ran with, defaults filled in.
-    #[rhai_fn(get = "options", pure, return_raw)]
-    pub fn result_options(r: &mut UnlearnedHandle) -> RhaiResult<Dynamic> {
-        rhai::serde::to_dynamic(&r.result.options)
-    }
-    /// Size of the retain set it trained on.
-    #[rhai_fn(get = "retain_size", pure)]
-    pub fn result_retain_size(r: &mut UnlearnedHandle) -> i64 {
-        r.result.retain.1 as i64
-    }
-    #[rhai_fn(name = "to_string", pure)]
-    pub fn result_to_string(r: &mut UnlearnedHandle) -> String {
-        format!(
-            "{} in {:.2} s on {} ({} items)",
-            r.result.method, r.result.seconds, r.result.retain.0, r.result.retain.1
-        )
-    }
-    #[rhai_fn(name = "to_debug", pure)]
-    pub fn result_to_debug(r: &mut UnlearnedHandle) -> String {
-        result_to_string(r)
+/// How a Unlearned prints (`print`, `debug`, string interpolation).
+fn result_text(r: &mut UnlearnedHandle) -> String {
+    format!("{} in {:.2} s on {} ({} items)", r.result.method, r.result.seconds, r.result.retain.0, r.result.retain.1)
+}
+
+impl CustomType for UnlearnedHandle {
+    fn build(mut t: TypeBuilder<Self>) {
+        t.with_name("Unlearned")
+            .with_get("model", |r: &mut Self| -> ModelHandle { r.model.clone() })
+            .and_comments(&["/// The unlearned model."])
+            .with_get("method", |r: &mut Self| -> String { r.result.method.clone() })
+            .and_comments(&["/// The method's name."])
+            .with_get("seconds", |r: &mut Self| -> f64 { r.result.seconds })
+            .and_comments(&["/// Seconds the method took (device-synchronised)."])
+            .with_get("options", |r: &mut Self| -> RhaiResult<Dynamic> { rhai::serde::to_dynamic(&r.result.options) })
+            .and_comments(&["/// The options it ran with, defaults filled in."])
+            .with_get("retain_size", |r: &mut Self| -> i64 { r.result.retain.1 as i64 })
+            .and_comments(&["/// Size of the retain set it trained on."])
+            .on_print(result_text)
+            .on_debug(result_text);
     }
 }
 
 pub fn register(engine: &mut Engine) {
-    engine.register_type_with_name::<UnlearnedHandle>("Unlearned");
+    engine.build_type::<UnlearnedHandle>();
     engine.register_global_module(exported_module!(unlearn_api).into());
 }
