@@ -5,8 +5,19 @@
 //!
 //! Layout: [`data`] (datasets on the device, forget requests), [`models`] (architectures,
 //! checkpoints), [`condense`] (Blend and the condensation baselines),
-//! [`train`] (optimisers, schedules, the epoch loop, evaluation), [`report`] (result records),
-//! [`script`] (the rhai engine, a thin skin over the rest).
+//! [`train`] (optimisers, schedules, the epoch loop, evaluation), [`unlearn`] (the methods),
+//! [`metrics`], [`report`] (result records, tables, summaries, plots), [`sweep`]
+//! (sweeps and their executors), [`arrays`] (results as `ndarray` arrays), [`script`] (the rhai
+//! engine, a thin skin over the rest) and [`notebook`] (evcxr sessions).
+//!
+//! ## The typed API
+//!
+//! Everything a script does is a Rust call: methods and condensers take typed options
+//! ([`unlearn::run`], [`condense::run`]; by name with JSON options through their registries).
+//! The quickstart with the crate alone, `examples/quickstart.rs` (run by the tests):
+//!
+#![doc = concat!("```ignore\n", include_str!("../examples/quickstart.rs"), "\n```")]
+
 pub mod arrays;
 pub mod condense;
 pub mod config;

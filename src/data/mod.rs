@@ -407,6 +407,52 @@ impl DataSplit {
     pub fn describe(&self) -> String {
         format!("{}\n{}\n{}", self.name, self.train.describe(), self.test.describe())
     }
+
+    /// `train` training and `test` test items for a quick run, each class keeping its share
+    /// ([`Dataset::take_stratified`]).
+    pub fn take(&self, train: usize, test: usize) -> Result<DataSplit> {
+        let part = |d: &Dataset, n: usize, what: &str| -> Result<Dataset> {
+            if n < 1 || n > d.len() {
+                return Err(Error::BadOption {
+                    func: "take".into(),
+                    key: what.into(),
+                    msg: format!("size {n} is not in 1..={}", d.len()),
+                });
+            }
+            d.take_stratified(n)
+        };
+        Ok(DataSplit {
+            name: format!("{} ({train}/{test})", self.name),
+            train: part(&self.train, train, "train")?,
+            test: part(&self.test, test, "test")?,
+        })
+    }
+}
+
+/// method.md §4.1's split of a test set: `unseen` is A-AMU's reference of unseen data and
+/// nothing else; `evaluation` is for test accuracy and the MIA.
+#[derive(Debug, Clone)]
+pub struct ReferenceSplit {
+    pub unseen: Dataset,
+    pub evaluation: Dataset,
+}
+
+/// Options of [`Dataset::reference_split`]: 70 % unseen / 30 % evaluation by default.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ReferenceSplitOptions {
+    /// Fraction in the unseen reference part (A-AMU only).
+    pub fraction: f64,
+    /// Seed of the draw; `None` takes the caller's.
+    pub seed: Option<u64>,
+    /// The reference code draws a plain random split (false); true draws per class.
+    pub stratified: bool,
+}
+
+impl Default for ReferenceSplitOptions {
+    fn default() -> Self {
+        ReferenceSplitOptions { fraction: 0.7, seed: None, stratified: false }
+    }
 }
 
 /// Options every file loader takes (script option maps deserialise into this).
@@ -549,6 +595,13 @@ impl Dataset {
 
     /// Splits the items into two parts with `fraction` of them in the first, seeded; stratified
     /// (the same fraction of every class) or a plain random split. Both parts keep item order.
+    /// method.md §4.1's split of this test set into an unseen reference and an evaluation part
+    /// (`seed` where the options give none).
+    pub fn reference_split(&self, options: &ReferenceSplitOptions, seed: u64) -> Result<ReferenceSplit> {
+        let (unseen, evaluation) = self.split(options.fraction, options.stratified, options.seed.unwrap_or(seed))?;
+        Ok(ReferenceSplit { unseen, evaluation })
+    }
+
     pub fn split(&self, fraction: f64, stratified: bool, seed: u64) -> Result<(Dataset, Dataset)> {
         let (a, b) = if stratified {
             split::stratified_split(self.labels_host(), self.num_classes(), fraction, seed)?

@@ -6,7 +6,7 @@ use crate::data::image_folder::FolderOptions;
 use crate::data::mnist::Flavor;
 use crate::data::svhn::SvhnOptions;
 use crate::data::synthetic::SyntheticOptions;
-use crate::data::{DataSplit, Dataset, LoadOptions};
+use crate::data::{DataSplit, Dataset, LoadOptions, ReferenceSplitOptions};
 use crate::paths::PathPolicy;
 use rhai::plugin::*;
 use rhai::{Array, CustomType, Dynamic, Engine, Map, TypeBuilder};
@@ -60,23 +60,6 @@ pub struct SplitOptions {
     pub seed: Option<u64>,
     /// The same fraction of every class (default true).
     pub stratified: Option<bool>,
-}
-
-/// `reference_split()` options: method.md §4.1's 70 % / 30 % split of the test set.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ReferenceSplitOptions {
-    /// Fraction in the unseen reference part (A-AMU only).
-    pub fraction: f64,
-    pub seed: Option<u64>,
-    /// The reference code draws a plain random split (false); true draws per class.
-    pub stratified: bool,
-}
-
-impl Default for ReferenceSplitOptions {
-    fn default() -> Self {
-        ReferenceSplitOptions { fraction: 0.7, seed: None, stratified: false }
-    }
 }
 
 fn load_with<T: Serialize + serde::de::DeserializeOwned + Default>(
@@ -235,17 +218,10 @@ pub mod data_api {
     /// stored in a fixed random order, it is about the first items).
     #[rhai_fn(name = "take", return_raw)]
     pub fn split_take(split: &mut DataSplit, train: i64, test: i64) -> RhaiResult<DataSplit> {
-        let part = |d: &Dataset, n: i64, what: &str| -> RhaiResult<Dataset> {
-            if n < 1 || n as usize > d.len() {
-                return Err(rt(format!("take(): {what} size {n} is not in 1..={}", d.len())));
-            }
-            d.take_stratified(n as usize).map_err(rt)
+        let size = |n: i64, what: &str| {
+            usize::try_from(n).map_err(|_| rt(format!("take(): {what} size {n} is not a count of items")))
         };
-        Ok(DataSplit {
-            name: format!("{} ({train}/{test})", split.name),
-            train: part(&split.train, train, "train")?,
-            test: part(&split.test, test, "test")?,
-        })
+        split.take(size(train, "train")?, size(test, "test")?).map_err(rt)
     }
     /// The split with at most `max` training items per class (a seeded random choice within each
     /// larger class); the test part stays whole: the reference's SVHN (4,500 per class).
@@ -315,8 +291,8 @@ pub mod data_api {
     pub fn reference_split_opts(context: NativeCallContext, test: Dataset, options: Map) -> RhaiResult<Map> {
         let c = ctx(&context)?;
         let o: ReferenceSplitOptions = parse("reference_split", &options).map_err(rt)?;
-        let (a, b) = test.split(o.fraction, o.stratified, o.seed.unwrap_or(c.seed())).map_err(rt)?;
-        Ok(pair("unseen", a, "evaluation", b))
+        let parts = test.reference_split(&o, c.seed()).map_err(rt)?;
+        Ok(pair("unseen", parts.unseen, "evaluation", parts.evaluation))
     }
     /// method.md §4.1's 70 % / 30 % split of a test set into #{ unseen, evaluation }, seeded by the run's seed.
     #[rhai_fn(name = "reference_split", return_raw)]

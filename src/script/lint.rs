@@ -366,7 +366,7 @@ fn option_keys(func: &str, param: &str, args: &[Option<&Expr>]) -> Keys {
         ("forget_rounds", "options") => known_keys::<requests::RoundsOptions>(),
         ("model" | "convnet3" | "resnet18" | "resnet50", "options") => known_keys::<models::ModelOptions>(),
         ("time_steps", "options") => list(&models::TIME_STEPS_KEYS),
-        ("reference_split", "options") => known_keys::<data::ReferenceSplitOptions>(),
+        ("reference_split", "options") => known_keys::<crate::data::ReferenceSplitOptions>(),
         ("split", "options") => known_keys::<data::SplitOptions>(),
         ("builtin" | "mnist" | "fashion_mnist" | "cifar10", "options") => known_keys::<crate::data::LoadOptions>(),
         ("cifar100", "options") => known_keys::<data::Cifar100Options>(),

@@ -28,6 +28,18 @@ impl Default for FinetuneOptions {
     }
 }
 
+impl FinetuneOptions {
+    /// The defaults with `epochs` epochs, the warm-up keeping its share of the schedule (what
+    /// `#{ epochs: N }` gives a script).
+    pub fn with_epochs(epochs: usize) -> Self {
+        use super::MethodOptions;
+        let mut o = FinetuneOptions::default();
+        o.0.epochs = epochs;
+        o.settle(&serde_json::json!({ "epochs": epochs }));
+        o
+    }
+}
+
 impl super::MethodOptions for FinetuneOptions {
     fn check(&self, _method: &str) -> Result<()> {
         self.0.check()
