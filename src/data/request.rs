@@ -315,3 +315,25 @@ fn pick(data: &Dataset, pool: &[i64], fraction: f64, stratified: bool, seed: u64
     out.sort_unstable();
     Ok(out)
 }
+
+/// A forget request together with the dataset it splits: what scripts and notebooks pass around,
+/// so the forget and retain sets are one call away.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub request: ForgetRequest,
+    pub data: Dataset,
+}
+
+impl Request {
+    pub fn new(request: ForgetRequest, data: &Dataset) -> Self {
+        Request { request, data: data.clone() }
+    }
+    /// The forget set, as a Dataset.
+    pub fn forget_set(&self) -> Result<Dataset> {
+        self.request.forget_set(&self.data)
+    }
+    /// The retain set, as a Dataset.
+    pub fn retain_set(&self) -> Result<Dataset> {
+        self.request.retain_set(&self.data)
+    }
+}

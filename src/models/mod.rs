@@ -95,6 +95,15 @@ impl ModelSpec {
         }
     }
 
+    /// The spec for `arch` with `options` (width and depth apply to ConvNets; the seed is
+    /// `seed` where the options give none).
+    pub fn with_options(arch: Arch, shape: [i64; 3], num_classes: usize, options: &ModelOptions, seed: u64) -> Self {
+        let mut spec = ModelSpec::new(arch, shape, num_classes, options.seed.unwrap_or(seed));
+        spec.width = options.width;
+        spec.depth = options.depth;
+        spec
+    }
+
     pub fn name(&self) -> String {
         match self.arch {
             Arch::Convnet => format!("ConvNet-{} (width {}, instance norm)", self.depth, self.width),
@@ -424,5 +433,54 @@ impl Model {
             Ok(())
         })?;
         Ok(model)
+    }
+}
+
+/// Options of a new model (the script functions `convnet3()`, `model()`, ...).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelOptions {
+    /// ConvNet channels per layer.
+    pub width: i64,
+    /// ConvNet layers.
+    pub depth: usize,
+    /// Seed of the initialisation; `None` takes the run's seed.
+    pub seed: Option<u64>,
+}
+
+impl Default for ModelOptions {
+    fn default() -> Self {
+        ModelOptions { width: 128, depth: 3, seed: None }
+    }
+}
+
+/// A model with what is known of it: the training runs of this session and where its weights
+/// came from (what `print(model)` and a model's history show).
+pub struct ModelState {
+    pub model: Model,
+    /// Training runs in this session (a loaded checkpoint's own training is not known).
+    pub history: Vec<crate::train::TrainReport>,
+    /// Where the weights came from, in words: "new", "loaded from PATH", "unlearned by METHOD".
+    pub origin: String,
+    /// The first entries of `history` that made the origin (an unlearning method's own run).
+    pub origin_runs: usize,
+}
+
+impl ModelState {
+    /// A model whose weights came from `origin`, with no training run yet.
+    pub fn with_origin(model: Model, origin: impl Into<String>) -> Self {
+        ModelState { model, history: Vec::new(), origin: origin.into(), origin_runs: 0 }
+    }
+
+    /// Where the weights come from and how much this session trained them, e.g. "loaded from
+    /// m.safetensors, then trained 2 epoch(s)".
+    pub fn provenance(&self) -> String {
+        let epochs: usize = self.history.iter().skip(self.origin_runs).map(|h| h.epochs.len()).sum();
+        match (self.origin.as_str(), epochs) {
+            ("new", 0) => "untrained".into(),
+            ("new", n) => format!("trained {n} epoch(s)"),
+            (origin, 0) => origin.to_string(),
+            (origin, n) => format!("{origin}, then trained {n} epoch(s)"),
+        }
     }
 }

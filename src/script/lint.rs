@@ -364,7 +364,7 @@ fn option_keys(func: &str, param: &str, args: &[Option<&Expr>]) -> Keys {
         ("shadow_models", "options") => [known_keys::<LiraConfig>(), list(&[metrics::SHADOW_UNSEEN])].concat(),
         ("forget_uniform", "options") => known_keys::<requests::UniformOptions>(),
         ("forget_rounds", "options") => known_keys::<requests::RoundsOptions>(),
-        ("model" | "convnet3" | "resnet18" | "resnet50", "options") => known_keys::<models::ModelOptions>(),
+        ("model" | "convnet3" | "resnet18" | "resnet50", "options") => known_keys::<crate::models::ModelOptions>(),
         ("time_steps", "options") => list(&models::TIME_STEPS_KEYS),
         ("reference_split", "options") => known_keys::<crate::data::ReferenceSplitOptions>(),
         ("split", "options") => known_keys::<data::SplitOptions>(),

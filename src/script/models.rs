@@ -3,11 +3,10 @@ use super::data::shape_and_classes;
 use super::options::{check_keys, int_or, parse};
 use super::{ctx, rt, RhaiResult};
 use crate::data::Dataset;
-use crate::models::{Arch, Model, ModelSpec};
+use crate::models::{Arch, Model, ModelOptions, ModelSpec, ModelState};
 use crate::train::{self, TrainConfig, TrainReport};
 use rhai::plugin::*;
 use rhai::{Array, CustomType, Dynamic, Engine, Map, TypeBuilder};
-use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -15,16 +14,6 @@ use std::rc::Rc;
 /// `copy()` makes an independent one), with the history of its training runs.
 #[derive(Clone)]
 pub struct ModelHandle(pub Rc<RefCell<ModelState>>);
-
-pub struct ModelState {
-    pub model: Model,
-    /// Training runs in this session (a loaded checkpoint's own training is not known).
-    pub history: Vec<TrainReport>,
-    /// Where the weights came from, in words: "new", "loaded from PATH", "unlearned by METHOD".
-    pub origin: String,
-    /// The first entries of `history` that made the origin (an unlearning method's own run).
-    pub origin_runs: usize,
-}
 
 impl ModelHandle {
     /// A freshly initialised model.
@@ -34,43 +23,13 @@ impl ModelHandle {
 
     /// A model whose weights came from `origin` (shown by `print(model)`).
     pub fn with_origin(model: Model, origin: impl Into<String>) -> Self {
-        ModelHandle(Rc::new(RefCell::new(ModelState {
-            model,
-            history: Vec::new(),
-            origin: origin.into(),
-            origin_runs: 0,
-        })))
+        ModelHandle(Rc::new(RefCell::new(ModelState::with_origin(model, origin))))
     }
 
-    /// Where the weights come from and how much this session trained them, e.g. "loaded from
-    /// m.safetensors, then trained 2 epoch(s)".
+    /// Where the weights come from and how much this session trained them
+    /// ([`ModelState::provenance`]).
     pub fn provenance(&self) -> String {
-        let s = self.0.borrow();
-        let epochs: usize = s.history.iter().skip(s.origin_runs).map(|h| h.epochs.len()).sum();
-        match (s.origin.as_str(), epochs) {
-            ("new", 0) => "untrained".into(),
-            ("new", n) => format!("trained {n} epoch(s)"),
-            (origin, 0) => origin.to_string(),
-            (origin, n) => format!("{origin}, then trained {n} epoch(s)"),
-        }
-    }
-}
-
-/// Options of the model constructors.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ModelOptions {
-    /// ConvNet channels per layer.
-    pub width: i64,
-    /// ConvNet layers.
-    pub depth: usize,
-    /// Seed of the initialisation; `None` takes the run's seed.
-    pub seed: Option<u64>,
-}
-
-impl Default for ModelOptions {
-    fn default() -> Self {
-        ModelOptions { width: 128, depth: 3, seed: None }
+        self.0.borrow().provenance()
     }
 }
 
@@ -81,9 +40,7 @@ fn build(context: &NativeCallContext, func: &str, arch: Arch, data: &Dynamic, op
         return Err(rt(format!("{func}(): options `width` and `depth` apply to convnet3 only")));
     }
     let (shape, classes) = shape_and_classes(data)?;
-    let mut spec = ModelSpec::new(arch, shape, classes, o.seed.unwrap_or(c.seed()));
-    spec.width = o.width;
-    spec.depth = o.depth;
+    let spec = ModelSpec::with_options(arch, shape, classes, &o, c.seed());
     Model::new(spec, c.device).map(ModelHandle::new).map_err(rt)
 }
 

@@ -7,12 +7,7 @@ use rhai::plugin::*;
 use rhai::{Array, CustomType, Dynamic, Engine, Map, TypeBuilder};
 use serde::{Deserialize, Serialize};
 
-/// A forget request together with the dataset it splits.
-#[derive(Clone)]
-pub struct Request {
-    pub request: ForgetRequest,
-    pub data: Dataset,
-}
+pub use crate::data::request::Request;
 
 /// `forget_uniform()` options.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -56,7 +51,7 @@ fn int_array(v: &[i64]) -> Array {
 }
 
 fn wrap(request: ForgetRequest, data: &Dataset) -> Request {
-    Request { request, data: data.clone() }
+    Request::new(request, data)
 }
 
 #[export_module]
@@ -164,9 +159,9 @@ fn request_text(r: &mut Request) -> String {
 impl CustomType for Request {
     fn build(mut t: TypeBuilder<Self>) {
         t.with_name("Request")
-            .with_get("forget", |r: &mut Self| -> RhaiResult<Dataset> { r.request.forget_set(&r.data).map_err(rt) })
+            .with_get("forget", |r: &mut Self| -> RhaiResult<Dataset> { r.forget_set().map_err(rt) })
             .and_comments(&["/// The forget set, as a Dataset."])
-            .with_get("retain", |r: &mut Self| -> RhaiResult<Dataset> { r.request.retain_set(&r.data).map_err(rt) })
+            .with_get("retain", |r: &mut Self| -> RhaiResult<Dataset> { r.retain_set().map_err(rt) })
             .and_comments(&["/// The retain set, as a Dataset."])
             .with_get("forget_indices", |r: &mut Self| -> Array { int_array(&r.request.forget) })
             .and_comments(&["/// Positions of the forgotten items in the dataset (sorted)."])
