@@ -15,6 +15,58 @@ pub const MAX_ITERATIONS: usize = 100_000_000;
 /// See [`MAX_EPOCHS`]: shadow models are each a full training run.
 pub const MAX_SHADOWS: usize = 10_000;
 
+/// The typed options of a registered method or condenser: defaults (`Default`), the JSON/rhai
+/// form (serde) and their own checks.
+pub trait Options: Default + Serialize + DeserializeOwned {
+    /// Refuses values that cannot run, naming the option (`owner`: the method or function whose
+    /// options these are). Types already refuse wrong kinds and unknown keys.
+    fn check(&self, _owner: &str) -> Result<()> {
+        Ok(())
+    }
+    /// Settles a default that depends on which options a caller gave (`given`: the JSON object of
+    /// overrides), e.g. a warm-up that keeps its share of a shortened schedule.
+    fn settle(&mut self, _given: &serde_json::Value) {}
+}
+
+/// A registered method or condenser: its registry name, a description and its typed options.
+pub trait Named {
+    type Options: Options;
+    /// Registry name (`"a_cf"`, `"blend"`, ...).
+    const NAME: &'static str;
+    /// One line: what it does, with its method.md section (and, for methods, which requests it
+    /// is for).
+    const DESCRIPTION: &'static str;
+}
+
+/// What registries and listings see of a [`Named`] thing.
+pub trait Listed {
+    fn name(&self) -> &'static str;
+    fn description(&self) -> &'static str;
+    /// Its options with their defaults.
+    fn defaults(&self) -> serde_json::Value;
+}
+
+impl<T: Named> Listed for T {
+    fn name(&self) -> &'static str {
+        T::NAME
+    }
+    fn description(&self) -> &'static str {
+        T::DESCRIPTION
+    }
+    fn defaults(&self) -> serde_json::Value {
+        defaults_json::<T::Options>()
+    }
+}
+
+/// `given` (a JSON object of overrides) as `T`'s options for the function `func`: parsed ("did
+/// you mean" for unknown keys), settled and checked.
+pub fn options_of<T: Named>(func: &str, given: &serde_json::Value) -> Result<T::Options> {
+    let mut o: T::Options = parse_json(func, given)?;
+    o.settle(given);
+    o.check(T::NAME)?;
+    Ok(o)
+}
+
 /// Rejects `value` of option `key` of `func` when it is above `max` (see [`MAX_EPOCHS`]).
 pub fn at_most(func: &str, key: &str, value: usize, max: usize) -> Result<()> {
     if value > max {

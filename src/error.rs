@@ -71,6 +71,10 @@ impl Error {
     pub fn invalid(what: impl Into<String>, value: impl ToString, expected: impl Into<String>) -> Self {
         Error::InvalidArgument { what: what.into(), value: value.to_string(), expected: expected.into() }
     }
+    /// Option `key` of the function or method `func` with a value it cannot take.
+    pub fn option(func: impl Into<String>, key: impl Into<String>, msg: impl Into<String>) -> Self {
+        Error::BadOption { func: func.into(), key: key.into(), msg: msg.into() }
+    }
 }
 
 /// Shorthand: `map_err(io_at(path))`.

@@ -241,10 +241,11 @@ fn every_registered_method_runs_a_short_epoch_and_rejects_unknown_options() {
 
 #[test]
 fn the_typed_api_and_the_registry_run_the_same_method() {
+    use unlearn::config::Options;
     use unlearn::unlearn::a_cf::{ACf, AmuOptions};
     use unlearn::unlearn::pruning::{Pruning, PruningOptions};
     use unlearn::unlearn::retrain::{Retrain, RetrainOptions};
-    use unlearn::unlearn::{run, AnyMethod, MethodOptions};
+    use unlearn::unlearn::{run, AnyMethod};
     tch::set_num_threads(1); // bit-equal weights from two runs
     let (train_set, unseen) = toy(120, 3, 8);
     let request = ForgetRequest::uniform(&train_set, 0.1, false, 2).unwrap();

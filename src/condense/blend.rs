@@ -185,8 +185,8 @@ impl Default for BlendOptions {
     }
 }
 
-impl super::CondenserOptions for BlendOptions {
-    fn check(&self) -> Result<()> {
+impl crate::config::Options for BlendOptions {
+    fn check(&self, _owner: &str) -> Result<()> {
         super::check_common(self.ipc, Some(self.iters), self.lr)?;
         crate::config::at_most("condense", "kmeans_max_iter", self.kmeans_max_iter, crate::config::MAX_ITERATIONS)?;
         if self.embed_batch == 0 || self.chunk_clusters == 0 || self.kmeans_max_iter == 0 {
@@ -194,22 +194,18 @@ impl super::CondenserOptions for BlendOptions {
         }
         Ok(())
     }
-    fn ipc(&self) -> usize {
-        self.ipc
-    }
-    fn seed(&self) -> Option<u64> {
-        self.seed
-    }
 }
 
 /// → Blend of the free clusters; R̃ = residual real images + blended images (method.md §1.1).
 pub struct Blend;
 
-impl super::Condenser for Blend {
+impl crate::config::Named for Blend {
     type Options = BlendOptions;
     const NAME: &'static str = "blend";
     const DESCRIPTION: &'static str = "Blend: per-class k-means on random-ConvNet features; every cluster without a forget item becomes one learned blend of its images, the others stay real (method.md §1)";
+}
 
+impl super::Condenser for Blend {
     fn condense(&self, input: &super::CondenseInput, cfg: &BlendOptions) -> Result<super::ReducedRetainSet> {
         use crate::models::{Arch, ModelSpec};
         use rand::Rng;

@@ -6,7 +6,8 @@
 //! the images with lr 0.01 (not DM's original 1.0) and momentum 0.5, 20,000 iterations.
 use super::dsa::Dsa;
 use super::matching::{random_convnet, MatchingOptions, SyntheticImages};
-use super::{CondenseInput, Condenser, CondenserOptions, ReducedRetainSet};
+use super::{CondenseInput, Condenser, ReducedRetainSet};
+use crate::config::Named;
 use crate::data::split::rng;
 use crate::error::Result;
 use rand::Rng;
@@ -31,25 +32,21 @@ impl Default for DmOptions {
     }
 }
 
-impl CondenserOptions for DmOptions {
-    fn check(&self) -> Result<()> {
+impl crate::config::Options for DmOptions {
+    fn check(&self, _owner: &str) -> Result<()> {
         self.0.check()
-    }
-    fn ipc(&self) -> usize {
-        self.0.ipc
-    }
-    fn seed(&self) -> Option<u64> {
-        self.0.seed
     }
 }
 
 pub struct DistributionMatching;
 
-impl Condenser for DistributionMatching {
+impl crate::config::Named for DistributionMatching {
     type Options = DmOptions;
     const NAME: &'static str = "dm";
     const DESCRIPTION: &'static str = "Distribution Matching: synthetic images whose mean random-ConvNet embedding per class matches the real images' (method.md §1.7's baseline)";
+}
 
+impl Condenser for DistributionMatching {
     fn condense(&self, input: &CondenseInput, o: &DmOptions) -> Result<ReducedRetainSet> {
         let cfg = &o.0;
         let t = std::time::Instant::now();

@@ -23,7 +23,8 @@
 //! gets fewer synthetic images.
 use super::dsa::Dsa;
 use super::matching::{class_ce, random_convnet, MatchingOptions, SyntheticImages};
-use super::{CondenseInput, Condenser, CondenserOptions, ReducedRetainSet};
+use super::{CondenseInput, Condenser, ReducedRetainSet};
+use crate::config::Named;
 use crate::data::split::rng;
 use crate::error::{Error, Result};
 use crate::models::Model;
@@ -90,8 +91,8 @@ impl GmOptions {
     }
 }
 
-impl CondenserOptions for GmOptions {
-    fn check(&self) -> Result<()> {
+impl crate::config::Options for GmOptions {
+    fn check(&self, _owner: &str) -> Result<()> {
         self.matching.check()?;
         if self.outer_loop == Some(0) {
             return Err(super::bad_option("outer_loop", "must be at least 1".into()));
@@ -117,12 +118,6 @@ impl CondenserOptions for GmOptions {
             ));
         }
         Ok(())
-    }
-    fn ipc(&self) -> usize {
-        self.matching.ipc
-    }
-    fn seed(&self) -> Option<u64> {
-        self.matching.seed
     }
 }
 
@@ -207,11 +202,13 @@ fn train_on_synthetic(
 
 pub struct GradientMatching;
 
-impl Condenser for GradientMatching {
+impl crate::config::Named for GradientMatching {
     type Options = GmOptions;
     const NAME: &'static str = "gm";
     const DESCRIPTION: &'static str = "Gradient Matching: synthetic images whose class-CE gradients on a training network match the real images' (method.md §1.7's baseline)";
+}
 
+impl Condenser for GradientMatching {
     fn condense(&self, input: &CondenseInput, o: &GmOptions) -> Result<ReducedRetainSet> {
         let cfg = &o.matching;
         let t = std::time::Instant::now();

@@ -22,7 +22,8 @@
 //! lr 0.01 (IDM 0.2). As in DM here, the DSA draws come from the seed, not the clock.
 use super::dsa::Dsa;
 use super::matching::{class_ce, random_convnet, MatchingOptions, SyntheticImages};
-use super::{CondenseInput, Condenser, CondenserOptions, ReducedRetainSet};
+use super::{CondenseInput, Condenser, ReducedRetainSet};
+use crate::config::Named;
 use crate::data::split::rng;
 use crate::error::Result;
 use crate::models::Model;
@@ -67,29 +68,25 @@ impl Default for IdmOptions {
     }
 }
 
-impl CondenserOptions for IdmOptions {
-    fn check(&self) -> Result<()> {
+impl crate::config::Options for IdmOptions {
+    fn check(&self, _owner: &str) -> Result<()> {
         self.matching.check()?;
         if self.pool_size == 0 {
             return Err(super::bad_option("pool_size", "must be at least 1".into()));
         }
         crate::config::at_most("condense", "pool_size", self.pool_size, super::MAX_POOL_SIZE)
     }
-    fn ipc(&self) -> usize {
-        self.matching.ipc
-    }
-    fn seed(&self) -> Option<u64> {
-        self.matching.seed
-    }
 }
 
 pub struct ImprovedDistributionMatching;
 
-impl Condenser for ImprovedDistributionMatching {
+impl crate::config::Named for ImprovedDistributionMatching {
     type Options = IdmOptions;
     const NAME: &'static str = "idm";
     const DESCRIPTION: &'static str = "Improved Distribution Matching: DM's embedding match plus a class-CE term, over a fixed pool of random networks (method.md §1.7's baseline, simplified)";
+}
 
+impl Condenser for ImprovedDistributionMatching {
     fn condense(&self, input: &CondenseInput, o: &IdmOptions) -> Result<ReducedRetainSet> {
         let cfg = &o.matching;
         let t = std::time::Instant::now();

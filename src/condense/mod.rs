@@ -15,6 +15,7 @@ pub mod matching;
 pub mod random;
 pub mod split;
 
+use crate::config::{Listed, Named, Options};
 use crate::data::request::ForgetRequest;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
@@ -23,25 +24,9 @@ use kmeans::Clustering;
 use serde::{Deserialize, Serialize};
 use std::rc::Rc;
 
-/// A condenser's options: a typed struct with its defaults, its JSON/rhai form and its checks
-/// (the condenser's own keys only: a key another condenser takes is refused, not ignored).
-pub trait CondenserOptions: Default + Serialize + serde::de::DeserializeOwned {
-    /// Refuses values the condenser cannot run with, naming the option.
-    fn check(&self) -> Result<()>;
-    /// Clusters (Blend) or images (the others) per class: the size the result is named by.
-    fn ipc(&self) -> usize;
-    /// The seed of every random choice, `None` for the run's.
-    fn seed(&self) -> Option<u64>;
-}
-
-/// A condensation method: a name, a description, a typed options struct and the algorithm. One
-/// file per condenser; the registry sees each as an [`AnyCondenser`].
-pub trait Condenser {
-    type Options: CondenserOptions;
-    /// Registry name (`"blend"`, `"dm"`, ...).
-    const NAME: &'static str;
-    /// One line: what it does, with its method.md section.
-    const DESCRIPTION: &'static str;
+/// A condensation method: a name, a description and typed options ([`Named`]) and the
+/// algorithm. One file per condenser; the registry sees each as an [`AnyCondenser`].
+pub trait Condenser: Named {
     /// Runs it on checked inputs with checked options (see [`run`], which checks both).
     fn condense(&self, input: &CondenseInput, options: &Self::Options) -> Result<ReducedRetainSet>;
 }
@@ -50,19 +35,16 @@ pub trait Condenser {
 /// `run(&blend::Blend, &input, &blend::BlendOptions { ipc: 40, ..Default::default() })`. The
 /// result records the options it ran with ([`ReducedRetainSet::config`]).
 pub fn run<C: Condenser>(condenser: &C, input: &CondenseInput, options: &C::Options) -> Result<ReducedRetainSet> {
-    options.check()?;
+    options.check(C::NAME)?;
     input.request.check_dataset(input.train)?;
     let mut reduced = condenser.condense(input, options)?;
     reduced.config = CondenseConfig::of::<C>(options)?;
     Ok(reduced)
 }
 
-/// A condenser as the registry and scripts see it: by name, with JSON options.
-pub trait AnyCondenser {
-    fn name(&self) -> &'static str;
-    fn description(&self) -> &'static str;
-    /// Its options with their defaults.
-    fn defaults(&self) -> serde_json::Value;
+/// A condenser as the registry and scripts see it: by name, with JSON options. Every
+/// [`Condenser`] is one.
+pub trait AnyCondenser: Listed {
     /// Parses `options` (a JSON object of overrides, without `method`) into the condenser's
     /// options ("did you mean" for unknown keys), checks and runs.
     fn condense_json(&self, input: &CondenseInput, options: &serde_json::Value) -> Result<ReducedRetainSet>;
@@ -71,21 +53,12 @@ pub trait AnyCondenser {
 }
 
 impl<C: Condenser> AnyCondenser for C {
-    fn name(&self) -> &'static str {
-        C::NAME
-    }
-    fn description(&self) -> &'static str {
-        C::DESCRIPTION
-    }
-    fn defaults(&self) -> serde_json::Value {
-        crate::config::defaults_json::<C::Options>()
-    }
     fn condense_json(&self, input: &CondenseInput, options: &serde_json::Value) -> Result<ReducedRetainSet> {
         run(self, input, &parse_options::<C>(options)?)
     }
     fn resolve(&self, options: &serde_json::Value) -> Result<serde_json::Map<String, serde_json::Value>> {
         let o = parse_options::<C>(options)?;
-        o.check()?;
+        o.check(C::NAME)?;
         Ok(CondenseConfig::of::<C>(&o)?.options)
     }
 }
@@ -208,7 +181,7 @@ pub(crate) fn check_common(ipc: usize, iters: Option<usize>, lr: Option<f64>) ->
 
 /// An error about option `key` of condense().
 pub(crate) fn bad_option(key: &str, msg: String) -> Error {
-    Error::BadOption { func: "condense".into(), key: key.into(), msg }
+    Error::option("condense", key, msg)
 }
 
 /// The most networks IDM's pool takes (each is a ConvNet-3 held for the whole run; a bound

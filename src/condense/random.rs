@@ -1,7 +1,8 @@
 //! The random-subset baseline: real retained images drawn uniformly with a seed: `ipc` per class
 //! (all of a class's retained images where it has fewer), or `size` in all, spread over the
 //! classes in proportion to their retained counts (to compare with a Blend-reduced set of that size).
-use super::{CondenseInput, Condenser, CondenserOptions, ReducedRetainSet, Timings};
+use super::{CondenseInput, Condenser, ReducedRetainSet, Timings};
+use crate::config::Named;
 use crate::data::split::{apportion, rng};
 use crate::error::Result;
 use rand::seq::SliceRandom;
@@ -26,30 +27,26 @@ impl Default for RandomOptions {
     }
 }
 
-impl CondenserOptions for RandomOptions {
-    fn check(&self) -> Result<()> {
+impl crate::config::Options for RandomOptions {
+    fn check(&self, _owner: &str) -> Result<()> {
         super::check_common(self.ipc, None, None)?;
         if self.size == Some(0) {
             return Err(super::bad_option("size", "must be at least 1".into()));
         }
         Ok(())
     }
-    fn ipc(&self) -> usize {
-        self.ipc
-    }
-    fn seed(&self) -> Option<u64> {
-        self.seed
-    }
 }
 
 pub struct RandomSubset;
 
-impl Condenser for RandomSubset {
+impl crate::config::Named for RandomSubset {
     type Options = RandomOptions;
     const NAME: &'static str = "random";
     const DESCRIPTION: &'static str =
         "a random subset of the retained images, ipc per class or `size` in all (the baseline of method.md §1.7)";
+}
 
+impl Condenser for RandomSubset {
     fn condense(&self, input: &CondenseInput, cfg: &RandomOptions) -> Result<ReducedRetainSet> {
         let t = std::time::Instant::now();
         let labels = input.train.labels_host();

@@ -8,6 +8,7 @@
 //! loop (see [`super::amu::sampling_plan`]).
 use super::amu::{method_rng, sampling_plan, AmuLoss};
 use super::{ce, l1_norm, timed, Method, UnlearnInput, Unlearned};
+use crate::config::Named;
 use crate::error::Result;
 use crate::train::optim::{OptimizerKind, Schedule};
 use crate::train::{fit, StepLoss, TrainConfig};
@@ -60,7 +61,7 @@ impl Default for AmuOptions {
     }
 }
 
-impl super::MethodOptions for AmuOptions {}
+impl crate::config::Options for AmuOptions {}
 
 /// A-Sparse's defaults: A-CF's plus α = 1e-4.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -73,7 +74,7 @@ impl Default for ASparseOptions {
     }
 }
 
-impl super::MethodOptions for ASparseOptions {}
+impl crate::config::Options for ASparseOptions {}
 
 /// Runs A-AMU with `o` (shared by A-CF and A-Sparse).
 pub fn run_amu(name: &str, input: &UnlearnInput, o: &AmuOptions) -> Result<Unlearned> {
@@ -129,10 +130,13 @@ pub fn run_amu(name: &str, input: &UnlearnInput, o: &AmuOptions) -> Result<Unlea
 
 pub struct ACf;
 
-impl Method for ACf {
+impl crate::config::Named for ACf {
     type Options = AmuOptions;
     const NAME: &'static str = "a_cf";
     const DESCRIPTION: &'static str = "A-AMU on fine-tuning: (mean retain CE)² + 34·MMD² of soft-rank-probit forget vs unseen losses, Adam, 1 epoch (method.md §2.1). For: uniform and class-wise requests (moves forget losses to unseen ones of the same classes)";
+}
+
+impl Method for ACf {
     fn run(&self, input: &UnlearnInput, o: &AmuOptions) -> Result<Unlearned> {
         run_amu(Self::NAME, input, o)
     }
@@ -140,10 +144,13 @@ impl Method for ACf {
 
 pub struct ASparse;
 
-impl Method for ASparse {
+impl crate::config::Named for ASparse {
     type Options = ASparseOptions;
     const NAME: &'static str = "a_sparse";
     const DESCRIPTION: &'static str = "A-AMU on L1-sparse fine-tuning: A-CF's loss + 1e-4·‖θ‖₁ over all parameters (method.md §2.4). For: uniform and class-wise requests";
+}
+
+impl Method for ASparse {
     fn run(&self, input: &UnlearnInput, o: &ASparseOptions) -> Result<Unlearned> {
         run_amu(Self::NAME, input, &o.0)
     }

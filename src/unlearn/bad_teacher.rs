@@ -5,6 +5,7 @@
 //! item 14). T 2, 20 epochs, SGD lr 1e-2, momentum 0.9, weight decay 5e-4, MS[50,75].
 use super::amu::method_rng;
 use super::{finished, kl_t, run_pass, timed, Method, SgdOptions, UnlearnInput, Unlearned};
+use crate::config::Named;
 use crate::error::Result;
 use crate::models::Model;
 use crate::train::optim::{self, OptimizerKind, Schedule};
@@ -29,14 +30,17 @@ impl Default for BadTeacherOptions {
     }
 }
 
-impl super::MethodOptions for BadTeacherOptions {}
+impl crate::config::Options for BadTeacherOptions {}
 
 pub struct BadTeacher;
 
-impl Method for BadTeacher {
+impl crate::config::Named for BadTeacher {
     type Options = BadTeacherOptions;
     const NAME: &'static str = "bad_teacher";
     const DESCRIPTION: &'static str = "distil from a random teacher on the forget set and the original on the retain set (method.md §3). For: class-wise requests (it pulls the forget set to chance)";
+}
+
+impl Method for BadTeacher {
     fn run(&self, input: &UnlearnInput, o: &BadTeacherOptions) -> Result<Unlearned> {
         let seed = o.sgd.seed(input);
         let retain_all = input.retain_set()?;

@@ -3,6 +3,7 @@
 //! SGD lr 0.04 (5e-3 on a reduced set in the reference's configs), momentum 0.86, weight decay
 //! 1e-3, 50 epochs, MS[50,75].
 use super::{ce, finished, kl_t, timed, Method, SgdOptions, UnlearnInput, Unlearned};
+use crate::config::Named;
 use crate::error::Result;
 use crate::train::optim::Schedule;
 use crate::train::{fit, StepLoss};
@@ -29,14 +30,17 @@ impl Default for DistillOptions {
     }
 }
 
-impl super::MethodOptions for DistillOptions {}
+impl crate::config::Options for DistillOptions {}
 
 pub struct Distillation;
 
-impl Method for Distillation {
+impl crate::config::Named for Distillation {
     type Options = DistillOptions;
     const NAME: &'static str = "distillation";
     const DESCRIPTION: &'static str = "distil the original model into a copy of itself on the retain set: CE + 0.001·KL_T (method.md §3). For: uniform requests (it keeps what generalises; it does not remove a class)";
+}
+
+impl Method for Distillation {
     fn run(&self, input: &UnlearnInput, o: &DistillOptions) -> Result<Unlearned> {
         let cfg = o.sgd.train_config(Schedule::MultiStep, 0, input);
         let retain = input.retain_set()?;

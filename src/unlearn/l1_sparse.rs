@@ -2,6 +2,7 @@
 //! α_e = α·(1 − e/(E − E₀)) for e < E − E₀, else 0. α 1e-4, E 30, E₀ 1, SGD lr 1e-2, momentum
 //! 0.9, weight decay 5e-4, MS[50,75].
 use super::{ce, finished, l1_norm, timed, Method, SgdOptions, UnlearnInput, Unlearned};
+use crate::config::Named;
 use crate::error::Result;
 use crate::train::optim::Schedule;
 use crate::train::{fit, StepLoss};
@@ -24,7 +25,7 @@ impl Default for L1Options {
     }
 }
 
-impl super::MethodOptions for L1Options {}
+impl crate::config::Options for L1Options {}
 
 /// α_e of method.md §3.
 pub fn l1_weight(alpha: f64, epoch: usize, epochs: usize, no_l1: usize) -> f64 {
@@ -38,10 +39,13 @@ pub fn l1_weight(alpha: f64, epoch: usize, epochs: usize, no_l1: usize) -> f64 {
 
 pub struct L1Sparse;
 
-impl Method for L1Sparse {
+impl crate::config::Named for L1Sparse {
     type Options = L1Options;
     const NAME: &'static str = "l1_sparse";
     const DESCRIPTION: &'static str = "fine-tune on the retain set with a decaying L1 penalty on all parameters (method.md §3). For: uniform requests";
+}
+
+impl Method for L1Sparse {
     fn run(&self, input: &UnlearnInput, o: &L1Options) -> Result<Unlearned> {
         let cfg = o.sgd.train_config(Schedule::MultiStep, 0, input);
         let retain = input.retain_set()?;

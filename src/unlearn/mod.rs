@@ -19,6 +19,7 @@ pub mod salun;
 pub mod scrub;
 pub mod ssd;
 
+use crate::config::{Listed, Named, Options};
 use crate::data::request::ForgetRequest;
 use crate::data::Dataset;
 use crate::error::{Error, Result};
@@ -100,28 +101,9 @@ pub struct Unlearned {
     pub history: Option<TrainReport>,
 }
 
-/// A method's options: a typed struct with its defaults (`Default`), its JSON/rhai form (serde)
-/// and its own checks. Scripts and the registry go through [`AnyMethod`]; Rust code builds the
-/// struct and calls [`run`].
-pub trait MethodOptions: Default + Serialize + serde::de::DeserializeOwned {
-    /// Refuses values the method cannot run with, naming the option (`method` names the method
-    /// in the message). Types already refuse wrong kinds and unknown keys.
-    fn check(&self, _method: &str) -> Result<()> {
-        Ok(())
-    }
-    /// Settles a default that depends on which options a caller gave (`given`: the JSON object of
-    /// overrides), e.g. a warm-up that keeps its share of a shortened schedule.
-    fn settle(&mut self, _given: &serde_json::Value) {}
-}
-
-/// An unlearning method: its name, a description, a typed options struct and the algorithm.
-/// One file per method; the registry sees every method as an [`AnyMethod`].
-pub trait Method {
-    type Options: MethodOptions;
-    /// Registry name (`"a_cf"`, `"retrain"`, ...).
-    const NAME: &'static str;
-    /// One line: what it does, with its method.md section, and which requests it is for.
-    const DESCRIPTION: &'static str;
+/// An unlearning method: a name, a description and typed options ([`Named`]) and the
+/// algorithm. One file per method; the registry sees every method as an [`AnyMethod`].
+pub trait Method: Named {
     /// Runs it with checked options on checked inputs (see [`run`], which checks both).
     fn run(&self, input: &UnlearnInput, options: &Self::Options) -> Result<Unlearned>;
 }
@@ -135,32 +117,16 @@ pub fn run<M: Method>(method: &M, input: &UnlearnInput, options: &M::Options) ->
 }
 
 /// A method as the registry, scripts and listings see it: by name, with JSON options. Every
-/// [`Method`] is one (the blanket impl below parses and checks the options, with "did you mean"
-/// for unknown keys).
-pub trait AnyMethod {
-    fn name(&self) -> &'static str;
-    fn description(&self) -> &'static str;
-    /// Its options with their defaults.
-    fn defaults(&self) -> serde_json::Value;
-    /// Parses `options` (a JSON object of overrides) into the method's options, checks and runs.
+/// [`Method`] is one.
+pub trait AnyMethod: Listed {
+    /// Parses `options` (a JSON object of overrides) into the method's options ("did you mean"
+    /// for unknown keys), settles and checks them, and runs.
     fn run_json(&self, input: &UnlearnInput, options: &serde_json::Value) -> Result<Unlearned>;
 }
 
 impl<M: Method> AnyMethod for M {
-    fn name(&self) -> &'static str {
-        M::NAME
-    }
-    fn description(&self) -> &'static str {
-        M::DESCRIPTION
-    }
-    fn defaults(&self) -> serde_json::Value {
-        crate::config::defaults_json::<M::Options>()
-    }
     fn run_json(&self, input: &UnlearnInput, options: &serde_json::Value) -> Result<Unlearned> {
-        let mut o: M::Options = crate::config::parse_json(M::NAME, options)?;
-        o.settle(options);
-        o.check(M::NAME)?;
-        self.run(input, &o)
+        self.run(input, &crate::config::options_of::<M>(M::NAME, options)?)
     }
 }
 
@@ -237,6 +203,35 @@ pub fn method_infos() -> Vec<MethodInfo> {
         })
         .collect()
 }
+
+/// The options of a method that is `train()` on the retain set with defaults of its own (a
+/// newtype over [`crate::train::TrainConfig`]: Retrain, Fine-tune): `with_epochs`, the train
+/// config's checks, and the warm-up that keeps its share of a shortened schedule.
+macro_rules! schedule_options {
+    ($t:ident) => {
+        impl $t {
+            /// The defaults with `epochs` epochs, the warm-up keeping its share of the schedule
+            /// (what `#{ epochs: N }` gives a script).
+            pub fn with_epochs(epochs: usize) -> Self {
+                use crate::config::Options;
+                let mut o = $t::default();
+                o.0.epochs = epochs;
+                o.settle(&serde_json::json!({ "epochs": epochs }));
+                o
+            }
+        }
+
+        impl crate::config::Options for $t {
+            fn check(&self, _method: &str) -> crate::error::Result<()> {
+                self.0.check()
+            }
+            fn settle(&mut self, given: &serde_json::Value) {
+                super::fit_default_warmup(&mut self.0, given, &$t::default().0);
+            }
+        }
+    };
+}
+pub(crate) use schedule_options;
 
 /// A default warm-up keeps its share of the default schedule when the user asks for fewer
 /// epochs (Retrain's 5 of 100 becomes 0 of 3, not 3 of 3, which would end at the peak learning

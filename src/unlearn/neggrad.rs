@@ -3,6 +3,7 @@
 //! batches, L = CE(retain batch) − forget_weight · CE(forget batch), one forget batch of the same
 //! size per retain batch, cycling through a seeded shuffle of the forget set.
 use super::{ce, finished, timed, Method, SgdOptions, UnlearnInput, Unlearned};
+use crate::config::Named;
 use crate::error::Result;
 use crate::train::optim::Schedule;
 use crate::train::{fit, StepLoss};
@@ -25,14 +26,17 @@ impl Default for NegGradOptions {
     }
 }
 
-impl super::MethodOptions for NegGradOptions {}
+impl crate::config::Options for NegGradOptions {}
 
 pub struct NegGradPlus;
 
-impl Method for NegGradPlus {
+impl crate::config::Named for NegGradPlus {
     type Options = NegGradOptions;
     const NAME: &'static str = "neggrad_plus";
     const DESCRIPTION: &'static str = "NegGrad+: retain cross-entropy minus a weighted forget cross-entropy. For: class-wise requests given enough epochs (its forget term is small)";
+}
+
+impl Method for NegGradPlus {
     fn run(&self, input: &UnlearnInput, o: &NegGradOptions) -> Result<Unlearned> {
         let seed = o.sgd.seed(input);
         let cfg = o.sgd.train_config(Schedule::Constant, 0, input);

@@ -6,6 +6,7 @@
 //! events at 0, 5, 10, 15 with rate 0.5271; SGD lr 0.04, momentum 0.9, weight decay 5e-4.
 use super::amu::method_rng;
 use super::{ce, finished, run_pass, timed, Method, SgdOptions, UnlearnInput, Unlearned};
+use crate::config::Named;
 use crate::error::{Error, Result};
 use crate::models::Model;
 use crate::train::optim::{self, OptimizerKind};
@@ -85,17 +86,14 @@ fn apply(weights: &[Tensor], masks: &[Tensor]) -> Result<()> {
     })
 }
 
-impl super::MethodOptions for PruningOptions {
+impl crate::config::Options for PruningOptions {
     fn check(&self, method: &str) -> Result<()> {
         if !(0.0..1.0).contains(&self.target_sparsity) || self.step == 0 {
-            return Err(Error::BadOption {
-                func: method.into(),
-                key: "target_sparsity/step".into(),
-                msg: format!(
-                    "{} / {}: expected a sparsity in [0, 1) and a step of at least 1",
-                    self.target_sparsity, self.step
-                ),
-            });
+            let msg = format!(
+                "{} / {}: expected a sparsity in [0, 1) and a step of at least 1",
+                self.target_sparsity, self.step
+            );
+            return Err(Error::option(method, "target_sparsity/step", msg));
         }
         Ok(())
     }
@@ -103,10 +101,13 @@ impl super::MethodOptions for PruningOptions {
 
 pub struct Pruning;
 
-impl Method for Pruning {
+impl crate::config::Named for Pruning {
     type Options = PruningOptions;
     const NAME: &'static str = "pruning";
     const DESCRIPTION: &'static str = "iterative global magnitude pruning of the convolutions to 95 % sparsity with fine-tuning in between (method.md §3). For: uniform requests (it weakens a class, rarely removes it)";
+}
+
+impl Method for Pruning {
     fn run(&self, input: &UnlearnInput, o: &PruningOptions) -> Result<Unlearned> {
         let epochs = o.sgd.epochs;
         let (events, rate) = schedule(epochs, o.step, o.target_sparsity);

@@ -5,6 +5,7 @@
 //! retain batches under cross-entropy.
 use super::amu::method_rng;
 use super::{ce, finished, run_pass, timed, Method, SgdOptions, UnlearnInput, Unlearned};
+use crate::config::Named;
 use crate::error::{Error, Result};
 use crate::train::optim::{self, OptimizerKind};
 use rand::Rng;
@@ -26,14 +27,10 @@ impl Default for SalUnOptions {
     }
 }
 
-impl super::MethodOptions for SalUnOptions {
+impl crate::config::Options for SalUnOptions {
     fn check(&self, method: &str) -> Result<()> {
         if !(self.mask_ratio > 0.0 && self.mask_ratio <= 1.0) {
-            return Err(Error::BadOption {
-                func: method.into(),
-                key: "mask_ratio".into(),
-                msg: format!("{} is outside (0, 1]", self.mask_ratio),
-            });
+            return Err(Error::option(method, "mask_ratio", format!("{} is outside (0, 1]", self.mask_ratio)));
         }
         Ok(())
     }
@@ -41,10 +38,13 @@ impl super::MethodOptions for SalUnOptions {
 
 pub struct SalUn;
 
-impl Method for SalUn {
+impl crate::config::Named for SalUn {
     type Options = SalUnOptions;
     const NAME: &'static str = "salun";
     const DESCRIPTION: &'static str = "SalUn: saliency-masked fine-tuning with random labels on the forget set and true labels on the retain set. For: class-wise requests";
+}
+
+impl Method for SalUn {
     fn run(&self, input: &UnlearnInput, o: &SalUnOptions) -> Result<Unlearned> {
         let retain = input.retain_set()?;
         let forget = input.forget_set()?;

@@ -10,6 +10,7 @@
 //!   γ 0.99, β 0.001, T 2 for both.
 use super::amu::{method_rng, sampling_plan, AmuLoss};
 use super::{ce, finished, kl_t, run_pass, timed, Method, SgdOptions, UnlearnInput, Unlearned};
+use crate::config::Named;
 use crate::error::Result;
 use crate::train::optim::{self, OptimizerKind, Schedule};
 use serde::{Deserialize, Serialize};
@@ -44,7 +45,7 @@ impl Default for ScrubOptions {
     }
 }
 
-impl super::MethodOptions for ScrubOptions {}
+impl crate::config::Options for ScrubOptions {}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -84,7 +85,7 @@ impl Default for AScrubOptions {
     }
 }
 
-impl super::MethodOptions for AScrubOptions {}
+impl crate::config::Options for AScrubOptions {}
 
 /// Whether SCRUB's 0-based epoch `epoch` starts with a forget pass: the reference runs one for
 /// every epoch e ≤ m_steps (method.md §3), so `max_steps` 5 gives 6 forget passes.
@@ -94,10 +95,13 @@ pub fn forget_pass(epoch: usize, max_steps: usize) -> bool {
 
 pub struct Scrub;
 
-impl Method for Scrub {
+impl crate::config::Named for Scrub {
     type Options = ScrubOptions;
     const NAME: &'static str = "scrub";
     const DESCRIPTION: &'static str = "SCRUB: forget passes away from the original (−KL), retain passes towards it (CE + KL) (method.md §3). For: uniform and class-wise requests; removing a class takes its forget passes (max_steps)";
+}
+
+impl Method for Scrub {
     fn run(&self, input: &UnlearnInput, o: &ScrubOptions) -> Result<Unlearned> {
         let seed = o.sgd.seed(input);
         let retain = input.retain_set()?;
@@ -155,10 +159,13 @@ impl Method for Scrub {
 
 pub struct AScrub;
 
-impl Method for AScrub {
+impl crate::config::Named for AScrub {
     type Options = AScrubOptions;
     const NAME: &'static str = "a_scrub";
     const DESCRIPTION: &'static str = "A-AMU on SCRUB: a forget pass (−KL), then γ·CE² + β·KL + 34·MMD² on retain batches, Adam, 1 epoch (method.md §2.4). For: uniform requests";
+}
+
+impl Method for AScrub {
     fn run(&self, input: &UnlearnInput, o: &AScrubOptions) -> Result<Unlearned> {
         let seed = o.seed.unwrap_or(input.seed);
         // method.md §7 item 12: the retain pass uses R̃ when one is given

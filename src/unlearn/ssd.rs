@@ -8,6 +8,7 @@
 //! are drawn in a seeded random order (the importance of a batch is the square of its mean
 //! gradient, so which items share a batch matters).
 use super::{ce, finished, timed, Method, UnlearnInput, Unlearned};
+use crate::config::Named;
 use crate::data::Dataset;
 use crate::error::Result;
 use crate::models::Model;
@@ -37,7 +38,7 @@ impl Default for SsdOptions {
     }
 }
 
-impl super::MethodOptions for SsdOptions {}
+impl crate::config::Options for SsdOptions {}
 
 /// Mean over batches of the per-parameter importance of `data` for `model`; the batches are
 /// consecutive items of `data` in a random order drawn from `shuffle_seed`, or in the data's
@@ -142,10 +143,13 @@ fn run_ssd(name: &str, input: &UnlearnInput, o: &SsdOptions, label_free: bool) -
 
 pub struct Ssd;
 
-impl Method for Ssd {
+impl crate::config::Named for Ssd {
     type Options = SsdOptions;
     const NAME: &'static str = "ssd";
     const DESCRIPTION: &'static str = "Selective Synaptic Dampening: shrink parameters far more important to the forget set than to the data (method.md §3). For: class-wise requests (no training; on a uniform one it lowers every accuracy)";
+}
+
+impl Method for Ssd {
     fn run(&self, input: &UnlearnInput, o: &SsdOptions) -> Result<Unlearned> {
         run_ssd(Self::NAME, input, o, false)
     }
@@ -153,10 +157,13 @@ impl Method for Ssd {
 
 pub struct SsdLf;
 
-impl Method for SsdLf {
+impl crate::config::Named for SsdLf {
     type Options = SsdOptions;
     const NAME: &'static str = "ssd_lf";
     const DESCRIPTION: &'static str = "label-free SSD: importances from |gradient| of the squared logit norm (method.md §3). For: class-wise requests";
+}
+
+impl Method for SsdLf {
     fn run(&self, input: &UnlearnInput, o: &SsdOptions) -> Result<Unlearned> {
         run_ssd(Self::NAME, input, o, true)
     }
