@@ -1,7 +1,7 @@
 //! Atomic file output: every result and checkpoint is written to a temporary file in the same
 //! folder and renamed over the target, so an interrupted run never leaves a half-written file and
 //! never destroys the previous version. A process killed between the two leaves its temporary
-//! file behind; [`remove_stale_temps`] clears those of dead processes when the next run starts.
+//! file behind; [`OutputLock::acquire`] clears those of dead processes when the next run starts.
 //!
 //! Paths stay [`Path`]s throughout: a folder name that is not UTF-8 is kept byte for byte.
 use crate::error::{io_at, Error, Result};
@@ -56,7 +56,7 @@ fn owner_of(front: &str) -> Option<(u32, Option<String>)> {
 /// Removes, under `dir` (down to `depth` folder levels), the temporary files of writers that
 /// died on this host before renaming them (a killed run); returns what it removed. Files of live
 /// processes, and of other hosts sharing the folder, are left alone.
-pub fn remove_stale_temps(dir: &Path, depth: usize) -> Vec<PathBuf> {
+fn remove_stale_temps(dir: &Path, depth: usize) -> Vec<PathBuf> {
     let mut removed = Vec::new();
     let Ok(entries) = std::fs::read_dir(dir) else { return removed };
     let host = crate::runtime::host_name();

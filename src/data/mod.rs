@@ -43,7 +43,7 @@ impl Normalization {
     }
 
     /// Normalises `images` (in [0, 1]) in place, without a second copy of the data.
-    pub fn apply_(&self, images: &mut Tensor) -> Result<()> {
+    fn apply_(&self, images: &mut Tensor) -> Result<()> {
         let (mean, std) = self.tensors(images)?;
         let _ = images.f_sub_(&mean)?;
         let _ = images.f_div_(&std)?;
@@ -461,7 +461,7 @@ impl LoadOptions {
 
 /// 8-bit pixels (`N x C x H x W`) to a unit-scale float tensor on `device`, checking first that
 /// the device has room for it (the upload is done in bytes, the conversion on the device).
-pub fn unit_images(pixels: &[u8], shape: [usize; 4], device: Device) -> Result<Tensor> {
+fn unit_images(pixels: &[u8], shape: [usize; 4], device: Device) -> Result<Tensor> {
     let [n, c, h, w] = shape;
     if pixels.len() != n * c * h * w {
         return Err(Error::Shape(format!("{} pixels for {n}x{c}x{h}x{w} images", pixels.len())));

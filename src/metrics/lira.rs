@@ -282,7 +282,7 @@ fn log_normal(x: f64, mean: f64, std: f64) -> f64 {
 }
 
 impl ShadowBank {
-    pub fn num_targets(&self) -> usize {
+    fn num_targets(&self) -> usize {
         self.forget_targets.len() + self.heldout_targets.len()
     }
 

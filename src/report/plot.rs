@@ -387,7 +387,7 @@ impl Figure {
     }
 
     /// The figure as SVG (vector for charts; an image grid embeds its PNG).
-    pub fn to_svg(&self) -> Result<String> {
+    fn to_svg(&self) -> Result<String> {
         let (w, h) = self.size();
         if let Figure::ImageGrid { title, .. } = self {
             let png = png_base64(&self.to_png()?);

@@ -68,7 +68,7 @@ pub fn t975(df: usize) -> f64 {
 
 /// Half-width of the 95 % confidence interval of the mean of `n` values with sample standard
 /// deviation `std`: t(0.975, n - 1) · std / √n; NaN for n < 2.
-pub fn ci95_half_width(n: usize, std: f64) -> f64 {
+fn ci95_half_width(n: usize, std: f64) -> f64 {
     if n < 2 {
         return f64::NAN;
     }
