@@ -234,7 +234,7 @@ impl Dataset {
     /// the images' f32 bit patterns weighted by fixed pseudo-random integers and summed with
     /// wrapping integer arithmetic, so equal images give equal signatures whatever the order,
     /// batching or thread count, and different images collide with probability about 2^-64.
-    pub fn item_signatures(&self) -> Result<Tensor> {
+    fn item_signatures(&self) -> Result<Tensor> {
         let n = self.len() as i64;
         let flat = self.images.f_to_kind(tch::Kind::Float)?.f_contiguous()?.f_reshape([n, -1])?;
         let d = flat.size()[1];
@@ -250,8 +250,8 @@ impl Dataset {
         Ok(bits.f_mul(&w.f_unsqueeze(0)?)?.f_sum_dim_intlist(&[1i64][..], false, tch::Kind::Int64)?)
     }
 
-    /// How many items of `self` have an image identical to one of `other`'s (by
-    /// [`Dataset::item_signatures`]).
+    /// How many items of `self` have an image identical to one of `other`'s (by 64-bit
+    /// signatures of the images' exact bits, computed on the device).
     pub fn count_shared_items(&self, other: &Dataset) -> Result<usize> {
         if self.is_empty() || other.is_empty() || self.image_shape() != other.image_shape() {
             return Ok(0);
