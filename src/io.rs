@@ -1,7 +1,7 @@
 //! Atomic file output: every result and checkpoint is written to a temporary file in the same
 //! folder and renamed over the target, so an interrupted run never leaves a half-written file and
 //! never destroys the previous version. A process killed between the two leaves its temporary
-//! file behind; [`remove_stale_temps`] clears those of dead processes when the next run starts.
+//! file behind; [`OutputLock::acquire`] clears those of dead processes when the next run starts.
 //!
 //! Paths stay [`Path`]s throughout: a folder name that is not UTF-8 is kept byte for byte.
 use crate::error::{io_at, Error, Result};
@@ -15,7 +15,7 @@ const TEMP_MARK: &str = ".tmp";
 /// A temporary path next to `path` (same folder, so the rename is atomic) that keeps the
 /// extension, since libtorch chooses the format from it:
 /// `.NAME.PID@HOST.tmp.EXT`, so a later run can tell whether its writer is gone.
-pub fn temp_sibling(path: &Path) -> PathBuf {
+fn temp_sibling(path: &Path) -> PathBuf {
     let mut tmp = OsString::from(".");
     tmp.push(path.file_name().unwrap_or_default());
     tmp.push(format!(".{}@{}{TEMP_MARK}", std::process::id(), crate::runtime::host_name()));
@@ -56,7 +56,7 @@ fn owner_of(front: &str) -> Option<(u32, Option<String>)> {
 /// Removes, under `dir` (down to `depth` folder levels), the temporary files of writers that
 /// died on this host before renaming them (a killed run); returns what it removed. Files of live
 /// processes, and of other hosts sharing the folder, are left alone.
-pub fn remove_stale_temps(dir: &Path, depth: usize) -> Vec<PathBuf> {
+fn remove_stale_temps(dir: &Path, depth: usize) -> Vec<PathBuf> {
     let mut removed = Vec::new();
     let Ok(entries) = std::fs::read_dir(dir) else { return removed };
     let host = crate::runtime::host_name();
@@ -281,6 +281,37 @@ mod tests {
         // a target whose own extension is `tmp`
         assert_eq!(temp_owner(OsStr::new(".a.tmp.5@h.tmp.tmp")), Some((5, Some("h".into()))));
         assert_eq!(temp_owner(OsStr::new(".5.tmp")), None);
+    }
+
+    #[test]
+    fn a_failed_write_leaves_the_previous_file_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("result.json");
+        write_atomic(&path, b"first version").unwrap();
+        // a write that fails half-way leaves the previous version whole
+        let ro = dir.path().join("ro");
+        std::fs::create_dir(&ro).unwrap();
+        let inside = ro.join("r.json");
+        write_atomic(&inside, b"old").unwrap();
+        // a directory where the temp file would go makes the write fail half-way
+        std::fs::create_dir(temp_sibling(&inside)).unwrap();
+        assert!(write_atomic(&inside, b"new").is_err());
+        assert_eq!(std::fs::read(&inside).unwrap(), b"old");
+        write_atomic(&path, b"second").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"second");
+        // the only thing beside each target is what the test itself put there
+        let names = |d: &Path| -> Vec<String> {
+            let mut v: Vec<String> = std::fs::read_dir(d)
+                .unwrap()
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        };
+        assert_eq!(names(dir.path()), ["result.json", "ro"]);
+        let blocker = temp_sibling(&inside).file_name().unwrap().to_string_lossy().into_owned();
+        assert_eq!(names(&ro), [blocker, "r.json".to_string()]);
     }
 
     #[cfg(target_os = "linux")]

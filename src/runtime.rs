@@ -110,7 +110,7 @@ impl Versions {
 /// Bytes of memory available for new allocations on `device`, where it can be known: on the CPU
 /// `MemAvailable` of /proc/meminfo (Linux); on CUDA the free memory the driver reports once
 /// this process has a CUDA context (before that, the allocation itself is the check).
-pub fn available_bytes(device: Device) -> Option<u64> {
+fn available_bytes(device: Device) -> Option<u64> {
     match device {
         Device::Cpu => {
             let text = std::fs::read_to_string("/proc/meminfo").ok()?;
@@ -204,7 +204,7 @@ mod cuda_driver {
         .as_ref()
     }
 
-    pub fn name(ordinal: usize) -> Option<String> {
+    pub(super) fn name(ordinal: usize) -> Option<String> {
         let lib = driver()?;
         // SAFETY: signatures of cuDeviceGet(CUdevice*, int) and cuDeviceGetName(char*, int, CUdevice).
         unsafe {
@@ -220,7 +220,7 @@ mod cuda_driver {
     }
 
     /// (free, total) bytes of the current context's device; `None` without a current context.
-    pub fn mem_info() -> Option<(u64, u64)> {
+    pub(super) fn mem_info() -> Option<(u64, u64)> {
         let lib = driver()?;
         // SAFETY: cuMemGetInfo_v2(size_t* free, size_t* total) -> CUresult.
         unsafe {

@@ -1,6 +1,7 @@
 //! Plots: every figure kind renders to a PNG that decodes and an SVG; saving is atomic and by
-//! extension; histogram densities integrate to one.
-use unlearn::report::plot::{density, loss_distributions, Figure, GridRow, Point, Series};
+//! extension (the image grid's layout and the histogram densities: unit tests in
+//! src/report/plot.rs).
+use unlearn::report::plot::{loss_distributions, Figure, GridRow, Point, Series};
 
 fn figures() -> Vec<Figure> {
     vec![
@@ -53,10 +54,6 @@ fn every_figure_renders_as_png_and_svg() {
             std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into()).collect();
         assert!(names.iter().all(|n| n.ends_with(".png") || n.ends_with(".svg")), "{names:?}");
     }
-    // the image grid puts the blend and its members side by side at the chosen scale
-    let grid = &figures()[3];
-    let img = grid.to_rgb().unwrap();
-    assert!(img.pixels().filter(|p| **p == image::Rgb([200, 10, 10])).count() >= 3 * 16 * 16);
 }
 
 #[test]
@@ -69,18 +66,6 @@ fn saving_picks_the_format_by_extension_and_rejects_others() {
     assert!(image::open(dir.path().join("a.png")).is_ok());
     let err = f.save(&dir.path().join("a.jpg")).unwrap_err().to_string();
     assert!(err.contains("a.jpg") && err.contains(".png or .svg"), "{err}");
-}
-
-#[test]
-fn histogram_densities_integrate_to_one() {
-    let v: Vec<f64> = (0..1000).map(|i| (i as f64 * 0.37).sin()).chain([f64::NAN, 5.0]).collect();
-    let (lo, hi, bins) = (-1.0, 1.0, 20);
-    let d = density(&v, lo, hi, bins);
-    let width = (hi - lo) / bins as f64;
-    let total: f64 = d.iter().map(|x| x * width).sum();
-    assert!((total - 1.0).abs() < 1e-12, "{total}");
-    // out-of-range values are clamped into the end bins
-    assert!(d[bins - 1] > 0.0);
 }
 
 /// A MIA from fewer than 50 items per side is marked in the table and explained in its footer;

@@ -145,11 +145,20 @@ fn ci95_uses_students_t_as_scipy_does() {
         .expect("the venv's python (run `make setup`)");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let want: Vec<f64> = serde_json::from_slice(&out.stdout).unwrap();
-    for (i, w) in want.iter().enumerate() {
-        let got = unlearn::report::summary::t975(i + 1);
+    // the summary's interval is t(0.975, n - 1) * s / sqrt(n): groups of 2..=41 runs give the
+    // factor back for 1..=40 degrees of freedom (t itself is private: a unit test in
+    // src/report/summary.rs holds SciPy's values)
+    let rows: Vec<serde_json::Value> = (1..=want.len())
+        .flat_map(|df| (0..=df).map(move |i| serde_json::json!({"g": df, "x": (i * i) as f64})))
+        .collect();
+    let s = unlearn::report::summary::summarize(&rows, &["g".to_string()]).unwrap();
+    assert_eq!(s.groups.len(), want.len());
+    for (i, (w, g)) in want.iter().zip(&s.groups).enumerate() {
+        assert_eq!(g.n, i + 2);
+        let got = g.ci95[0] * ((i + 2) as f64).sqrt() / g.stats[0].2;
         assert!((got - w).abs() < 1e-9 * w, "df {}: {got} vs SciPy {w}", i + 1);
     }
-    // the summary's interval: t(0.975, n - 1) * s / sqrt(n); none for a single run
+    // none for a single run
     let rows: Vec<serde_json::Value> = [2.0, 4.0, 6.0]
         .iter()
         .map(|x| serde_json::json!({"g": "a", "x": x}))

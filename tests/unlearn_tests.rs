@@ -194,18 +194,7 @@ fn retrain_starts_from_an_initialisation_of_its_own() {
     let init = out.options["init_seed"].as_u64().expect("init_seed recorded");
     assert_ne!(init, original.spec.init_seed);
     assert_eq!(out.model.spec.init_seed, init);
-    assert_eq!(init, unlearn::unlearn::fresh_init_seed(seed, seed), "a function of the seed: repeatable");
-}
-
-/// SCRUB's forget passes (method.md §3): the reference runs one in every epoch e ≤ m_steps.
-#[test]
-fn scrub_runs_a_forget_pass_in_epochs_zero_to_max_steps() {
-    use unlearn::unlearn::scrub::forget_pass;
-    let passes = |epochs: usize, max_steps: usize| (0..epochs).filter(|&e| forget_pass(e, max_steps)).count();
-    assert_eq!(passes(15, 5), 6, "m_steps 5 of 15 epochs");
-    assert_eq!(passes(15, 9), 10, "the cond profile's m_steps 9");
-    assert_eq!(passes(3, 5), 3, "never more than the epochs");
-    assert!(forget_pass(0, 0) && !forget_pass(1, 0));
+    // (that it is a function of the seed: a unit test in src/unlearn/mod.rs)
 }
 
 #[test]
@@ -317,14 +306,6 @@ fn ssd_dampens_only_where_the_forget_importance_dominates() {
     for (g, w) in got.iter().zip([0.05, 0.1, 3.0, 4.0]) {
         assert!((g - w).abs() < 1e-6, "{got:?}");
     }
-}
-
-#[test]
-fn l1_weight_decays_linearly_then_stops() {
-    use unlearn::unlearn::l1_sparse::l1_weight;
-    assert_eq!(l1_weight(1e-4, 0, 30, 1), 1e-4);
-    assert!((l1_weight(1e-4, 29, 30, 1)).abs() < 1e-20);
-    assert!((l1_weight(1e-4, 14, 30, 1) - 1e-4 * (1.0 - 14.0 / 29.0)).abs() < 1e-15);
 }
 
 #[test]

@@ -55,7 +55,7 @@ fn segment_sum(v: &Tensor, seg: &Tensor, m: i64) -> Result<Tensor> {
 }
 
 /// The synthetic images for weights `a` (chunk-local segments `seg`, `m` clusters).
-pub fn blend_images(x: &Tensor, a: &Tensor, seg: &Tensor, m: i64) -> Result<Tensor> {
+fn blend_images(x: &Tensor, a: &Tensor, seg: &Tensor, m: i64) -> Result<Tensor> {
     let denom = segment_sum(a, seg, m)?.f_index_select(0, seg)?;
     let w = a.f_div(&denom)?.f_view([-1, 1, 1, 1])?;
     segment_sum(&x.f_mul(&w)?, seg, m)

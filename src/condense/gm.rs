@@ -152,7 +152,7 @@ pub fn match_distance(gw_syn: &[Tensor], gw_real: &[Tensor]) -> Result<Tensor> {
 
 /// The gradient of the mean cross-entropy of `net` on `x`, every item labelled `label`, w.r.t.
 /// `params`; with `create_graph` it stays differentiable (w.r.t. `x` among others).
-pub fn ce_gradient(net: &Model, params: &[Tensor], x: &Tensor, label: i64, create_graph: bool) -> Result<Vec<Tensor>> {
+fn ce_gradient(net: &Model, params: &[Tensor], x: &Tensor, label: i64, create_graph: bool) -> Result<Vec<Tensor>> {
     let loss = class_ce(&net.forward(x)?, label)?;
     let grads = Tensor::f_run_backward(&[&loss], params, create_graph, create_graph)?;
     if create_graph {

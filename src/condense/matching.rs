@@ -157,7 +157,7 @@ pub fn random_convnet(train: &Dataset, seed: u64, frozen: bool) -> Result<Model>
 }
 
 /// `n` real images of a class (all of its `items` where it has fewer), drawn without replacement.
-pub fn real_batch(train: &Dataset, items: &[i64], n: usize, r: &mut ChaCha8Rng) -> Result<Tensor> {
+fn real_batch(train: &Dataset, items: &[i64], n: usize, r: &mut ChaCha8Rng) -> Result<Tensor> {
     let pick: Vec<i64> = items.choose_multiple(r, n.min(items.len())).copied().collect();
     Ok(train.images().f_index_select(0, &Tensor::f_from_slice(&pick)?.f_to_device(train.device())?)?)
 }

@@ -43,7 +43,7 @@ impl Normalization {
     }
 
     /// Normalises `images` (in [0, 1]) in place, without a second copy of the data.
-    pub fn apply_(&self, images: &mut Tensor) -> Result<()> {
+    fn apply_(&self, images: &mut Tensor) -> Result<()> {
         let (mean, std) = self.tensors(images)?;
         let _ = images.f_sub_(&mean)?;
         let _ = images.f_div_(&std)?;
@@ -234,7 +234,7 @@ impl Dataset {
     /// the images' f32 bit patterns weighted by fixed pseudo-random integers and summed with
     /// wrapping integer arithmetic, so equal images give equal signatures whatever the order,
     /// batching or thread count, and different images collide with probability about 2^-64.
-    pub fn item_signatures(&self) -> Result<Tensor> {
+    fn item_signatures(&self) -> Result<Tensor> {
         let n = self.len() as i64;
         let flat = self.images.f_to_kind(tch::Kind::Float)?.f_contiguous()?.f_reshape([n, -1])?;
         let d = flat.size()[1];
@@ -250,8 +250,8 @@ impl Dataset {
         Ok(bits.f_mul(&w.f_unsqueeze(0)?)?.f_sum_dim_intlist(&[1i64][..], false, tch::Kind::Int64)?)
     }
 
-    /// How many items of `self` have an image identical to one of `other`'s (by
-    /// [`Dataset::item_signatures`]).
+    /// How many items of `self` have an image identical to one of `other`'s (by 64-bit
+    /// signatures of the images' exact bits, computed on the device).
     pub fn count_shared_items(&self, other: &Dataset) -> Result<usize> {
         if self.is_empty() || other.is_empty() || self.image_shape() != other.image_shape() {
             return Ok(0);
@@ -507,7 +507,7 @@ impl LoadOptions {
 
 /// 8-bit pixels (`N x C x H x W`) to a unit-scale float tensor on `device`, checking first that
 /// the device has room for it (the upload is done in bytes, the conversion on the device).
-pub fn unit_images(pixels: &[u8], shape: [usize; 4], device: Device) -> Result<Tensor> {
+fn unit_images(pixels: &[u8], shape: [usize; 4], device: Device) -> Result<Tensor> {
     let [n, c, h, w] = shape;
     if pixels.len() != n * c * h * w {
         return Err(Error::Shape(format!("{} pixels for {n}x{c}x{h}x{w} images", pixels.len())));

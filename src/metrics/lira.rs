@@ -165,7 +165,7 @@ fn sample(n: usize, max: usize, r: &mut rand_chacha::ChaCha8Rng) -> Vec<i64> {
 }
 
 /// Each of `targets` in exactly half of `shadows` (rounded alternately up and down).
-pub fn balanced_masks(targets: usize, shadows: usize, seed: u64) -> Vec<Vec<bool>> {
+fn balanced_masks(targets: usize, shadows: usize, seed: u64) -> Vec<Vec<bool>> {
     let mut r = rng(seed);
     let columns: Vec<Vec<bool>> = (0..targets)
         .map(|t| {
@@ -282,7 +282,7 @@ fn log_normal(x: f64, mean: f64, std: f64) -> f64 {
 }
 
 impl ShadowBank {
-    pub fn num_targets(&self) -> usize {
+    fn num_targets(&self) -> usize {
         self.forget_targets.len() + self.heldout_targets.len()
     }
 
@@ -382,5 +382,21 @@ impl Metric for Lira {
             out.lira = Some(bank.attack(model)?);
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_put_every_target_in_half_the_shadows() {
+        let m = balanced_masks(7, 6, 3);
+        assert_eq!(m.len(), 6);
+        let per_target: Vec<usize> = (0..7).map(|t| m.iter().filter(|shadow| shadow[t]).count()).collect();
+        assert_eq!(per_target, vec![3; 7]);
+        let odd = balanced_masks(4, 5, 3);
+        let ins: Vec<usize> = (0..4).map(|t| (0..5).filter(|&s| odd[s][t]).count()).collect();
+        assert_eq!(ins, vec![2, 3, 2, 3]);
     }
 }

@@ -86,7 +86,7 @@ pub trait Metric {
 
 /// The metrics that apply to `ctx`: accuracies and the paper's MIA always, the likelihood-ratio
 /// attack when `ctx` carries a shadow bank.
-pub fn standard_metrics(ctx: &EvalContext) -> Vec<Box<dyn Metric>> {
+fn standard_metrics(ctx: &EvalContext) -> Vec<Box<dyn Metric>> {
     let mut out: Vec<Box<dyn Metric>> = vec![Box::new(accuracy::Accuracies), Box::new(mia::PaperMia)];
     if ctx.lira.is_some() {
         out.push(Box::new(lira::Lira));

@@ -13,7 +13,7 @@ pub struct ConvNet {
 }
 
 /// Spatial size after `depth` 2x2 average pools (each floors).
-pub fn pooled_size(size: i64, depth: usize) -> i64 {
+fn pooled_size(size: i64, depth: usize) -> i64 {
     (0..depth).fold(size, |s, _| s / 2)
 }
 

@@ -58,7 +58,7 @@ impl ModelSpec {
     /// reference ConvNet settings (width 128, depth 3).
     /// A lower bound of the parameters this spec builds (exact for a ConvNet), in u128 so any
     /// header value fits.
-    pub fn min_params(&self) -> u128 {
+    fn min_params(&self) -> u128 {
         let (c, k) = (self.in_channels.max(0) as u128, self.num_classes.max(0) as u128);
         match self.arch {
             Arch::Convnet => {

@@ -333,7 +333,7 @@ impl Figure {
     }
 
     /// The figure as RGB pixels.
-    pub fn to_rgb(&self) -> Result<image::RgbImage> {
+    fn to_rgb(&self) -> Result<image::RgbImage> {
         let (w, h) = self.size();
         let mut buf = vec![255u8; (w * h * 3) as usize];
         if let Figure::ImageGrid { title, header, rows, .. } = self {
@@ -387,7 +387,7 @@ impl Figure {
     }
 
     /// The figure as SVG (vector for charts; an image grid embeds its PNG).
-    pub fn to_svg(&self) -> Result<String> {
+    fn to_svg(&self) -> Result<String> {
         let (w, h) = self.size();
         if let Figure::ImageGrid { title, .. } = self {
             let png = png_base64(&self.to_png()?);
@@ -436,7 +436,7 @@ pub fn png_base64(png: &[u8]) -> String {
 
 /// Histogram densities of `values` in `bins` equal bins over [lo, hi] (values outside are
 /// clamped into the end bins; non-finite ones are left out).
-pub fn density(values: &[f64], lo: f64, hi: f64, bins: usize) -> Vec<f64> {
+fn density(values: &[f64], lo: f64, hi: f64, bins: usize) -> Vec<f64> {
     let mut h = vec![0.0; bins.max(1)];
     let width = (hi - lo) / h.len() as f64;
     let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
@@ -616,5 +616,37 @@ impl Figure {
             }
             Figure::ImageGrid { title, rows, .. } => format!("Figure (image grid) \"{title}\": {} rows", rows.len()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_image_grid_puts_the_blend_and_its_members_side_by_side_at_the_chosen_scale() {
+        let grid = Figure::ImageGrid {
+            title: "grid".into(),
+            header: vec!["blend".into(), "members".into()],
+            rows: vec![GridRow {
+                label: "0: 3 images".into(),
+                images: vec![image::RgbImage::from_pixel(8, 8, image::Rgb([200, 10, 10])); 3],
+            }],
+            scale: 2,
+        };
+        let img = grid.to_rgb().unwrap();
+        assert!(img.pixels().filter(|p| **p == image::Rgb([200, 10, 10])).count() >= 3 * 16 * 16);
+    }
+
+    #[test]
+    fn histogram_densities_integrate_to_one() {
+        let v: Vec<f64> = (0..1000).map(|i| (i as f64 * 0.37).sin()).chain([f64::NAN, 5.0]).collect();
+        let (lo, hi, bins) = (-1.0, 1.0, 20);
+        let d = density(&v, lo, hi, bins);
+        let width = (hi - lo) / bins as f64;
+        let total: f64 = d.iter().map(|x| x * width).sum();
+        assert!((total - 1.0).abs() < 1e-12, "{total}");
+        // out-of-range values are clamped into the end bins
+        assert!(d[bins - 1] > 0.0);
     }
 }

@@ -58,7 +58,7 @@ impl Spread {
 }
 
 /// The 0.975 quantile of Student's t with `df` degrees of freedom (the 95 % two-sided factor).
-pub fn t975(df: usize) -> f64 {
+fn t975(df: usize) -> f64 {
     if df == 0 {
         return f64::NAN;
     }
@@ -68,7 +68,7 @@ pub fn t975(df: usize) -> f64 {
 
 /// Half-width of the 95 % confidence interval of the mean of `n` values with sample standard
 /// deviation `std`: t(0.975, n - 1) · std / √n; NaN for n < 2.
-pub fn ci95_half_width(n: usize, std: f64) -> f64 {
+fn ci95_half_width(n: usize, std: f64) -> f64 {
     if n < 2 {
         return f64::NAN;
     }
@@ -294,5 +294,67 @@ impl Summary {
     pub fn save(&self, dir: &Path, name: &str, run: &RunInfo) -> Result<()> {
         crate::io::write_atomic(dir.join(format!("{name}.csv")), self.to_csv().as_bytes())?;
         super::save_result(&dir.join(format!("{name}.json")), self, run)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `scipy.stats.t.ppf(0.975, df)` for df = 1..=40 (SciPy 1.17.1; tests/sweep_tests.rs asks the
+    /// venv's SciPy again through the summary's intervals).
+    const SCIPY_T975: [f64; 40] = [
+        12.706204736174694,
+        4.302652729749462,
+        3.1824463052837078,
+        2.7764451051977934,
+        2.5705818356363146,
+        2.4469118511449786,
+        2.364624251592784,
+        2.306004135204166,
+        2.262157162798205,
+        2.228138851986274,
+        2.200985160091639,
+        2.1788128296672284,
+        2.1603686564627913,
+        2.144786687917804,
+        2.131449545559776,
+        2.1199052992212546,
+        2.1098155778333156,
+        2.1009220402410382,
+        2.0930240544083087,
+        2.085963447265864,
+        2.0796138447276795,
+        2.0738730679040254,
+        2.0686576104190486,
+        2.0638985616280245,
+        2.0595385527532972,
+        2.0555294386428735,
+        2.0518305164802846,
+        2.0484071417952454,
+        2.045229642132703,
+        2.0422724563012378,
+        2.039513446396408,
+        2.0369333434601016,
+        2.0345152974493383,
+        2.0322445093177186,
+        2.030107928250343,
+        2.0280940009804502,
+        2.0261924630291093,
+        2.0243941639119694,
+        2.022690920036761,
+        2.021075390306273,
+    ];
+
+    #[test]
+    fn t975_is_scipys_students_t_quantile() {
+        for (i, w) in SCIPY_T975.iter().enumerate() {
+            let got = t975(i + 1);
+            assert!((got - w).abs() < 1e-9 * w, "df {}: {got} vs SciPy {w}", i + 1);
+        }
+        assert!(t975(0).is_nan());
+        // the interval's half-width: t(0.975, n - 1) * s / sqrt(n); none for a single run
+        assert!((ci95_half_width(3, 2.0) - SCIPY_T975[1] * 2.0 / 3f64.sqrt()).abs() < 1e-12);
+        assert!(ci95_half_width(1, 0.0).is_nan());
     }
 }

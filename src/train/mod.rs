@@ -251,7 +251,7 @@ where
 }
 
 /// [`fit`], calling `after_epoch(model, epoch)` (0-based) at the end of every epoch.
-pub fn fit_each_epoch<F, E>(
+fn fit_each_epoch<F, E>(
     model: &mut Model,
     data: &Dataset,
     cfg: &TrainConfig,

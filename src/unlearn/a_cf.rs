@@ -77,7 +77,7 @@ impl Default for ASparseOptions {
 impl crate::config::Options for ASparseOptions {}
 
 /// Runs A-AMU with `o` (shared by A-CF and A-Sparse).
-pub fn run_amu(name: &str, input: &UnlearnInput, o: &AmuOptions) -> Result<Unlearned> {
+fn run_amu(name: &str, input: &UnlearnInput, o: &AmuOptions) -> Result<Unlearned> {
     let seed = o.seed.unwrap_or(input.seed);
     let retain = input.retain_set()?;
     let forget = input.forget_set()?;

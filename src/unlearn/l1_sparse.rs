@@ -28,7 +28,7 @@ impl Default for L1Options {
 impl crate::config::Options for L1Options {}
 
 /// α_e of method.md §3.
-pub fn l1_weight(alpha: f64, epoch: usize, epochs: usize, no_l1: usize) -> f64 {
+fn l1_weight(alpha: f64, epoch: usize, epochs: usize, no_l1: usize) -> f64 {
     let span = epochs.saturating_sub(no_l1);
     if epoch < span {
         alpha * (1.0 - epoch as f64 / span as f64)
@@ -63,5 +63,17 @@ impl Method for L1Sparse {
             Ok((model, report))
         })?;
         finished(Self::NAME, model, seconds, o, &retain, Some(report))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn l1_weight_decays_linearly_then_stops() {
+        assert_eq!(l1_weight(1e-4, 0, 30, 1), 1e-4);
+        assert!((l1_weight(1e-4, 29, 30, 1)).abs() < 1e-20);
+        assert!((l1_weight(1e-4, 14, 30, 1) - 1e-4 * (1.0 - 14.0 / 29.0)).abs() < 1e-15);
     }
 }

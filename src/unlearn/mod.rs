@@ -425,7 +425,7 @@ pub fn train_on_retain(
 /// The seed of a from-scratch model's initialisation (Retrain), drawn from its own stream: a
 /// mix of the method's seed that never equals the original's `original_init`, so the reference
 /// does not start from the original's exact initial weights (the run's seed is usually both).
-pub fn fresh_init_seed(seed: u64, original_init: u64) -> u64 {
+fn fresh_init_seed(seed: u64, original_init: u64) -> u64 {
     // splitmix64 of the seed in a stream of its own
     use crate::data::split::splitmix64;
     let s = splitmix64(seed ^ 0x7265_7472_6169_6e21); // "retrain!"
@@ -433,5 +433,56 @@ pub fn fresh_init_seed(seed: u64, original_init: u64) -> u64 {
         splitmix64(s)
     } else {
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::synthetic::{synthetic, SyntheticOptions};
+    use crate::data::LoadOptions;
+    use crate::models::{Arch, ModelSpec};
+    use tch::Device;
+
+    /// Retrain's initialisation (tests/unlearn_tests.rs: not the original's) is recorded, and is
+    /// a function of the seed.
+    #[test]
+    fn retrain_initialises_from_a_function_of_its_seed() {
+        let o = SyntheticOptions {
+            train: 30,
+            test: 6,
+            classes: 3,
+            channels: 1,
+            height: 8,
+            width: 8,
+            separation: 0.5,
+            seed: 4,
+        };
+        let data = synthetic(&o, &LoadOptions::default(), Device::Cpu).unwrap();
+        let request = ForgetRequest::uniform(&data.train, 0.1, false, 1).unwrap();
+        let seed = 7;
+        let mut spec = ModelSpec::new(Arch::Convnet, data.train.image_shape(), data.train.num_classes(), seed);
+        spec.width = 8;
+        let original = Model::new(spec, Device::Cpu).unwrap();
+        let input = UnlearnInput {
+            original: &original,
+            train: &data.train,
+            request: &request,
+            retain: None,
+            unseen: None,
+            seed,
+            progress: false,
+        };
+        let out =
+            method("retrain").unwrap().run_json(&input, &serde_json::json!({ "epochs": 1, "lr": 1e-12 })).unwrap();
+        let init = out.options["init_seed"].as_u64().expect("init_seed recorded");
+        assert_eq!(out.model.spec.init_seed, init);
+        assert_eq!(init, fresh_init_seed(seed, seed), "a function of the seed: repeatable");
+        // its own stream: not the seed, another for another seed, and never the original's
+        // initialisation even where the stream's draw is it
+        assert_ne!(init, seed);
+        assert_ne!(init, fresh_init_seed(seed + 1, seed + 1));
+        let drawn = fresh_init_seed(seed, 0);
+        assert_ne!(fresh_init_seed(seed, drawn), drawn);
     }
 }

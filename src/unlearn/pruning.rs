@@ -31,7 +31,7 @@ impl Default for PruningOptions {
 }
 
 /// The convolution weights (4-D variables) of a model.
-pub fn conv_weights(model: &Model) -> Vec<Tensor> {
+fn conv_weights(model: &Model) -> Vec<Tensor> {
     let mut vars: Vec<(String, Tensor)> =
         model.var_store().variables().into_iter().filter(|(_, t)| t.dim() == 4).collect();
     vars.sort_by(|a, b| a.0.cmp(&b.0));

@@ -21,7 +21,7 @@ pub struct ScrubOptions {
     #[serde(flatten)]
     pub sgd: SgdOptions,
     /// The last (0-based) epoch that starts with a forget pass (the reference's m_steps: epochs
-    /// 0..=max_steps do, see [`forget_pass`]).
+    /// 0..=max_steps do, so 5 gives 6 forget passes).
     pub max_steps: usize,
     pub gamma: f64,
     pub beta: f64,
@@ -89,7 +89,7 @@ impl crate::config::Options for AScrubOptions {}
 
 /// Whether SCRUB's 0-based epoch `epoch` starts with a forget pass: the reference runs one for
 /// every epoch e ≤ m_steps (method.md §3), so `max_steps` 5 gives 6 forget passes.
-pub fn forget_pass(epoch: usize, max_steps: usize) -> bool {
+fn forget_pass(epoch: usize, max_steps: usize) -> bool {
     epoch <= max_steps
 }
 
@@ -222,5 +222,20 @@ impl Method for AScrub {
             Ok(model)
         })?;
         finished(Self::NAME, model, seconds, o, &retain, None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// SCRUB's forget passes (method.md §3): the reference runs one in every epoch e ≤ m_steps.
+    #[test]
+    fn scrub_runs_a_forget_pass_in_epochs_zero_to_max_steps() {
+        let passes = |epochs: usize, max_steps: usize| (0..epochs).filter(|&e| forget_pass(e, max_steps)).count();
+        assert_eq!(passes(15, 5), 6, "m_steps 5 of 15 epochs");
+        assert_eq!(passes(15, 9), 10, "the cond profile's m_steps 9");
+        assert_eq!(passes(3, 5), 3, "never more than the epochs");
+        assert!(forget_pass(0, 0) && !forget_pass(1, 0));
     }
 }

@@ -193,7 +193,7 @@ impl BenchReport {
     }
 
     /// Time of each phase against the training-set size (`by_train`) or ipc, log-log.
-    pub fn sweep_figure(&self, by_train: bool) -> Option<Figure> {
+    fn sweep_figure(&self, by_train: bool) -> Option<Figure> {
         sweep_figure(&self.sweep, self.config.train, self.config.ipc, &self.hardware, by_train)
     }
 
@@ -213,7 +213,7 @@ impl BenchReport {
 
 /// Time of each phase of `sweep` against the training-set size at `ipc` (`by_train`) or against
 /// ipc at `train` images, log-log; `None` with fewer than two such points.
-pub fn sweep_figure(sweep: &[SweepPoint], train: usize, ipc: usize, hardware: &str, by_train: bool) -> Option<Figure> {
+fn sweep_figure(sweep: &[SweepPoint], train: usize, ipc: usize, hardware: &str, by_train: bool) -> Option<Figure> {
     let mut pts: Vec<&SweepPoint> =
         sweep.iter().filter(|p| if by_train { p.ipc == ipc } else { p.train == train }).collect();
     pts.sort_by_key(|p| if by_train { p.train } else { p.ipc });
