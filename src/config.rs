@@ -58,6 +58,13 @@ impl<T: Named> Listed for T {
     }
 }
 
+/// The entry called `name` of `registry`, or an error naming `what` and every name.
+pub fn find<T: Listed + ?Sized>(registry: Vec<Box<T>>, what: &str, name: &str) -> Result<Box<T>> {
+    let names: Vec<&str> = registry.iter().map(|e| e.name()).collect();
+    let expected = format!("one of {names:?}");
+    registry.into_iter().find(|e| e.name() == name).ok_or_else(|| Error::invalid(what, name, expected))
+}
+
 /// `given` (a JSON object of overrides) as `T`'s options for the function `func`: parsed ("did
 /// you mean" for unknown keys), settled and checked.
 pub fn options_of<T: Named>(func: &str, given: &serde_json::Value) -> Result<T::Options> {

@@ -312,10 +312,7 @@ pub fn registry() -> Vec<Box<dyn AnyCondenser>> {
 
 /// The condenser called `name`.
 pub fn condenser(name: &str) -> Result<Box<dyn AnyCondenser>> {
-    registry()
-        .into_iter()
-        .find(|c| c.name() == name)
-        .ok_or_else(|| Error::invalid("condensation method", name, format!("one of {CONDENSERS:?}")))
+    crate::config::find(registry(), "condensation method", name)
 }
 
 /// The condenser called `name`, or an error about option `method` of `func`.

@@ -152,10 +152,7 @@ pub fn registry() -> Vec<Box<dyn AnyMethod>> {
 
 /// The method called `name`.
 pub fn method(name: &str) -> Result<Box<dyn AnyMethod>> {
-    let all = registry();
-    let names: Vec<&str> = all.iter().map(|m| m.name()).collect();
-    let names = format!("one of {names:?}");
-    all.into_iter().find(|m| m.name() == name).ok_or_else(|| Error::invalid("unlearning method", name, names))
+    crate::config::find(registry(), "unlearning method", name)
 }
 
 /// Checks `input` ([`UnlearnInput::check`]) and runs the method called `name` with `options`
