@@ -50,6 +50,11 @@ pub enum Error {
     /// A saved result was made under another configuration (see [`crate::resume`]).
     #[error("{} holds results of another configuration ({differs}): give another --out, or pass --overwrite to replace them", path.display())]
     Stale { path: PathBuf, differs: String },
+    /// A sweep could not finish: points failed or are not complete, the script changed under a
+    /// started sweep, or its folder holds results of another configuration; the message lists
+    /// the points and says what to do.
+    #[error("{0}")]
+    Sweep(String),
     /// JSON (de)serialisation of a record.
     #[error("JSON: {0}")]
     Json(#[from] serde_json::Error),

@@ -28,6 +28,30 @@ pub struct RunInfo {
     pub determinism: String,
 }
 
+impl RunInfo {
+    /// The record of a run of `script` (a file, hashed when it can be read; any name otherwise)
+    /// on `device` with `seed`, writing under `out_dir`, with `--set` `options`; started now.
+    pub fn new(
+        script: &str,
+        device: tch::Device,
+        seed: u64,
+        out_dir: &Path,
+        options: BTreeMap<String, String>,
+    ) -> Self {
+        RunInfo {
+            script: script.to_string(),
+            script_sha256: std::fs::read(script).map(|b| crate::resume::sha256_hex(&b)).unwrap_or_default(),
+            seed,
+            device: crate::runtime::device_name(device),
+            options,
+            out_dir: out_dir.display().to_string(),
+            started: now(),
+            versions: Versions::current(),
+            determinism: crate::runtime::determinism(device),
+        }
+    }
+}
+
 /// A result document: what the script saved plus the run it came from.
 #[derive(Debug, Serialize)]
 pub struct ResultRecord<'a, T: Serialize> {

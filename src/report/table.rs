@@ -128,6 +128,22 @@ impl Row {
     pub fn options_text(&self) -> String {
         self.provenance.options.as_ref().map(|o| o.to_string()).unwrap_or_default()
     }
+
+    /// The row as one flat record: `method`, the numeric [`Row::fields`] it has, and `options`
+    /// (JSON text) where known; what a summary groups and a sweep point records.
+    pub fn flat(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut row = serde_json::Map::new();
+        row.insert("method".into(), self.method.clone().into());
+        for (k, v) in self.fields() {
+            if let Some(v) = v {
+                row.insert(k.into(), v.into());
+            }
+        }
+        if self.provenance.options.is_some() {
+            row.insert("options".into(), self.options_text().into());
+        }
+        row
+    }
 }
 
 /// A methods x metrics table.
@@ -192,6 +208,11 @@ pub fn csv_cell(c: &str) -> String {
 }
 
 impl Table {
+    /// Every row as a flat record ([`Row::flat`]).
+    pub fn flat_rows(&self) -> Vec<serde_json::Map<String, serde_json::Value>> {
+        self.rows.iter().map(Row::flat).collect()
+    }
+
     /// The table as CSV (header + one line per method; empty cells for what a row lacks).
     pub fn to_csv(&self) -> String {
         let mut out = COLUMNS.join(",");
