@@ -1,6 +1,8 @@
 //! Run records: every result file carries the configuration, seed, versions, device and times of
-//! the run that produced it.
+//! the run that produced it. The results themselves: evaluation tables ([`evaluate`], [`table`]),
+//! summaries over runs and plots.
 use crate::error::Result;
+pub mod evaluate;
 pub mod plot;
 pub mod summary;
 pub mod table;

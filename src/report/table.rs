@@ -44,12 +44,15 @@ pub struct Provenance {
 impl Provenance {
     /// From a method's options and its training set.
     pub fn new(options: &serde_json::Value, trained_on: &str, size: usize) -> Self {
-        Provenance {
-            epochs: options.get("epochs").and_then(|e| e.as_f64()),
-            options: Some(options.clone()),
-            trained_on: Some(trained_on.to_string()),
-            retain_size: Some(size),
-        }
+        let mut p = Provenance { trained_on: Some(trained_on.to_string()), retain_size: Some(size), ..Self::default() };
+        p.set_options(options.clone());
+        p
+    }
+
+    /// Records the method's options, and its epochs from their `epochs`.
+    pub fn set_options(&mut self, options: serde_json::Value) {
+        self.epochs = options.get("epochs").and_then(|e| e.as_f64());
+        self.options = Some(options);
     }
 }
 
