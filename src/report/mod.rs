@@ -1,8 +1,9 @@
 //! Run records: every result file carries the configuration, seed, versions, device and times of
 //! the run that produced it. The results themselves: evaluation tables ([`evaluate`], [`table`]),
-//! summaries over runs and plots.
+//! summaries over runs, plots, and the HTML of their rich displays.
 use crate::error::Result;
 pub mod evaluate;
+pub mod html;
 pub mod plot;
 pub mod summary;
 pub mod table;

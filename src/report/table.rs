@@ -379,7 +379,7 @@ impl Table {
 
     /// An HTML table (notebooks) with the terminal table's columns.
     pub fn to_html(&self) -> String {
-        let esc = crate::notebook::escape;
+        let esc = super::html::escape;
         let (head, rows) = self.display();
         let mut h = String::from("<table><tr>");
         for (c, _) in head {
