@@ -50,6 +50,16 @@ pub enum Error {
     /// A saved result was made under another configuration (see [`crate::resume`]).
     #[error("{} holds results of another configuration ({differs}): give another --out, or pass --overwrite to replace them", path.display())]
     Stale { path: PathBuf, differs: String },
+    /// A sweep could not finish: points failed or are not complete, the script changed under a
+    /// started sweep, or its folder holds results of another configuration; the message lists
+    /// the points and says what to do.
+    #[error("{0}")]
+    Sweep(String),
+    /// A result evaluated on another forget request than the one it was unlearned on (its
+    /// `forgot` items of `dataset_len`; the request given has `given` of `given_len`): its forget
+    /// accuracy, gaps and MIA would be about the wrong items.
+    #[error("evaluate(): item {index} (`{method}`) was unlearned on another forget request ({forgot} of {dataset_len} items) than the one given ({given} of {given_len}): evaluate it with the request it forgot")]
+    OtherRequest { index: usize, method: String, forgot: usize, dataset_len: usize, given: usize, given_len: usize },
     /// JSON (de)serialisation of a record.
     #[error("JSON: {0}")]
     Json(#[from] serde_json::Error),

@@ -20,6 +20,7 @@
 //! s.run(r#" let data = builtin("mnist"); data "#)?     // class counts + a sample grid
 //! ```
 use crate::error::{Error, Result};
+use crate::report::html::escape;
 use crate::report::plot::{png_base64, rgb_images, Figure, GridRow};
 use crate::script::{self, RunContext};
 use rhai::{Dynamic, Scope};
@@ -65,11 +66,6 @@ impl std::fmt::Debug for Output {
 /// Prints one evcxr rich-output block.
 fn emit(mime: &str, content: &str) {
     crate::outln!("EVCXR_BEGIN_CONTENT {mime}\n{content}\nEVCXR_END_CONTENT");
-}
-
-/// HTML-escapes `s`.
-pub fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 impl Output {

@@ -1,6 +1,7 @@
 //! Plots: every figure kind renders to a PNG that decodes and an SVG; saving is atomic and by
 //! extension (the image grid's layout and the histogram densities: unit tests in
-//! src/report/plot.rs).
+//! src/report/plot.rs). Tables: their marks, their reading, and an evaluation made with the core
+//! API alone.
 use unlearn::report::plot::{loss_distributions, Figure, GridRow, Point, Series};
 
 fn figures() -> Vec<Figure> {
@@ -135,4 +136,111 @@ fn the_table_reads_its_numbers_honestly() {
     );
     assert!(slow.contains("Every method took longer than retrain itself"), "{slow}");
     assert!(Table { rows: vec![row("a", 1.0, 0.9)], reference: None }.reading().is_none());
+}
+
+/// Issue 19: an evaluation table made with the core API alone (no rhai), as `evaluate()` makes
+/// it: every row's metrics are the model's own, the reference row has no gap, Tug-of-War 1 and
+/// speed-up 1, the others their gaps, Tug-of-War and speed-up against it, the original stays
+/// untimed, a reference outside the items gives the same numbers, and a result unlearned on
+/// another request is refused before anything is evaluated.
+#[test]
+fn an_evaluation_table_from_the_core_api() {
+    use serde_json::json;
+    use tch::Device;
+    use unlearn::condense::Timings;
+    use unlearn::data::request::ForgetRequest;
+    use unlearn::data::synthetic::{synthetic, SyntheticOptions};
+    use unlearn::data::LoadOptions;
+    use unlearn::metrics::{evaluate_model, gaps, tug_of_war, EvalContext, MiaOptions};
+    use unlearn::models::{Arch, Model, ModelSpec};
+    use unlearn::report::evaluate::Item;
+    use unlearn::report::table::{Table, COLUMNS};
+    use unlearn::unlearn::{unlearn, UnlearnInput};
+
+    let o = SyntheticOptions {
+        train: 120,
+        test: 60,
+        classes: 3,
+        channels: 1,
+        height: 8,
+        width: 8,
+        separation: 0.5,
+        seed: 1,
+    };
+    let data = synthetic(&o, &LoadOptions::default(), Device::Cpu).unwrap();
+    let mut spec = ModelSpec::new(Arch::Convnet, data.train.image_shape(), data.train.num_classes(), 1);
+    spec.width = 8;
+    let original = Model::new(spec, Device::Cpu).unwrap();
+    let request = ForgetRequest::uniform(&data.train, 0.1, false, 2).unwrap();
+    let input = UnlearnInput {
+        original: &original,
+        train: &data.train,
+        request: &request,
+        retain: None,
+        unseen: None,
+        seed: 3,
+        progress: false,
+    };
+    let retrained = unlearn("retrain", &input, &json!({ "epochs": 1 })).unwrap();
+    let tuned = unlearn("finetune", &input, &json!({ "epochs": 1 })).unwrap();
+    let mia = MiaOptions { seed: 3, swap_below: Some(42.0) };
+    let ctx = EvalContext::new(&data.train, &request, &data.test, mia.clone(), None).unwrap();
+    let items = [
+        Item::model("original", &original),
+        Item::unlearned(&retrained, &retrained.model, &request, None),
+        Item::unlearned(&tuned, &tuned.model, &request, None),
+    ];
+    let table = Table::evaluate(&items, Some(&items[1]), &ctx).unwrap();
+    assert_eq!(table.reference.as_deref(), Some("retrain"));
+    let names: Vec<&str> = table.rows.iter().map(|r| r.method.as_str()).collect();
+    assert_eq!(names, ["original", "retrain", "finetune"]);
+    for (row, model) in table.rows.iter().zip([&original, &retrained.model, &tuned.model]) {
+        let own = evaluate_model(model, &data.train, &request, &data.test, &mia).unwrap();
+        assert_eq!(
+            (row.metrics.retain_acc, row.metrics.forget_acc, row.metrics.test_acc, &row.metrics.mia),
+            (own.retain_acc, own.forget_acc, own.test_acc, &own.mia),
+            "{}",
+            row.method
+        );
+        assert!(row.phases.evaluation > 0.0 && row.metrics.lira.is_none());
+    }
+    let [orig, reference, fine] = &table.rows[..] else { panic!("three rows") };
+    assert_eq!(reference.gaps.as_ref().map(|g| g.mean), Some(0.0));
+    assert_eq!((reference.tug_of_war, reference.speedup), (Some(1.0), Some(1.0)));
+    for row in [orig, fine] {
+        let g = gaps(&row.metrics, &reference.metrics);
+        assert_eq!(row.gaps.as_ref(), Some(&g));
+        assert_eq!(row.tug_of_war, Some(tug_of_war(&g)));
+    }
+    assert!(!orig.timed && orig.speedup.is_none() && orig.provenance.options.is_none());
+    assert_eq!((fine.seconds, fine.phases.unlearning), (tuned.seconds, tuned.seconds));
+    assert_eq!(fine.speedup, Some(retrained.seconds / tuned.seconds));
+    assert_eq!(reference.provenance.epochs, Some(1.0));
+    assert_eq!(reference.provenance.retain_size, Some(request.retain.len()));
+    assert!(reference.provenance.options.as_ref().is_some_and(|o| o.get("lr").is_some()));
+    let csv = table.to_csv();
+    assert_eq!(csv.lines().count(), 4);
+    assert_eq!(csv.lines().next(), Some(COLUMNS.join(",").as_str()));
+    assert!(table.to_text().contains("against retrain"), "{}", table.to_text());
+    assert_eq!(table.flat_rows()[2]["method"], "finetune");
+
+    // the reference need not be an item: its metrics are measured then, to the same numbers
+    let apart = Table::evaluate(&[items[0].clone(), items[2].clone()], Some(&items[1]), &ctx).unwrap();
+    assert_eq!(apart.rows[1].gaps, fine.gaps);
+    assert_eq!(apart.rows[1].speedup, fine.speedup);
+    assert_eq!(apart.reference.as_deref(), Some("retrain"));
+
+    // a result trained on a reduced set is named after its condenser and timed with it
+    let timings = Timings { features: 1.0, kmeans_init: 0.5, kmeans_lloyd: 0.25, split: 0.125, condense: 2.0 };
+    let blended = Item::unlearned(&tuned, &tuned.model, &request, Some(("blend", &timings)));
+    assert_eq!(blended.name, "finetune+blend");
+    assert_eq!((blended.phases.features, blended.phases.kmeans, blended.phases.condense), (1.0, 0.75, 2.125));
+
+    // a result of another request is refused, naming the item
+    let other = ForgetRequest::uniform(&data.train, 0.1, false, 5).unwrap();
+    let wrong = Item::unlearned(&tuned, &tuned.model, &other, None);
+    let err = Table::evaluate(&[items[0].clone(), wrong], None, &ctx).unwrap_err().to_string();
+    let want =
+        format!("item 1 (`finetune`) was unlearned on another forget request ({} of 120 items)", other.forget.len());
+    assert!(err.contains(&want), "{err}");
 }

@@ -445,3 +445,128 @@ fn in_process_sweep_returns_the_table_and_summarize_takes_a_spread() {
     let err = engine.eval::<rhai::Dynamic>(r#"sweep(#{ gird: #{} }, |p| #{})"#).unwrap_err().to_string();
     assert!(err.contains("unknown option `gird`"), "{err}");
 }
+
+/// Issue 19: the sweep executor is the core's ([`sweep::Runner`]): a plain Rust closure runs a
+/// sweep with the same records, failure markers, messages, seeds and resumption as a script's
+/// function, and every action works without rhai.
+#[test]
+fn the_runner_runs_a_rust_closure_as_it_runs_a_scripts_function() {
+    use serde_json::{json, Map, Value};
+    use std::cell::RefCell;
+    use sweep::{Action, Exec, Outcome, Point, Runner};
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("out");
+    let grid =
+        [("method".to_string(), vec![json!("a"), json!("b")]), ("seed".into(), vec![json!(1), json!(2), json!(3)])];
+    let plan_of = |config: Value| {
+        let points = sweep::grid_points(&grid).unwrap();
+        Plan::new("rust", &root, vec!["method".into(), "seed".into()], points, config, Default::default(), 10).unwrap()
+    };
+    let plan = plan_of(json!({ "k": 1 }));
+    let run = unlearn::report::RunInfo::new("rust", tch::Device::Cpu, 10, &root, Default::default());
+    let exec = |action: Action| Exec { action, ..Exec::in_process() };
+    let calls = RefCell::new(Vec::new());
+    // x = 2 * seed (+ 1 for method b) and a draw of libtorch's generator, which the runner seeds
+    // with the point's seed (--seed 10 plus its seed); point (b, 2) fails while `fail`
+    let experiment = |fail: bool| {
+        let calls = &calls;
+        move |p: &Point| -> unlearn::Result<Vec<Map<String, Value>>> {
+            calls.borrow_mut().push(p.index);
+            let seed = p.values["seed"].as_i64().unwrap();
+            let b = p.values["method"] == "b";
+            if fail && b && seed == 2 {
+                return Err(unlearn::Error::invalid("point", p.label(), "no injected failure"));
+            }
+            let draw = tch::Tensor::randn([1], (tch::Kind::Float, tch::Device::Cpu)).double_value(&[0]);
+            let mut row = Map::new();
+            row.insert("x".into(), json!(2.0 * seed as f64 + if b { 1.0 } else { 0.0 }));
+            row.insert("draw".into(), json!(draw));
+            Ok(vec![row])
+        }
+    };
+    let record = |folder: &str| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(root.join(folder).join("point.json")).unwrap()).unwrap()
+    };
+    let stat = |s: &unlearn::report::summary::Summary, group: usize, field: &str| {
+        s.groups[group].stats.iter().find(|(f, _, _)| f == field).map(|(_, mean, _)| *mean).unwrap()
+    };
+
+    // --plan: prints, writes nothing, runs nothing
+    let e = exec(Action::Plan);
+    assert!(matches!(Runner::new(&plan, &e, &run).execute(experiment(true)), Ok(Outcome::Done)));
+    assert!(calls.borrow().is_empty() && !root.exists());
+
+    // a run: every point runs; the failure is listed and marked, the others are recorded
+    let e = exec(Action::Run { jobs: 1 });
+    let err = Runner::new(&plan, &e, &run).execute(experiment(true)).unwrap_err().to_string();
+    assert!(err.contains("1 of the 6 points of sweep `rust` failed (the others are complete"), "{err}");
+    assert!(err.contains("  4: method=b, seed=2: invalid point `method=b, seed=2`"), "{err}");
+    assert_eq!(*calls.borrow(), [0, 1, 2, 3, 4, 5]);
+    let marker: Value =
+        serde_json::from_str(&std::fs::read_to_string(root.join("method=b,seed=2/status.json")).unwrap()).unwrap();
+    assert_eq!(marker["state"], "failed");
+    assert!(marker["error"].as_str().unwrap().contains("no injected failure"), "{marker}");
+    let a1 = record("method=a,seed=1");
+    assert_eq!(a1["result"]["seed"], 11);
+    assert_eq!(a1["run"]["seed"], 11);
+    assert_eq!(a1["result"]["rows"][0]["method"], "a", "the point's parameters are added to its rows");
+    assert_eq!(a1["result"]["rows"][0]["seed"], 1);
+    // the same seed gives the same draw, whatever the method and the order
+    let draw = |r: &Value| r["result"]["rows"][0]["draw"].as_f64().unwrap();
+    assert_eq!(draw(&a1), draw(&record("method=b,seed=1")));
+    assert_ne!(draw(&a1), draw(&record("method=a,seed=2")));
+
+    // the rerun runs only the failed point, then collects: grouped by method, mean x
+    calls.borrow_mut().clear();
+    let Outcome::Collected(s) = Runner::new(&plan, &e, &run).execute(experiment(false)).unwrap() else {
+        panic!("a run collects its table")
+    };
+    assert_eq!(*calls.borrow(), [4]);
+    assert_eq!(s.by, ["method"]);
+    assert_eq!((s.groups[0].n, stat(&s, 0, "x"), stat(&s, 1, "x")), (3, 4.0, 5.0));
+    for file in ["sweep_summary.csv", "sweep_summary.json", "sweep_rows.json", "sweep.json"] {
+        assert!(root.join(file).is_file(), "no {file}");
+    }
+    assert!(!root.join("method=b,seed=2/status.json").exists(), "a finished point has no marker");
+
+    // --collect and --point I of a complete point run nothing
+    calls.borrow_mut().clear();
+    let e = exec(Action::Collect { allow_partial: false });
+    let Outcome::Collected(again) = Runner::new(&plan, &e, &run).execute(experiment(false)).unwrap() else {
+        panic!("--collect returns the table")
+    };
+    assert_eq!(again.to_text(), s.to_text());
+    let e = exec(Action::Point(0));
+    assert!(matches!(Runner::new(&plan, &e, &run).execute(experiment(false)), Ok(Outcome::Done)));
+    assert!(calls.borrow().is_empty());
+
+    // an error that ends the run (the --timeout) stops at once: the next missing point never runs
+    std::fs::remove_file(root.join("method=a,seed=1/point.json")).unwrap();
+    std::fs::remove_file(root.join("method=b,seed=3/point.json")).unwrap();
+    let e = exec(Action::Run { jobs: 1 });
+    let timeout = |p: &Point| -> unlearn::Result<Vec<Map<String, Value>>> {
+        calls.borrow_mut().push(p.index);
+        Err(unlearn::Error::Timeout(1.0))
+    };
+    let err = Runner::new(&plan, &e, &run).execute(timeout).unwrap_err();
+    assert!(matches!(err, unlearn::Error::Timeout(_)), "{err}");
+    assert_eq!(*calls.borrow(), [0]);
+    let e = exec(Action::Collect { allow_partial: false });
+    let err = Runner::new(&plan, &e, &run).execute(experiment(false)).unwrap_err().to_string();
+    assert!(
+        err.contains("2 of the 6 points of sweep `rust` are not complete") && err.contains("--allow-partial"),
+        "{err}"
+    );
+
+    // records of another configuration are refused unless overwritten
+    let other = plan_of(json!({ "k": 2 }));
+    let err = Runner::new(&other, &e, &run).execute(experiment(false)).unwrap_err().to_string();
+    assert!(err.contains("are not complete"), "{err}");
+    let e = exec(Action::Run { jobs: 1 });
+    let err = Runner::new(&other, &e, &run).execute(experiment(false)).unwrap_err().to_string();
+    assert!(err.contains("hold results of another configuration") && err.contains("--overwrite"), "{err}");
+    calls.borrow_mut().clear();
+    let e = Exec { overwrite: true, ..exec(Action::Run { jobs: 1 }) };
+    assert!(matches!(Runner::new(&other, &e, &run).execute(experiment(false)), Ok(Outcome::Collected(_))));
+    assert_eq!(*calls.borrow(), [0, 1, 2, 3, 4, 5]);
+}

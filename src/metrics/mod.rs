@@ -44,6 +44,9 @@ pub struct MiaOptions {
 /// What every metric may look at: the request's real retain and forget sets, the evaluation
 /// set, its items of the forget set's classes, and the attack settings.
 pub struct EvalContext<'a> {
+    /// The forget request measured (a model unlearned on another is refused, see
+    /// [`crate::report::evaluate`]).
+    pub request: &'a ForgetRequest,
     pub retain: Dataset,
     pub forget: Dataset,
     pub evaluation: &'a Dataset,
@@ -56,7 +59,7 @@ pub struct EvalContext<'a> {
 impl<'a> EvalContext<'a> {
     pub fn new(
         train: &Dataset,
-        request: &ForgetRequest,
+        request: &'a ForgetRequest,
         evaluation: &'a Dataset,
         mia: MiaOptions,
         lira: Option<&'a ShadowBank>,
@@ -64,7 +67,7 @@ impl<'a> EvalContext<'a> {
         let retain = request.retain_set(train)?;
         let forget = request.forget_set(train)?;
         let heldout = heldout_of_classes(evaluation, forget.labels_host(), train.num_classes())?;
-        Ok(EvalContext { retain, forget, evaluation, heldout, mia, lira })
+        Ok(EvalContext { request, retain, forget, evaluation, heldout, mia, lira })
     }
 }
 

@@ -1,6 +1,9 @@
 //! Run records: every result file carries the configuration, seed, versions, device and times of
-//! the run that produced it.
+//! the run that produced it. The results themselves: evaluation tables ([`evaluate`], [`table`]),
+//! summaries over runs, plots, and the HTML of their rich displays.
 use crate::error::Result;
+pub mod evaluate;
+pub mod html;
 pub mod plot;
 pub mod summary;
 pub mod table;
@@ -26,6 +29,30 @@ pub struct RunInfo {
     pub versions: Versions,
     /// Whether the run repeats bit for bit, and why (see [`crate::runtime::determinism`]).
     pub determinism: String,
+}
+
+impl RunInfo {
+    /// The record of a run of `script` (a file, hashed when it can be read; any name otherwise)
+    /// on `device` with `seed`, writing under `out_dir`, with `--set` `options`; started now.
+    pub fn new(
+        script: &str,
+        device: tch::Device,
+        seed: u64,
+        out_dir: &Path,
+        options: BTreeMap<String, String>,
+    ) -> Self {
+        RunInfo {
+            script: script.to_string(),
+            script_sha256: std::fs::read(script).map(|b| crate::resume::sha256_hex(&b)).unwrap_or_default(),
+            seed,
+            device: crate::runtime::device_name(device),
+            options,
+            out_dir: out_dir.display().to_string(),
+            started: now(),
+            versions: Versions::current(),
+            determinism: crate::runtime::determinism(device),
+        }
+    }
 }
 
 /// A result document: what the script saved plus the run it came from.

@@ -259,7 +259,7 @@ impl Summary {
 
     /// An HTML table of mean ± spread (notebooks), the terminal's columns.
     pub fn to_html(&self) -> String {
-        let esc = crate::notebook::escape;
+        let esc = super::html::escape;
         let shown = self.shown();
         let mut h = String::from("<table><tr>");
         for b in &self.by {

@@ -44,12 +44,15 @@ pub struct Provenance {
 impl Provenance {
     /// From a method's options and its training set.
     pub fn new(options: &serde_json::Value, trained_on: &str, size: usize) -> Self {
-        Provenance {
-            epochs: options.get("epochs").and_then(|e| e.as_f64()),
-            options: Some(options.clone()),
-            trained_on: Some(trained_on.to_string()),
-            retain_size: Some(size),
-        }
+        let mut p = Provenance { trained_on: Some(trained_on.to_string()), retain_size: Some(size), ..Self::default() };
+        p.set_options(options.clone());
+        p
+    }
+
+    /// Records the method's options, and its epochs from their `epochs`.
+    pub fn set_options(&mut self, options: serde_json::Value) {
+        self.epochs = options.get("epochs").and_then(|e| e.as_f64());
+        self.options = Some(options);
     }
 }
 
@@ -128,6 +131,22 @@ impl Row {
     pub fn options_text(&self) -> String {
         self.provenance.options.as_ref().map(|o| o.to_string()).unwrap_or_default()
     }
+
+    /// The row as one flat record: `method`, the numeric [`Row::fields`] it has, and `options`
+    /// (JSON text) where known; what a summary groups and a sweep point records.
+    pub fn flat(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut row = serde_json::Map::new();
+        row.insert("method".into(), self.method.clone().into());
+        for (k, v) in self.fields() {
+            if let Some(v) = v {
+                row.insert(k.into(), v.into());
+            }
+        }
+        if self.provenance.options.is_some() {
+            row.insert("options".into(), self.options_text().into());
+        }
+        row
+    }
 }
 
 /// A methods x metrics table.
@@ -192,6 +211,11 @@ pub fn csv_cell(c: &str) -> String {
 }
 
 impl Table {
+    /// Every row as a flat record ([`Row::flat`]).
+    pub fn flat_rows(&self) -> Vec<serde_json::Map<String, serde_json::Value>> {
+        self.rows.iter().map(Row::flat).collect()
+    }
+
     /// The table as CSV (header + one line per method; empty cells for what a row lacks).
     pub fn to_csv(&self) -> String {
         let mut out = COLUMNS.join(",");
@@ -355,7 +379,7 @@ impl Table {
 
     /// An HTML table (notebooks) with the terminal table's columns.
     pub fn to_html(&self) -> String {
-        let esc = crate::notebook::escape;
+        let esc = super::html::escape;
         let (head, rows) = self.display();
         let mut h = String::from("<table><tr>");
         for (c, _) in head {

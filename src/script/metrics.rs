@@ -1,4 +1,6 @@
-//! Script bindings for evaluation (`src/metrics`) and result tables (`src/report/table.rs`).
+//! Script bindings for evaluation (`src/metrics`, [`crate::report::evaluate`]) and result tables
+//! (`src/report/table.rs`): an evaluate() item becomes a typed [`Item`]; the evaluation is the
+//! core's.
 use super::models::ModelHandle;
 use super::options::{bool_or, check_keys, int_or, map_to_json};
 use super::requests::Request;
@@ -6,9 +8,11 @@ use super::unlearning::UnlearnedHandle;
 use super::{ctx, rt, RhaiResult};
 use crate::data::Dataset;
 use crate::metrics::lira::{train_shadows, LiraConfig, ShadowBank};
-use crate::metrics::{evaluate as evaluate_metrics, gaps, run_time_efficiency, tug_of_war, EvalContext, MiaOptions};
+use crate::metrics::{EvalContext, MiaOptions};
+use crate::models::Model;
+use crate::report::evaluate::Item;
 use crate::report::summary::{summarize, Summary};
-use crate::report::table::{Phases, Provenance, Row, Table};
+use crate::report::table::Table;
 use rhai::plugin::*;
 use rhai::{Array, Dynamic, Engine, Map};
 use std::rc::Rc;
@@ -53,38 +57,22 @@ pub mod metrics_api {
             None => None,
         };
         let ectx = EvalContext::new(&request.data, &request.request, &evaluation, mia, lira.as_deref()).map_err(rt)?;
-        let mut rows = Vec::new();
-        let mut models = Vec::new();
-        for (i, item) in items.into_iter().enumerate() {
-            same_request(&item, &request.request, i)?;
-            let (name, model, phases, provenance, timed) = item_details(item, i)?;
-            let metrics = evaluate_metrics(&model.0.borrow().model, &ectx).map_err(rt)?;
-            let phases = Phases { evaluation: metrics.eval_seconds, ..phases };
-            rows.push(Row { provenance, timed, ..Row::new(name, phases, metrics) });
-            models.push(model);
-        }
-        let mut reference = None;
-        if let Some(r) = options.get("reference") {
-            same_request(r, &request.request, 0)?;
-            let (name, model, phases) = evaluated_item(r.clone(), 0)
-                .map_err(|_| rt("evaluate(): `reference` must be an unlearning result (e.g. the retrained one), a model or #{ name, model }"))?;
-            // the reference is usually one of the items: reuse its metrics instead of evaluating it again
-            let ref_metrics = match models.iter().position(|m| Rc::ptr_eq(&m.0, &model.0)) {
-                Some(i) => rows[i].metrics.clone(),
-                None => evaluate_metrics(&model.0.borrow().model, &ectx).map_err(rt)?,
-            };
-            let ref_seconds = phases.end_to_end();
-            for row in &mut rows {
-                let g = gaps(&row.metrics, &ref_metrics);
-                row.tug_of_war = Some(tug_of_war(&g));
-                row.gaps = Some(g);
-                if row.timed && row.phases.end_to_end() > 0.0 && ref_seconds > 0.0 {
-                    row.speedup = Some(run_time_efficiency(ref_seconds, row.phases.end_to_end()));
-                }
-            }
-            reference = Some(name);
-        }
-        Ok(Table { rows, reference })
+        let resolved: Vec<Resolved> =
+            items.into_iter().enumerate().map(|(i, item)| resolve(item, i)).collect::<RhaiResult<_>>()?;
+        let not_a_reference = |_| {
+            rt("evaluate(): `reference` must be an unlearning result (e.g. the retrained one), a model or #{ name, model }")
+        };
+        let reference = options.get("reference").map(|r| resolve(r.clone(), 0).map_err(not_a_reference)).transpose()?;
+        // every model stays borrowed while the table is made (the reference may be one of them)
+        let guards: Vec<_> = resolved.iter().map(|r| r.handle().0.borrow()).collect();
+        let ref_guard = reference.as_ref().map(|r| r.handle().0.borrow());
+        let items: Vec<Item> =
+            resolved.iter().zip(&guards).map(|(r, g)| r.item(&g.model)).collect::<RhaiResult<_>>()?;
+        let reference = match (&reference, &ref_guard) {
+            (Some(r), Some(g)) => Some(r.item(&g.model).map_err(not_a_reference)?),
+            _ => None,
+        };
+        Table::evaluate(&items, reference.as_ref(), &ectx).map_err(rt)
     }
     /// Trains the shadow models of a likelihood-ratio attack on the forget items (see
     /// src/metrics/lira.rs) for `request`: each a fresh model of `model`'s architecture trained on
@@ -129,7 +117,7 @@ pub mod metrics_api {
     /// #{ auc, tpr_at_1pct, tpr_at_01pct, forget_targets, heldout_targets, shadows, shadow_seconds, attack_seconds }.
     #[rhai_fn(return_raw)]
     pub fn lira(bank: Rc<ShadowBank>, item: Dynamic) -> RhaiResult<Dynamic> {
-        let (_, model, _) = evaluated_item(item, 0)?;
+        let (_, model) = evaluated_item(item, 0)?;
         let score = bank.attack(&model.0.borrow().model).map_err(rt)?;
         rhai::serde::to_dynamic(&score)
     }
@@ -166,7 +154,7 @@ pub mod metrics_api {
         let c = ctx(&context)?;
         check_keys("mia", &options, &MIA_KEYS)?;
         let o = mia_options("mia", c.seed(), &options)?;
-        let (_, model, _) = evaluated_item(item, 0)?;
+        let (_, model) = evaluated_item(item, 0)?;
         let held = crate::metrics::heldout_of_classes(&nonmembers, members.labels_host(), members.num_classes())
             .map_err(rt)?;
         let score =
@@ -211,22 +199,7 @@ pub mod metrics_api {
     /// Flat rows of the table (method and the CSV's numeric columns it has), ready for summarize().
     #[rhai_fn(name = "flat_rows", pure, return_raw)]
     pub fn table_flat_rows(t: &mut Table) -> RhaiResult<Array> {
-        Ok(t.rows
-            .iter()
-            .map(|r| {
-                let mut row = Map::new();
-                row.insert("method".into(), Dynamic::from(r.method.clone()));
-                for (k, v) in r.fields() {
-                    if let Some(v) = v {
-                        row.insert(k.into(), Dynamic::from_float(v));
-                    }
-                }
-                if r.provenance.options.is_some() {
-                    row.insert("options".into(), Dynamic::from(r.options_text()));
-                }
-                row.into()
-            })
-            .collect())
+        t.flat_rows().iter().map(rhai::serde::to_dynamic).collect()
     }
     /// Mean ± std (sample) over runs: `rows` (maps) grouped by the fields named in `by`; every
     /// other numeric field except `seed` is summarised.
@@ -305,96 +278,104 @@ fn mia_options(func: &str, run_seed: u64, options: &Map) -> RhaiResult<MiaOption
     Ok(MiaOptions { seed, swap_below: swap.then_some(42.0) })
 }
 
-/// The phases of an unlearning result: its condensation (if any) and the unlearning itself.
-fn phases_of(u: &UnlearnedHandle) -> Phases {
-    let mut p = Phases { unlearning: u.result.seconds, ..Phases::default() };
-    if let Some((_, t)) = &u.condensed {
-        p.features = t.features;
-        p.kmeans = t.kmeans_init + t.kmeans_lloyd;
-        p.condense = t.split + t.condense;
-    }
-    p
+/// What an evaluate() item evaluates: an unlearning result or a model.
+enum Core {
+    Unlearned(UnlearnedHandle),
+    Model(ModelHandle),
 }
 
-/// The row name, model and phases of an evaluate() item: an unlearn() result, a Model
-/// ("original"), or #{ name, model[, seconds, condense_seconds] } (e.g. a multi-round record).
-/// Fails when `item` (an unlearning result, or a map holding one as `model`) was unlearned on
-/// another forget request than `request`: its gaps and MIA would measure the wrong forget set.
-fn same_request(item: &Dynamic, request: &crate::data::request::ForgetRequest, i: usize) -> RhaiResult<()> {
-    let inner = match item.read_lock::<Map>() {
-        Some(m) => m.get("model").cloned(),
-        None => Some(item.clone()),
-    };
-    let Some(u) = inner.and_then(|d| d.try_cast::<UnlearnedHandle>()) else { return Ok(()) };
-    let r = &u.request;
-    if r.forget != request.forget || r.dataset_len != request.dataset_len {
-        return Err(rt(format!(
-            "evaluate(): item {i} (`{}`) was unlearned on another forget request ({} of {} items) than the one given ({} of {}): evaluate it with the request it forgot",
-            u.result.method,
-            r.forget.len(),
-            r.dataset_len,
-            request.forget.len(),
-            request.dataset_len
-        )));
-    }
-    Ok(())
+/// An evaluate() item taken apart: its core and the maps around it (#{ name, model[, seconds,
+/// condense_seconds, options, retain_size] }, e.g. a multi-round record), outermost first.
+struct Resolved {
+    core: Core,
+    maps: Vec<Map>,
 }
 
-pub(crate) fn evaluated_item(item: Dynamic, i: usize) -> RhaiResult<(String, ModelHandle, Phases)> {
-    item_details(item, i).map(|(n, m, p, _, _)| (n, m, p))
-}
-
-/// [`evaluated_item`] with how the model was made, where the item says (an unlearn() result
-/// knows its options and training set; a map may give `options` (a map) and `retain_size`), and
-/// whether its time is known (an unlearn() result, or a map with `seconds`).
-pub(crate) fn item_details(item: Dynamic, i: usize) -> RhaiResult<(String, ModelHandle, Phases, Provenance, bool)> {
-    if let Some(u) = item.clone().try_cast::<UnlearnedHandle>() {
-        let name = match &u.condensed {
-            Some((c, _)) => format!("{}+{c}", u.result.method),
-            None => u.result.method.clone(),
+/// Takes an evaluate() item apart: an unlearn() result, a Model, or #{ name, model, ... } around
+/// either (or around another such map).
+fn resolve(item: Dynamic, i: usize) -> RhaiResult<Resolved> {
+    let mut maps = Vec::new();
+    let mut item = item;
+    loop {
+        if let Some(u) = item.clone().try_cast::<UnlearnedHandle>() {
+            return Ok(Resolved { core: Core::Unlearned(u), maps });
+        }
+        if let Some(m) = item.clone().try_cast::<ModelHandle>() {
+            return Ok(Resolved { core: Core::Model(m), maps });
+        }
+        let Some(map) = item.clone().try_cast::<Map>() else {
+            return Err(rt(format!(
+                "evaluate(): item {i} is a {}, expected an unlearning result, a model or #{{ name, model }}",
+                item.type_name()
+            )));
         };
-        let prov = Provenance::new(&u.result.options, &u.result.retain.0, u.result.retain.1);
-        return Ok((name, u.model.clone(), phases_of(&u), prov, true));
-    }
-    if let Some(m) = item.clone().try_cast::<ModelHandle>() {
-        return Ok(("original".to_string(), m, Phases::default(), Provenance::default(), false));
-    }
-    if let Some(map) = item.clone().try_cast::<Map>() {
         let name = map
             .get("name")
             .and_then(|n| n.clone().into_string().ok())
             .ok_or_else(|| rt(format!("evaluate(): item {i} is a map without a string `name`")))?;
-        let inner =
+        item =
             map.get("model").cloned().ok_or_else(|| rt(format!("evaluate(): item {i} (`{name}`) has no `model`")))?;
-        let (_, model, mut phases, mut prov, inner_timed) = item_details(inner, i)?;
-        let timed = inner_timed || map.contains_key("seconds");
-        for (key, slot) in [("seconds", &mut phases.unlearning), ("condense_seconds", &mut phases.condense)] {
-            if let Some(v) = map.get(key) {
-                *slot = v
-                    .as_float()
-                    .map_err(|t| rt(format!("evaluate(): `{key}` of item `{name}` is a {t}, expected a number")))?;
-            }
-        }
-        if let Some(o) = map.get("options") {
-            let o = o.clone().try_cast::<Map>().ok_or_else(|| {
-                rt(format!("evaluate(): `options` of item `{name}` is a {}, expected a map", o.type_name()))
-            })?;
-            let json = map_to_json("evaluate", &o).map_err(rt)?;
-            prov.epochs = json.get("epochs").and_then(|e| e.as_f64());
-            prov.options = Some(json);
-        }
-        if let Some(n) = map.get("retain_size") {
-            let n = n
-                .as_int()
-                .map_err(|t| rt(format!("evaluate(): `retain_size` of item `{name}` is a {t}, expected an integer")))?;
-            prov.retain_size = Some(n.max(0) as usize);
-        }
-        return Ok((name, model, phases, prov, timed));
+        maps.push(map);
     }
-    Err(rt(format!(
-        "evaluate(): item {i} is a {}, expected an unlearning result, a model or #{{ name, model }}",
-        item.type_name()
-    )))
+}
+
+impl Resolved {
+    /// The model the item evaluates.
+    fn handle(&self) -> &ModelHandle {
+        match &self.core {
+            Core::Unlearned(u) => &u.model,
+            Core::Model(m) => m,
+        }
+    }
+
+    /// The typed item, its model being `model` (the handle's, borrowed): an unlearn() result is
+    /// named after its method ([`Item::unlearned`]), a Model "original" and untimed; each map
+    /// around it, innermost first, gives its `name` and may give `seconds` (which makes it timed),
+    /// `condense_seconds`, `options` (a map: the method's options and epochs) and `retain_size`.
+    fn item<'a>(&'a self, model: &'a Model) -> RhaiResult<Item<'a>> {
+        let mut item = match &self.core {
+            Core::Unlearned(u) => {
+                Item::unlearned(&u.result, model, &u.request, u.condensed.as_ref().map(|(c, t)| (c.as_str(), t)))
+            }
+            Core::Model(_) => Item::model("original", model),
+        };
+        for map in self.maps.iter().rev() {
+            let name = map.get("name").and_then(|n| n.clone().into_string().ok()).unwrap_or_default();
+            item.timed |= map.contains_key("seconds");
+            for (key, slot) in
+                [("seconds", &mut item.phases.unlearning), ("condense_seconds", &mut item.phases.condense)]
+            {
+                if let Some(v) = map.get(key) {
+                    *slot = v
+                        .as_float()
+                        .map_err(|t| rt(format!("evaluate(): `{key}` of item `{name}` is a {t}, expected a number")))?;
+                }
+            }
+            if let Some(o) = map.get("options") {
+                let o = o.clone().try_cast::<Map>().ok_or_else(|| {
+                    rt(format!("evaluate(): `options` of item `{name}` is a {}, expected a map", o.type_name()))
+                })?;
+                item.provenance.set_options(map_to_json("evaluate", &o).map_err(rt)?);
+            }
+            if let Some(n) = map.get("retain_size") {
+                let n = n.as_int().map_err(|t| {
+                    rt(format!("evaluate(): `retain_size` of item `{name}` is a {t}, expected an integer"))
+                })?;
+                item.provenance.retain_size = Some(n.max(0) as usize);
+            }
+            item.name = name;
+        }
+        Ok(item)
+    }
+}
+
+/// The row name and model of an evaluate() item (see [`resolve`]), for the functions that take
+/// the same items (lira(), mia(), plot_losses()).
+pub(crate) fn evaluated_item(item: Dynamic, i: usize) -> RhaiResult<(String, ModelHandle)> {
+    let r = resolve(item, i)?;
+    let handle = r.handle().clone();
+    let name = r.item(&handle.0.borrow().model)?.name;
+    Ok((name, handle))
 }
 
 pub fn register(engine: &mut Engine) {

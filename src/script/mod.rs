@@ -66,17 +66,7 @@ pub struct RunContext {
 
 impl RunContext {
     pub fn new(script: &str, device: Device, seed: u64, out_dir: PathBuf, options: BTreeMap<String, String>) -> Self {
-        let info = RunInfo {
-            script: script.to_string(),
-            script_sha256: std::fs::read(script).map(|b| crate::sweep::sha256_hex(&b)).unwrap_or_default(),
-            seed,
-            device: crate::runtime::device_name(device),
-            options: options.clone(),
-            out_dir: out_dir.display().to_string(),
-            started: crate::report::now(),
-            versions: crate::runtime::Versions::current(),
-            determinism: crate::runtime::determinism(device),
-        };
+        let info = RunInfo::new(script, device, seed, &out_dir, options.clone());
         RunContext {
             device,
             seed: std::cell::Cell::new(seed),

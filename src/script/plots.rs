@@ -35,7 +35,7 @@ pub mod plots_api {
         let forget = request.request.forget_set(&request.data).map_err(rt)?;
         let mut panels = Vec::new();
         for (i, item) in items.into_iter().enumerate() {
-            let (name, model, _) = evaluated_item(item, i)?;
+            let (name, model) = evaluated_item(item, i)?;
             let m = &model.0.borrow().model;
             let f = per_item_loss(m, &forget).map_err(rt)?;
             let u = per_item_loss(m, &unseen).map_err(rt)?;

@@ -1,12 +1,13 @@
 //! Script binding of sweeps (issue 10): `sweep(#{ grid, ... }, |point| ...)` defines the points
 //! and the experiment function; the command line decides what happens to them (see
-//! [`crate::sweep::Action`]). The plan, records, Slurm and child processes live in
-//! [`crate::sweep`]; this layer only calls the script's function.
+//! [`crate::sweep::Action`]). The plan, records, Slurm, child processes and the executor itself
+//! ([`crate::sweep::Runner`]) live in [`crate::sweep`]; this layer turns the definition into a
+//! [`Plan`] and the script's function into the runner's point function.
 use super::options::{check_keys, map_to_json};
 use super::{ctx, rt, RhaiResult, RunContext};
 use crate::report::summary::Summary;
 use crate::report::table::Table;
-use crate::sweep::{self, local, slurm, Action, Marker, Plan, Point, State};
+use crate::sweep::{self, Outcome, Plan, Point, PointError, PointRow, Runner};
 use rhai::plugin::*;
 use rhai::{Array, Dynamic, Engine, FnPtr, Map};
 use serde_json::Value;
@@ -92,11 +93,11 @@ fn plan_of(context: &NativeCallContext, c: &RunContext, def: &Map) -> RhaiResult
 }
 
 /// The rows a point's function returned: a map (one row), a list of maps, or an evaluate() table.
-fn rows_of(value: Dynamic) -> Result<Vec<serde_json::Map<String, Value>>, String> {
-    let items: Array = if value.is::<Table>() {
-        let mut t = value.cast::<Table>();
-        super::metrics::metrics_api::table_flat_rows(&mut t).map_err(|e| e.to_string())?
-    } else if value.is_map() {
+fn rows_of(value: Dynamic) -> Result<Vec<PointRow>, String> {
+    if value.is::<Table>() {
+        return Ok(value.cast::<Table>().flat_rows());
+    }
+    let items: Array = if value.is_map() {
         vec![value]
     } else if value.is_array() {
         value.cast::<Array>()
@@ -117,139 +118,49 @@ fn rows_of(value: Dynamic) -> Result<Vec<serde_json::Map<String, Value>>, String
         .collect()
 }
 
-/// Whether `e` ends the whole run (the `--timeout`), not just the point.
-fn ends_run(e: &EvalAltResult) -> bool {
-    matches!(e, EvalAltResult::ErrorTerminated(..))
+/// A script error as the runner's point error: the script's own error, position included,
+/// passes through the runner unchanged.
+struct ScriptError(Box<EvalAltResult>);
+
+impl From<crate::error::Error> for ScriptError {
+    fn from(e: crate::error::Error) -> Self {
+        ScriptError(rt(e))
+    }
 }
 
-/// Runs `point` in this process: its folder is the output folder and its seed
-/// ([`Plan::point_seed`]) the run's seed while the function runs, every generator seeded with it
-/// first (so a point gives the same result wherever and in whatever order it runs); the record or
-/// the failure marker is written after.
-fn run_point(context: &NativeCallContext, c: &RunContext, plan: &Plan, point: &Point, f: &FnPtr) -> RhaiResult<()> {
-    std::fs::create_dir_all(&point.folder).map_err(|e| rt(format!("{}: {e}", point.folder.display())))?;
-    let marker = Marker::running();
-    marker.write(point).map_err(rt)?;
-    c.points_run.set(c.points_run.get() + 1);
-    let previous = c.set_out_dir(point.folder.clone());
-    let seed = plan.point_seed(point);
-    let previous_seed = c.set_seed(seed);
-    crate::runtime::seed_everything(seed);
+impl std::fmt::Display for ScriptError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+impl PointError for ScriptError {
+    /// A terminated script (the `--timeout`) ends the whole run, not just the point.
+    fn ends_run(&self) -> bool {
+        matches!(*self.0, EvalAltResult::ErrorTerminated(..))
+    }
+}
+
+/// Calls the script's function `f` on `point`: the point's folder is the output folder and its
+/// seed ([`Plan::point_seed`]) the run's seed meanwhile.
+fn call_point(
+    context: &NativeCallContext,
+    c: &RunContext,
+    plan: &Plan,
+    point: &Point,
+    f: &FnPtr,
+) -> Result<Vec<PointRow>, ScriptError> {
     let mut values = Map::new();
     for (k, v) in &point.values {
-        values.insert(k.as_str().into(), rhai::serde::to_dynamic(v)?);
+        values.insert(k.as_str().into(), rhai::serde::to_dynamic(v).map_err(ScriptError)?);
     }
-    let t0 = std::time::Instant::now();
+    c.points_run.set(c.points_run.get() + 1);
+    let previous = c.set_out_dir(point.folder.clone());
+    let previous_seed = c.set_seed(plan.point_seed(point));
     let result = f.call_within_context::<Dynamic>(context, (values,));
     c.set_out_dir(previous);
     c.set_seed(previous_seed);
-    let seconds = t0.elapsed().as_secs_f64();
-    let outcome = result.and_then(|v| {
-        let rows = rows_of(v).map_err(rt)?;
-        sweep::write_complete(plan, point, sweep::with_point_values(rows, point), seconds, &c.info).map_err(rt)
-    });
-    if let Err(e) = &outcome {
-        let _ = marker.failed(&e.to_string()).write(point);
-    }
-    outcome
-}
-
-/// The collected table of a sweep, saved in its root and printed; an error lists the points that
-/// are missing unless `allow_partial`.
-fn collect(c: &RunContext, plan: &Plan, allow_partial: bool) -> RhaiResult<Summary> {
-    let (records, missing) = sweep::gather(plan);
-    if !missing.is_empty() {
-        let list: Vec<String> = missing.iter().take(20).map(|p| format!("  {}: {}", p.index, p.label())).collect();
-        let msg = format!(
-            "{} of the {} points of sweep `{}` are not complete:\n{}{}",
-            missing.len(),
-            plan.points.len(),
-            plan.name,
-            list.join("\n"),
-            if missing.len() > 20 { "\n  ..." } else { "" }
-        );
-        if !allow_partial {
-            return Err(rt(format!("{msg}\n(`--status` says why; `--collect --allow-partial` summarises the rest)")));
-        }
-        crate::errln!("warning: {msg}");
-    }
-    let rows: Vec<Value> = records.iter().flat_map(|r| r.rows.iter().cloned()).collect();
-    if rows.is_empty() {
-        return Err(rt(format!("sweep `{}`: no point is complete yet", plan.name)));
-    }
-    for w in sweep::mixed_conditions(&records) {
-        crate::errln!("warning: sweep `{}`: {w}", plan.name);
-    }
-    let summary = sweep::summarize_rows(plan, &rows).map_err(rt)?;
-    sweep::save_collected(plan, &rows, &summary, &c.info).map_err(rt)?;
-    crate::out!("{}", summary.to_text());
-    crate::outln!(
-        "collected {} rows of {} points into {}",
-        rows.len(),
-        plan.points.len() - missing.len(),
-        plan.root.join(format!("{}.csv", sweep::SUMMARY_NAME)).display()
-    );
-    Ok(summary)
-}
-
-/// Submits `points` to Slurm and says what was written and submitted.
-fn submit(c: &RunContext, plan: &Plan, points: &[usize], opts: &slurm::SlurmOptions) -> RhaiResult<()> {
-    plan.save().map_err(rt)?;
-    let arrays = slurm::submit(plan, points, opts, &c.sweep.exe, &c.sweep.point_args, c.sweep.threads).map_err(rt)?;
-    for slurm::SubmittedArray { script, job, points: chunk } in arrays {
-        match job {
-            Some(j) => crate::outln!(
-                "submitted job {j}: {} point{} of sweep `{}` (points {}); batch script {}; logs {}",
-                chunk.len(),
-                if chunk.len() == 1 { "" } else { "s" },
-                plan.name,
-                slurm::array_spec(&chunk),
-                script.display(),
-                slurm::slurm_dir(plan).join("logs").display()
-            ),
-            None => crate::outln!("wrote {} (--dry-run: not submitted)", script.display()),
-        }
-    }
-    Ok(())
-}
-
-/// Refuses to replace records of another configuration unless `--overwrite` was given.
-fn check_stale(c: &RunContext, plan: &Plan, states: &[State]) -> RhaiResult<()> {
-    let stale: Vec<(usize, &String)> = plan
-        .points
-        .iter()
-        .zip(states)
-        .filter_map(|(p, s)| match s {
-            State::Stale { differs } => Some((p.index, differs)),
-            _ => None,
-        })
-        .collect();
-    if stale.is_empty() || c.sweep.overwrite {
-        return Ok(());
-    }
-    Err(rt(format!(
-        "{} points of sweep `{}` in {} hold results of another configuration (point {}: {}); \
-         give another --out, or pass --overwrite to `unlearn sweep` to replace them",
-        stale.len(),
-        plan.name,
-        plan.root.display(),
-        stale[0].0,
-        stale[0].1
-    )))
-}
-
-fn in_queue(s: &State) -> bool {
-    matches!(s, State::Queued { .. } | State::Running { .. })
-}
-
-/// The indices of the points whose state passes `keep`.
-fn points_where(plan: &Plan, states: &[State], keep: impl Fn(&State) -> bool) -> Vec<usize> {
-    plan.points.iter().zip(states).filter(|(_, s)| keep(s)).map(|(p, _)| p.index).collect()
-}
-
-/// Neither complete nor queued or running: what a run or a submission takes on.
-fn to_run(s: &State) -> bool {
-    !matches!(s, State::Complete) && !in_queue(s)
+    rows_of(result.map_err(ScriptError)?).map_err(|e| ScriptError(rt(e)))
 }
 
 #[export_module]
@@ -273,137 +184,11 @@ pub mod sweep_api {
             return Err(rt("sweep(): under `unlearn sweep` a script defines one sweep, and this is its second call"));
         }
         let plan = plan_of(&context, &c, &def)?;
-        // a sweep with its own `out` folder holds that folder too (the run holds --out; the same
-        // folder is an inner claim)
-        let _lock = if c.sweep.action.writes_output() {
-            Some(crate::io::OutputLock::acquire(&plan.root, &format!("sweep `{}`", plan.name)).map_err(rt)?)
-        } else {
-            None
-        };
-        match c.sweep.action.clone() {
-            Action::Plan => {
-                crate::out!("{}", plan.describe());
-                Err(crate::script::sweep_done())
-            }
-            Action::Status => {
-                let states = slurm::states(&plan, true).map_err(rt)?;
-                crate::out!("{}", local::status_report(&plan, &states));
-                Err(crate::script::sweep_done())
-            }
-            Action::Collect { allow_partial } => collect(&c, &plan, allow_partial),
-            Action::Point(i) => {
-                let point = plan.point(i).map_err(rt)?;
-                if let Some(saved) = Plan::load_saved(&plan.root).map_err(rt)? {
-                    if saved.points.get(i).map(|p| &p.values) != Some(&point.values) {
-                        return Err(rt(format!(
-                            "sweep `{}`: point {i} is now ({}) but was ({}) when the sweep was started; \
-                             the script changed: run or submit the sweep again",
-                            plan.name,
-                            point.label(),
-                            saved.points.get(i).map(Point::label).unwrap_or_else(|| "absent".into())
-                        )));
-                    }
-                }
-                if sweep::read_complete(&plan, point).is_some() {
-                    crate::outln!("point {i} ({}) is already complete: {}", point.label(), point.folder.display());
-                } else {
-                    crate::outln!("point {i} ({}): running into {}", point.label(), point.folder.display());
-                    run_point(&context, &c, &plan, point, &experiment)?;
-                    crate::outln!("point {i}: complete");
-                }
-                Err(crate::script::sweep_done())
-            }
-            Action::Slurm(opts) => {
-                let states = slurm::states(&plan, true).map_err(rt)?;
-                check_stale(&c, &plan, &states)?;
-                let todo = points_where(&plan, &states, to_run);
-                let skipped = plan.points.len() - todo.len();
-                if todo.is_empty() {
-                    crate::outln!("sweep `{}`: every point is complete or queued; nothing to submit", plan.name);
-                } else {
-                    if skipped > 0 {
-                        crate::outln!("{skipped} points are complete or queued and are not submitted again");
-                    }
-                    submit(&c, &plan, &todo, &opts)?;
-                }
-                Err(crate::script::sweep_done())
-            }
-            Action::ResubmitFailed(opts) => {
-                let states = slurm::states(&plan, true).map_err(rt)?;
-                let failed =
-                    points_where(&plan, &states, |s| matches!(s, State::Failed { .. } | State::Interrupted { .. }));
-                if failed.is_empty() {
-                    crate::outln!("sweep `{}`: no failed points", plan.name);
-                } else {
-                    crate::out!("{}", local::status_report(&plan, &states));
-                    submit(&c, &plan, &failed, &opts)?;
-                }
-                Err(crate::script::sweep_done())
-            }
-            Action::Run { jobs } => {
-                let states = slurm::states(&plan, false).map_err(rt)?;
-                check_stale(&c, &plan, &states)?;
-                let busy: Vec<String> = points_where(&plan, &states, in_queue)
-                    .iter()
-                    .map(|&i| format!("{i} ({})", states[i].word()))
-                    .collect();
-                let todo = points_where(&plan, &states, to_run);
-                let done = plan.points.len() - todo.len() - busy.len();
-                crate::outln!(
-                    "sweep `{}`: {} points, {done} already complete, {} to run{}",
-                    plan.name,
-                    plan.points.len(),
-                    todo.len(),
-                    if jobs > 1 && todo.len() > 1 { format!(", {jobs} at a time") } else { String::new() }
-                );
-                if !busy.is_empty() {
-                    crate::outln!(
-                        "not run here, as they are queued or running elsewhere (see --status): points {}",
-                        busy.join(", ")
-                    );
-                }
-                if !todo.is_empty() {
-                    plan.save().map_err(rt)?;
-                }
-                let mut failed: Vec<String> = Vec::new();
-                if jobs > 1 && !c.sweep.point_args.is_empty() {
-                    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-                    let threads = c.sweep.threads.unwrap_or(((cores / jobs.min(todo.len().max(1))).max(1)) as i32);
-                    let out =
-                        local::run_children(&plan, &todo, jobs, threads, &c.sweep.exe, &c.sweep.point_args, |l| {
-                            crate::outln!("{l}")
-                        })
-                        .map_err(rt)?;
-                    failed.extend(
-                        out.into_iter()
-                            .map(|(i, log)| format!("  {i}: {}; log {}", plan.points[i].label(), log.display())),
-                    );
-                } else {
-                    for (n, &i) in todo.iter().enumerate() {
-                        let point = &plan.points[i];
-                        crate::outln!("point {i} ({}), {} of {}: running", point.label(), n + 1, todo.len());
-                        let t0 = std::time::Instant::now();
-                        match run_point(&context, &c, &plan, point, &experiment) {
-                            Ok(()) => crate::outln!("point {i}: complete in {:.1} s", t0.elapsed().as_secs_f64()),
-                            Err(e) if ends_run(&e) => return Err(e),
-                            Err(e) => {
-                                crate::errln!("point {i} ({}) FAILED: {e}", point.label());
-                                failed.push(format!("  {i}: {}: {e}", point.label()));
-                            }
-                        }
-                    }
-                }
-                if !failed.is_empty() {
-                    return Err(rt(format!(
-                        "{} of the {} points of sweep `{}` failed (the others are complete and a rerun skips them):\n{}",
-                        failed.len(),
-                        plan.points.len(),
-                        plan.name,
-                        failed.join("\n")
-                    )));
-                }
-                collect(&c, &plan, false)
-            }
+        let runner = Runner::new(&plan, &c.sweep, &c.info);
+        match runner.execute(|point| call_point(&context, &c, &plan, point, &experiment)) {
+            Ok(Outcome::Collected(summary)) => Ok(summary),
+            Ok(Outcome::Done) => Err(crate::script::sweep_done()),
+            Err(ScriptError(e)) => Err(e),
         }
     }
 

@@ -15,8 +15,14 @@
 //! Every point runs with its own seed, `--seed` plus its `seed` parameter when it has an integer
 //! one: the default of every `seed` option (the methods' batch order included) and the seed of
 //! libtorch's generators, so a point gives the same numbers wherever and in whatever order it runs.
+//!
+//! [`Runner`] executes a plan as the command line asks ([`Exec`]), with the experiment given as a
+//! function of the point: the script binding passes the script's closure, Rust code any closure.
 pub mod local;
+pub mod runner;
 pub mod slurm;
+
+pub use runner::{Outcome, PointError, PointRow, Runner};
 
 use crate::error::{Error, Result};
 use crate::io::write_json_atomic;
@@ -37,7 +43,7 @@ pub const PLAN_FILE: &str = "sweep.json";
 /// The collected table (`.csv` and `.json`) and the rows it summarises (`sweep_rows.json`).
 pub const SUMMARY_NAME: &str = "sweep_summary";
 
-/// What `sweep()` does with the plan, chosen on the command line.
+/// What a sweep does with its plan, chosen on the command line (see [`Runner::execute`]).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     /// Run every point that is not complete (nor running or queued elsewhere): in this process
