@@ -187,8 +187,8 @@ fn an_evaluation_table_from_the_core_api() {
     let ctx = EvalContext::new(&data.train, &request, &data.test, mia.clone(), None).unwrap();
     let items = [
         Item::model("original", &original),
-        Item::unlearned(&retrained, &retrained.model, &request, None),
-        Item::unlearned(&tuned, &tuned.model, &request, None),
+        Item::unlearned(&retrained, &retrained.model, &request),
+        Item::unlearned(&tuned, &tuned.model, &request),
     ];
     let table = Table::evaluate(&items, Some(&items[1]), &ctx).unwrap();
     assert_eq!(table.reference.as_deref(), Some("retrain"));
@@ -232,13 +232,22 @@ fn an_evaluation_table_from_the_core_api() {
 
     // a result trained on a reduced set is named after its condenser and timed with it
     let timings = Timings { features: 1.0, kmeans_init: 0.5, kmeans_lloyd: 0.25, split: 0.125, condense: 2.0 };
-    let blended = Item::unlearned(&tuned, &tuned.model, &request, Some(("blend", &timings)));
+    let on_reduced = unlearn::unlearn::Unlearned {
+        method: tuned.method.clone(),
+        model: tuned.model.try_clone().unwrap(),
+        seconds: tuned.seconds,
+        options: tuned.options.clone(),
+        retain: tuned.retain.clone(),
+        history: None,
+        condensed: Some(("blend".into(), timings)),
+    };
+    let blended = Item::unlearned(&on_reduced, &on_reduced.model, &request);
     assert_eq!(blended.name, "finetune+blend");
     assert_eq!((blended.phases.features, blended.phases.kmeans, blended.phases.condense), (1.0, 0.75, 2.125));
 
     // a result of another request is refused, naming the item
     let other = ForgetRequest::uniform(&data.train, 0.1, false, 5).unwrap();
-    let wrong = Item::unlearned(&tuned, &tuned.model, &other, None);
+    let wrong = Item::unlearned(&tuned, &tuned.model, &other);
     let err = Table::evaluate(&[items[0].clone(), wrong], None, &ctx).unwrap_err().to_string();
     let want =
         format!("item 1 (`finetune`) was unlearned on another forget request ({} of 120 items)", other.forget.len());

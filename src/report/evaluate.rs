@@ -2,7 +2,6 @@
 //! and, against a reference (the retrained model), each row's gaps, Tug-of-War and speed-up.
 //! What `evaluate()` does in a script; the binding only turns its items into [`Item`]s.
 use super::table::{Phases, Provenance, Row, Table};
-use crate::condense::Timings;
 use crate::data::request::ForgetRequest;
 use crate::error::{Error, Result};
 use crate::metrics::{evaluate as evaluate_metrics, gaps, run_time_efficiency, tug_of_war, EvalContext};
@@ -44,20 +43,15 @@ impl<'a> Item<'a> {
 
     /// The unlearning result `result` (its model now `model`, e.g. `&result.model`), unlearned on
     /// `request`: named after its method, `+<condenser>` when it trained on a reduced retain set
-    /// (`condensed`: the condenser and its timings), timed with the condensation's phases, and
-    /// made with its options on its training set.
-    pub fn unlearned(
-        result: &Unlearned,
-        model: &'a Model,
-        request: &'a ForgetRequest,
-        condensed: Option<(&str, &Timings)>,
-    ) -> Self {
-        let name = match condensed {
+    /// ([`Unlearned::condensed`]), timed with the condensation's phases, and made with its options
+    /// on its training set.
+    pub fn unlearned(result: &Unlearned, model: &'a Model, request: &'a ForgetRequest) -> Self {
+        let name = match &result.condensed {
             Some((c, _)) => format!("{}+{c}", result.method),
             None => result.method.clone(),
         };
         let mut phases = Phases { unlearning: result.seconds, ..Phases::default() };
-        if let Some((_, t)) = condensed {
+        if let Some((_, t)) = &result.condensed {
             phases.features = t.features;
             phases.kmeans = t.kmeans_init + t.kmeans_lloyd;
             phases.condense = t.split + t.condense;

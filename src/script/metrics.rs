@@ -334,9 +334,7 @@ impl Resolved {
     /// `condense_seconds`, `options` (a map: the method's options and epochs) and `retain_size`.
     fn item<'a>(&'a self, model: &'a Model) -> RhaiResult<Item<'a>> {
         let mut item = match &self.core {
-            Core::Unlearned(u) => {
-                Item::unlearned(&u.result, model, &u.request, u.condensed.as_ref().map(|(c, t)| (c.as_str(), t)))
-            }
+            Core::Unlearned(u) => Item::unlearned(&u.result, model, &u.request),
             Core::Model(_) => Item::model("original", model),
         };
         for map in self.maps.iter().rev() {

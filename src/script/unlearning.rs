@@ -3,7 +3,7 @@ use super::models::ModelHandle;
 use super::options::{check_keys, int_or, map_to_json};
 use super::requests::Request;
 use super::{ctx, rt, RhaiResult};
-use crate::condense::{ReducedRetainSet, Timings};
+use crate::condense::ReducedRetainSet;
 use crate::data::Dataset;
 use crate::unlearn::{method, method_infos, UnlearnInput, Unlearned};
 use rhai::plugin::*;
@@ -15,8 +15,6 @@ use std::rc::Rc;
 pub struct UnlearnedHandle {
     pub result: Rc<Unlearned>,
     pub model: ModelHandle,
-    /// The condenser and its timings when the method trained on a reduced retain set.
-    pub condensed: Option<(String, Timings)>,
     /// The forget request it was unlearned on (evaluate() must be given the same one).
     pub request: Rc<crate::data::request::ForgetRequest>,
 }
@@ -67,9 +65,6 @@ pub mod unlearn_api {
                 rt(format!("unlearn(model, \"{name}\", ...): option `request` (a forget request) is required"))
             })?;
         let retain = options.get("retain").map(|v| dataset_of(v, "retain")).transpose()?;
-        let condensed = options
-            .get("retain")
-            .and_then(|v| v.read_lock::<ReducedRetainSet>().map(|r| (r.method.clone(), r.timings.clone())));
         let unseen = options.get("unseen").map(|v| dataset_of(v, "unseen")).transpose()?;
         let progress = match options.get("progress") {
             Some(v) => v.as_bool().map_err(|t| rt(format!("unlearn(): `progress` is a {t}, expected a bool")))?,
@@ -91,6 +86,9 @@ pub mod unlearn_api {
             progress,
         };
         let mut result = crate::unlearn::unlearn(m.name(), &input, &json).map_err(rt)?;
+        if let Some(reduced) = options.get("retain").and_then(|v| v.read_lock::<ReducedRetainSet>()) {
+            result = result.condensed_by(&reduced);
+        }
         let model = result.model.try_clone().map_err(rt)?;
         let handle = ModelHandle::with_origin(model, format!("unlearned by {}", result.method));
         if let Some(h) = result.history.take() {
@@ -98,12 +96,7 @@ pub mod unlearn_api {
             state.history.push(h);
             state.origin_runs = 1;
         }
-        Ok(UnlearnedHandle {
-            result: Rc::new(result),
-            model: handle,
-            condensed,
-            request: Rc::new(request.request.clone()),
-        })
+        Ok(UnlearnedHandle { result: Rc::new(result), model: handle, request: Rc::new(request.request.clone()) })
     }
 
     /// Multi-round unlearning (method.md §4.4), resumable. Options: requests (an array of forget

@@ -125,6 +125,7 @@ fn run_amu(name: &str, input: &UnlearnInput, o: &AmuOptions) -> Result<Unlearned
         options: serde_json::to_value(o)?,
         retain: (retain.name.clone(), retain.len()),
         history: Some(report),
+        condensed: None,
     })
 }
 

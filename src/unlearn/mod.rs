@@ -99,6 +99,18 @@ pub struct Unlearned {
     pub retain: (String, usize),
     /// Its training loop's record, where it has one.
     pub history: Option<TrainReport>,
+    /// The condenser that made the reduced retain set it trained on, with its timings (set by
+    /// [`Unlearned::condensed_by`]); `None` on a full retain set.
+    pub condensed: Option<(String, crate::condense::Timings)>,
+}
+
+impl Unlearned {
+    /// The same result, recorded as trained on `reduced` (its rows are named `method+condenser`
+    /// and timed with the condensation's phases).
+    pub fn condensed_by(mut self, reduced: &crate::condense::ReducedRetainSet) -> Self {
+        self.condensed = Some((reduced.method.clone(), reduced.timings.clone()));
+        self
+    }
 }
 
 /// An unlearning method: a name, a description and typed options ([`Named`]) and the
@@ -338,6 +350,7 @@ pub fn finished(
         options: serde_json::to_value(options)?,
         retain: (retain.name.clone(), retain.len()),
         history,
+        condensed: None,
     })
 }
 
