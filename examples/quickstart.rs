@@ -4,19 +4,22 @@
 //! An original ConvNet-3 is trained on 2,000 built-in MNIST digits until it has memorised them;
 //! then 10 % of its training set is forgotten three ways, each at the protocol's proportions:
 //! Retrain from scratch with the original's schedule, Fine-tune for half as many epochs, and
-//! A-CF for one epoch on the Blend-reduced retain set. Every model is measured against Retrain.
+//! A-CF for one epoch on the Blend-reduced retain set. Every model is measured against Retrain,
+//! in the same table (and reading) as the script's.
 //!
 //!     cargo run --release --example quickstart            # about a minute on 2 CPU cores
 //!     cargo run --release --example quickstart -- --small # a few seconds (what the tests run)
 use unlearn::condense::{self, blend::Blend, blend::BlendOptions, CondenseInput};
 use unlearn::data::{builtin::builtin, request::ForgetRequest, LoadOptions, ReferenceSplitOptions};
-use unlearn::metrics::{self, EvalContext, Metrics, MiaOptions};
+use unlearn::metrics::{EvalContext, MiaOptions};
 use unlearn::models::{Arch, Model, ModelSpec};
+use unlearn::report::evaluate::Item;
+use unlearn::report::table::Table;
 use unlearn::train::{train, TrainConfig};
 use unlearn::unlearn::a_cf::{ACf, AmuOptions};
 use unlearn::unlearn::finetune::{Finetune, FinetuneOptions};
 use unlearn::unlearn::retrain::{Retrain, RetrainOptions};
-use unlearn::unlearn::{run, UnlearnInput, Unlearned};
+use unlearn::unlearn::{run, UnlearnInput};
 
 /// The sizes of one run.
 pub struct Scale {
@@ -37,17 +40,8 @@ impl Scale {
     }
 }
 
-/// One row of the comparison.
-pub struct Row {
-    pub name: String,
-    pub metrics: Metrics,
-    pub seconds: Option<f64>,
-    /// Mean of the retain/forget/test/MIA gaps to Retrain.
-    pub gap: f64,
-}
-
 /// Trains the original, forgets three ways, and measures every model against Retrain.
-pub fn quickstart(scale: &Scale, seed: u64) -> unlearn::Result<Vec<Row>> {
+pub fn quickstart(scale: &Scale, seed: u64) -> unlearn::Result<Table> {
     let device = unlearn::runtime::parse_device("auto")?; // CUDA when present
     let data = builtin("mnist", &LoadOptions::default(), device)?.take(scale.train, scale.test)?;
 
@@ -89,49 +83,25 @@ pub fn quickstart(scale: &Scale, seed: u64) -> unlearn::Result<Vec<Row>> {
         &ACf,
         &UnlearnInput { retain: Some(&reduced.dataset), ..input },
         &AmuOptions { progress: false, ..Default::default() },
-    )?;
+    )?
+    .condensed_by(&reduced); // its row: a_cf+blend, timed with Blend's phases too
 
-    // 4. measure every model on the real retain and forget sets and the evaluation part
+    // 4. measure every model on the real retain and forget sets and the evaluation part, against
+    //    Retrain (gaps, Tug-of-War, speed-up)
     let mia = MiaOptions { seed, swap_below: Some(42.0) };
     let ctx = EvalContext::new(&data.train, &request, &parts.evaluation, mia, None)?;
-    let reference = metrics::evaluate(&retrained.model, &ctx)?;
-    let row = |name: &str, model: &Model, seconds: Option<f64>| -> unlearn::Result<Row> {
-        let m = metrics::evaluate(model, &ctx)?;
-        let gap = metrics::gaps(&m, &reference).mean;
-        Ok(Row { name: name.into(), metrics: m, seconds, gap })
-    };
-    let timed = |u: &Unlearned| Some(u.seconds);
-    let mut rows = vec![row("original", &original, None)?];
-    rows.push(row("retrain", &retrained.model, timed(&retrained))?);
-    rows.push(row("finetune", &finetuned.model, timed(&finetuned))?);
-    let blend_seconds = reduced.timings.total();
-    rows.push(row("a_cf+blend", &fast.model, Some(fast.seconds + blend_seconds))?);
-    Ok(rows)
+    let items = [
+        Item::model("original", &original),
+        Item::unlearned(&retrained, &retrained.model, &request),
+        Item::unlearned(&finetuned, &finetuned.model, &request),
+        Item::unlearned(&fast, &fast.model, &request),
+    ];
+    Table::evaluate(&items, Some(&items[1]), &ctx)
 }
 
 fn main() -> unlearn::Result<()> {
     let small = std::env::args().any(|a| a == "--small");
-    let rows = quickstart(&if small { Scale::small() } else { Scale::full() }, 1)?;
-    println!(
-        "{:<11} {:>7} {:>7} {:>7} {:>6} {:>9} {:>7}",
-        "method", "retain", "forget", "test", "MIA", "seconds", "gap"
-    );
-    for r in &rows {
-        let m = &r.metrics;
-        let seconds = r.seconds.map_or("–".to_string(), |s| format!("{s:.2}"));
-        println!(
-            "{:<11} {:>7.2} {:>7.2} {:>7.2} {:>6.2} {:>9} {:>7.4}",
-            r.name,
-            100.0 * m.retain_acc,
-            100.0 * m.forget_acc,
-            100.0 * m.test_acc,
-            m.mia.score,
-            seconds,
-            r.gap
-        );
-    }
-    println!(
-        "(gap: mean of the retain, forget, test and MIA differences to retrain; seconds of a_cf+blend include Blend)"
-    );
+    let table = quickstart(&if small { Scale::small() } else { Scale::full() }, 1)?;
+    print!("{}", table.to_text()); // the table, then a reading of its numbers
     Ok(())
 }
