@@ -196,7 +196,7 @@ fn render(engine: &rhai::Engine, value: &Dynamic) -> Result<Output> {
     use crate::report::summary::Summary;
     use crate::report::table::Table;
     use crate::script::models::ModelHandle;
-    use crate::script::unlearning::UnlearnedHandle;
+    use crate::script::unlearn::UnlearnedHandle;
     if value.is_unit() {
         return Ok(Output::default());
     }

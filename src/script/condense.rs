@@ -1,7 +1,7 @@
 //! Script bindings for condensation (`src/condense`).
 use super::models::ModelHandle;
 use super::options::map_to_json;
-use super::requests::Request;
+use super::request::Request;
 use super::{ctx, rt, RhaiResult};
 use crate::condense::{condense as run_condense, CondenseConfig, CondenseInput, ReducedRetainSet};
 use crate::data::Dataset;

@@ -24,12 +24,12 @@ type Register = fn(&mut Engine);
 /// The domains, in the order they are listed, each with the function that registers it.
 fn domains() -> Vec<(&'static str, Register)> {
     vec![
-        ("run, options and results", super::run::register),
+        ("run, options and results", super::runtime::register),
         ("data", super::data::register),
-        ("forget requests", super::requests::register),
+        ("forget requests", super::request::register),
         ("models and training", super::models::register),
         ("condensation", super::condense::register),
-        ("unlearning", super::unlearning::register),
+        ("unlearning", super::unlearn::register),
         ("evaluation and tables", super::metrics::register),
         ("plots", super::plots::register),
         ("sweeps", super::sweep::register),

@@ -18,7 +18,7 @@
 //! What only a run can tell is left to it: maps built elsewhere or extended with `+`, a method
 //! name that is not a literal, functions reached through `Fn("name")`, nested option maps
 //! (`unlearn_rounds(#{ methods: #{ a_cf: #{ ... } } })`), types and values.
-use super::{data, metrics, models, plots, requests, stdlib, sweep, unlearning};
+use super::{data, metrics, models, plots, request, stdlib, sweep, unlearn};
 use crate::config::known_keys;
 use rhai::{ASTNode, Engine, Expr, FnAccess, FnCallExpr, OptimizationLevel, Position, Stmt, AST};
 use std::collections::{BTreeMap, BTreeSet};
@@ -351,19 +351,19 @@ fn option_keys(func: &str, param: &str, args: &[Option<&Expr>]) -> Keys {
         ("unlearn", "options") => {
             let Some(Some(Expr::StringConstant(name, _))) = args.get(1) else { return Keys::Unchecked };
             let Ok(m) = crate::unlearn::method(name) else { return Keys::Unchecked };
-            let mut keys = [list(&unlearning::INPUT_KEYS), list(&crate::unlearn::profiles::KEYS)].concat();
+            let mut keys = [list(&unlearn::INPUT_KEYS), list(&crate::unlearn::profiles::KEYS)].concat();
             keys.extend(m.defaults().as_object().into_iter().flat_map(|o| o.keys().cloned()));
             // the run names the method in the message
             return Keys::Known(name.to_string(), unique(keys));
         }
-        ("unlearn_rounds", "options") => list(&unlearning::ROUNDS_KEYS),
-        ("method_work", "sizes") => list(&unlearning::WORK_SIZES_KEYS),
+        ("unlearn_rounds", "options") => list(&unlearn::ROUNDS_KEYS),
+        ("method_work", "sizes") => list(&unlearn::WORK_SIZES_KEYS),
         ("evaluate", "options") => list(&metrics::EVALUATE_KEYS),
         ("mia", "options") => list(&metrics::MIA_KEYS),
         ("summarize", "options") => list(&metrics::SUMMARIZE_KEYS),
         ("shadow_models", "options") => [known_keys::<LiraConfig>(), list(&[metrics::SHADOW_UNSEEN])].concat(),
-        ("forget_uniform", "options") => known_keys::<requests::UniformOptions>(),
-        ("forget_rounds", "options") => known_keys::<requests::RoundsOptions>(),
+        ("forget_uniform", "options") => known_keys::<request::UniformOptions>(),
+        ("forget_rounds", "options") => known_keys::<request::RoundsOptions>(),
         ("model" | "convnet3" | "resnet18" | "resnet50", "options") => known_keys::<crate::models::ModelOptions>(),
         ("time_steps", "options") => list(&models::TIME_STEPS_KEYS),
         ("reference_split", "options") => known_keys::<crate::data::ReferenceSplitOptions>(),

@@ -3,8 +3,8 @@
 //! core's.
 use super::models::ModelHandle;
 use super::options::{bool_or, check_keys, int_or, map_to_json};
-use super::requests::Request;
-use super::unlearning::UnlearnedHandle;
+use super::request::Request;
+use super::unlearn::UnlearnedHandle;
 use super::{ctx, rt, RhaiResult};
 use crate::data::Dataset;
 use crate::metrics::lira::{train_shadows, LiraConfig, ShadowBank};
@@ -14,7 +14,7 @@ use crate::report::evaluate::Item;
 use crate::report::summary::{summarize, Summary};
 use crate::report::table::Table;
 use rhai::plugin::*;
-use rhai::{Array, Dynamic, Engine, Map};
+use rhai::{Array, CustomType, Dynamic, Engine, Map, TypeBuilder};
 use std::rc::Rc;
 
 /// The options of `evaluate()`.
@@ -182,11 +182,6 @@ pub mod metrics_api {
         evaluate(context, items, request, evaluation, Map::new())
     }
 
-    /// The rows: an array of maps (method, seconds, metrics, gaps, tug_of_war, speedup).
-    #[rhai_fn(get = "rows", pure, return_raw)]
-    pub fn table_rows(t: &mut Table) -> RhaiResult<Dynamic> {
-        rhai::serde::to_dynamic(&t.rows)
-    }
     /// Writes `<dir>/table.csv` and `<dir>/table.json` (with the run record), atomically; returns dir.
     #[rhai_fn(name = "save", return_raw)]
     pub fn table_save(context: NativeCallContext, t: &mut Table, dir: &str) -> RhaiResult<String> {
@@ -246,27 +241,11 @@ pub mod metrics_api {
         s.save(&folder, name, &c.info).map_err(rt)?;
         Ok(dir.to_string())
     }
-    #[rhai_fn(name = "to_string", pure)]
-    pub fn summary_to_string(s: &mut Summary) -> String {
-        s.to_text()
-    }
-    #[rhai_fn(name = "to_debug", pure)]
-    pub fn summary_to_debug(s: &mut Summary) -> String {
-        s.to_text()
-    }
     /// Two or three sentences reading the table against its reference (fastest, closest, what
     /// the fastest gives up), or "" without a reference. print(table) shows them too.
     #[rhai_fn(name = "reading", pure)]
     pub fn table_reading(t: &mut Table) -> String {
         t.reading().unwrap_or_default()
-    }
-    #[rhai_fn(name = "to_string", pure)]
-    pub fn table_to_string(t: &mut Table) -> String {
-        t.to_text()
-    }
-    #[rhai_fn(name = "to_debug", pure)]
-    pub fn table_to_debug(t: &mut Table) -> String {
-        t.to_text()
     }
 }
 
@@ -376,9 +355,35 @@ pub(crate) fn evaluated_item(item: Dynamic, i: usize) -> RhaiResult<(String, Mod
     Ok((name, handle))
 }
 
+/// How a Table prints (`print`, `debug`, string interpolation).
+fn table_text(t: &mut Table) -> String {
+    t.to_text()
+}
+
+/// How a Summary prints (`print`, `debug`, string interpolation).
+fn summary_text(s: &mut Summary) -> String {
+    s.to_text()
+}
+
+impl CustomType for Table {
+    fn build(mut t: TypeBuilder<Self>) {
+        t.with_name("Table")
+            .with_get("rows", |t: &mut Self| -> RhaiResult<Dynamic> { rhai::serde::to_dynamic(&t.rows) })
+            .and_comments(&["/// The rows: an array of maps (method, seconds, metrics, gaps, tug_of_war, speedup)."])
+            .on_print(table_text)
+            .on_debug(table_text);
+    }
+}
+
+impl CustomType for Summary {
+    fn build(mut t: TypeBuilder<Self>) {
+        t.with_name("Summary").on_print(summary_text).on_debug(summary_text);
+    }
+}
+
 pub fn register(engine: &mut Engine) {
-    engine.register_type_with_name::<Table>("Table");
-    engine.register_type_with_name::<Summary>("Summary");
+    engine.build_type::<Table>();
+    engine.build_type::<Summary>();
     engine.register_type_with_name::<Rc<ShadowBank>>("ShadowBank");
     engine.register_global_module(exported_module!(metrics_api).into());
 }

@@ -10,11 +10,11 @@ pub mod models;
 pub mod options;
 pub mod plots;
 pub mod policy;
-pub mod requests;
-pub mod run;
+pub mod request;
+pub mod runtime;
 pub mod stdlib;
 pub mod sweep;
-pub mod unlearning;
+pub mod unlearn;
 
 use crate::report::RunInfo;
 use rhai::{Dynamic, Engine, EvalAltResult, NativeCallContext, ParseError, Position};
@@ -259,9 +259,9 @@ pub fn engine(ctx: Rc<RunContext>, script_dir: Option<&Path>) -> Engine {
     models::register(&mut engine);
     metrics::register(&mut engine);
     plots::register(&mut engine);
-    requests::register(&mut engine);
-    run::register(&mut engine);
-    unlearning::register(&mut engine);
+    request::register(&mut engine);
+    runtime::register(&mut engine);
+    unlearn::register(&mut engine);
     sweep::register(&mut engine);
     engine.set_default_tag(Dynamic::from(ctx));
     engine

@@ -2,7 +2,7 @@
 //! `figure.save(path)` writes PNG or SVG by extension, or both for a path without one.
 use super::metrics::evaluated_item;
 use super::options::{check_keys, int_or};
-use super::requests::Request;
+use super::request::Request;
 use super::{ctx, rt, RhaiResult};
 use crate::condense::ReducedRetainSet;
 use crate::data::Dataset;

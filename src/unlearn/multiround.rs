@@ -89,7 +89,7 @@ fn requests_digest(train: &Dataset, rounds: &[ForgetRequest]) -> String {
 }
 
 /// Everything the steps of a multi-round run depend on: `run` (the caller's parts: script,
-/// options, seed, compute; see [`crate::script::RunContext::fingerprint`]), the plan (every method
+/// options, seed, compute; see [`crate::resume::run_parts`]), the plan (every method
 /// with its options, the condensation, the seed), the requests, the original model's weights and
 /// the unseen reference.
 pub fn fingerprint(

@@ -1,7 +1,7 @@
 //! Script bindings for unlearning methods (`src/unlearn`).
 use super::models::ModelHandle;
 use super::options::{check_keys, int_or, map_to_json};
-use super::requests::Request;
+use super::request::Request;
 use super::{ctx, rt, RhaiResult};
 use crate::condense::ReducedRetainSet;
 use crate::data::Dataset;
