@@ -13,6 +13,8 @@ use crate::models::Model;
 use crate::report::evaluate::Item;
 use crate::report::summary::{summarize, Summary};
 use crate::report::table::Table;
+use rhai::def_package;
+use rhai::packages::Package;
 use rhai::plugin::*;
 use rhai::{Array, CustomType, Dynamic, Engine, Map, TypeBuilder};
 use std::rc::Rc;
@@ -381,9 +383,18 @@ impl CustomType for Summary {
     }
 }
 
+def_package! {
+    /// The script functions and types of evaluation and tables.
+    pub MetricsPackage(module) {
+        combine_with_exported_module!(module, "metrics", metrics_api);
+    } |> |engine| {
+        engine.build_type::<Table>();
+        engine.build_type::<Summary>();
+        engine.register_type_with_name::<Rc<ShadowBank>>("ShadowBank");
+    }
+}
+
+/// Registers the evaluation and tables functions and types into `engine`.
 pub fn register(engine: &mut Engine) {
-    engine.build_type::<Table>();
-    engine.build_type::<Summary>();
-    engine.register_type_with_name::<Rc<ShadowBank>>("ShadowBank");
-    engine.register_global_module(exported_module!(metrics_api).into());
+    MetricsPackage::new().register_into_engine(engine);
 }

@@ -17,6 +17,7 @@ pub mod sweep;
 pub mod unlearn;
 
 use crate::report::RunInfo;
+use rhai::packages::Package;
 use rhai::{Dynamic, Engine, EvalAltResult, NativeCallContext, ParseError, Position};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -254,17 +255,30 @@ pub fn engine(ctx: Rc<RunContext>, script_dir: Option<&Path>) -> Engine {
         crate::errln!("[debug] {}{pos:?}: {s}", src.map(|s| format!("{s} ")).unwrap_or_default())
     });
     engine.set_module_resolver(stdlib::resolver(script_dir, &ctx.paths));
-    data::register(&mut engine);
-    condense::register(&mut engine);
-    models::register(&mut engine);
-    metrics::register(&mut engine);
-    plots::register(&mut engine);
-    request::register(&mut engine);
-    runtime::register(&mut engine);
-    unlearn::register(&mut engine);
-    sweep::register(&mut engine);
+    // every engine of a thread (a run's, a notebook cell's, a check's) shares one built package
+    thread_local! {
+        static PACKAGE: ScriptPackage = ScriptPackage::new();
+    }
+    PACKAGE.with(|p| {
+        p.register_into_engine(&mut engine);
+    });
     engine.set_default_tag(Dynamic::from(ctx));
     engine
+}
+
+rhai::def_package! {
+    /// Every script function and type of unlearn: the domains' packages together.
+    pub ScriptPackage(module):
+        data::DataPackage,
+        condense::CondensePackage,
+        models::ModelsPackage,
+        metrics::MetricsPackage,
+        plots::PlotsPackage,
+        request::RequestPackage,
+        runtime::RuntimePackage,
+        unlearn::UnlearnPackage,
+        sweep::SweepPackage
+    {}
 }
 
 /// An engine for listing and compiling only (CPU context, nothing runs).

@@ -5,6 +5,8 @@ use super::{ctx, rt, RhaiResult};
 use crate::data::Dataset;
 use crate::models::{Arch, Model, ModelOptions, ModelSpec, ModelState};
 use crate::train::{self, TrainConfig, TrainReport};
+use rhai::def_package;
+use rhai::packages::Package;
 use rhai::plugin::*;
 use rhai::{Array, CustomType, Dynamic, Engine, Map, TypeBuilder};
 use std::cell::RefCell;
@@ -244,7 +246,16 @@ impl CustomType for ModelHandle {
     }
 }
 
+def_package! {
+    /// The script functions and types of models and training.
+    pub ModelsPackage(module) {
+        combine_with_exported_module!(module, "models", model_api);
+    } |> |engine| {
+        engine.build_type::<ModelHandle>();
+    }
+}
+
+/// Registers the models and training functions and types into `engine`.
 pub fn register(engine: &mut Engine) {
-    engine.build_type::<ModelHandle>();
-    engine.register_global_module(exported_module!(model_api).into());
+    ModelsPackage::new().register_into_engine(engine);
 }

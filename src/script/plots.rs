@@ -9,6 +9,8 @@ use crate::data::Dataset;
 use crate::report::plot::{self, Figure};
 use crate::report::table::Table;
 use crate::train::eval::per_item_loss;
+use rhai::def_package;
+use rhai::packages::Package;
 use rhai::plugin::*;
 use rhai::{Array, CustomType, Dynamic, Engine, Map, TypeBuilder};
 
@@ -91,7 +93,16 @@ impl CustomType for Figure {
     }
 }
 
+def_package! {
+    /// The script functions and types of plots.
+    pub PlotsPackage(module) {
+        combine_with_exported_module!(module, "plots", plots_api);
+    } |> |engine| {
+        engine.build_type::<Figure>();
+    }
+}
+
+/// Registers the plots functions and types into `engine`.
 pub fn register(engine: &mut Engine) {
-    engine.build_type::<Figure>();
-    engine.register_global_module(exported_module!(plots_api).into());
+    PlotsPackage::new().register_into_engine(engine);
 }

@@ -3,6 +3,8 @@ use super::options::parse;
 use super::{ctx, rt, RhaiResult};
 use crate::data::request::ForgetRequest;
 use crate::data::Dataset;
+use rhai::def_package;
+use rhai::packages::Package;
 use rhai::plugin::*;
 use rhai::{Array, CustomType, Dynamic, Engine, Map, TypeBuilder};
 use serde::{Deserialize, Serialize};
@@ -180,7 +182,16 @@ impl CustomType for Request {
     }
 }
 
+def_package! {
+    /// The script functions and types of forget requests.
+    pub RequestPackage(module) {
+        combine_with_exported_module!(module, "request", request_api);
+    } |> |engine| {
+        engine.build_type::<Request>();
+    }
+}
+
+/// Registers the forget requests functions and types into `engine`.
 pub fn register(engine: &mut Engine) {
-    engine.build_type::<Request>();
-    engine.register_global_module(exported_module!(request_api).into());
+    RequestPackage::new().register_into_engine(engine);
 }
