@@ -5,10 +5,8 @@ use super::request::Request;
 use super::{ctx, rt, RhaiResult};
 use crate::condense::{condense as run_condense, CondenseConfig, CondenseInput, ReducedRetainSet};
 use crate::data::Dataset;
-use rhai::def_package;
-use rhai::packages::Package;
 use rhai::plugin::*;
-use rhai::{Array, CustomType, Dynamic, Engine, Map, TypeBuilder};
+use rhai::{Array, CustomType, Dynamic, Map, TypeBuilder};
 
 fn run(
     context: &NativeCallContext,
@@ -159,16 +157,10 @@ impl CustomType for ReducedRetainSet {
     }
 }
 
-def_package! {
+super::binding_package!(
     /// The script functions and types of condensation.
-    pub CondensePackage(module) {
-        combine_with_exported_module!(module, "condense", condense_api);
-    } |> |engine| {
-        engine.build_type::<ReducedRetainSet>();
-    }
-}
-
-/// Registers the condensation functions and types into `engine`.
-pub fn register(engine: &mut Engine) {
-    CondensePackage::new().register_into_engine(engine);
-}
+    CondensePackage,
+    "condense",
+    condense_api,
+    [ReducedRetainSet]
+);

@@ -8,10 +8,8 @@ use crate::data::svhn::SvhnOptions;
 use crate::data::synthetic::SyntheticOptions;
 use crate::data::{DataSplit, Dataset, LoadOptions, ReferenceSplitOptions};
 use crate::paths::PathPolicy;
-use rhai::def_package;
-use rhai::packages::Package;
 use rhai::plugin::*;
-use rhai::{Array, CustomType, Dynamic, Engine, Map, TypeBuilder};
+use rhai::{Array, CustomType, Dynamic, Map, TypeBuilder};
 use serde::{Deserialize, Serialize};
 
 /// `cifar100()` options.
@@ -376,17 +374,10 @@ impl CustomType for Dataset {
     }
 }
 
-def_package! {
+super::binding_package!(
     /// The script functions and types of datasets.
-    pub DataPackage(module) {
-        combine_with_exported_module!(module, "data", data_api);
-    } |> |engine| {
-        engine.build_type::<DataSplit>();
-        engine.build_type::<Dataset>();
-    }
-}
-
-/// Registers the datasets functions and types into `engine`.
-pub fn register(engine: &mut Engine) {
-    DataPackage::new().register_into_engine(engine);
-}
+    DataPackage,
+    "data",
+    data_api,
+    [DataSplit, Dataset]
+);

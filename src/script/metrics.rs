@@ -13,10 +13,8 @@ use crate::models::Model;
 use crate::report::evaluate::Item;
 use crate::report::summary::{summarize, Summary};
 use crate::report::table::Table;
-use rhai::def_package;
-use rhai::packages::Package;
 use rhai::plugin::*;
-use rhai::{Array, CustomType, Dynamic, Engine, Map, TypeBuilder};
+use rhai::{Array, CustomType, Dynamic, Map, TypeBuilder};
 use std::rc::Rc;
 
 /// The options of `evaluate()`.
@@ -383,18 +381,10 @@ impl CustomType for Summary {
     }
 }
 
-def_package! {
+super::binding_package!(
     /// The script functions and types of evaluation and tables.
-    pub MetricsPackage(module) {
-        combine_with_exported_module!(module, "metrics", metrics_api);
-    } |> |engine| {
-        engine.build_type::<Table>();
-        engine.build_type::<Summary>();
-        engine.register_type_with_name::<Rc<ShadowBank>>("ShadowBank");
-    }
-}
-
-/// Registers the evaluation and tables functions and types into `engine`.
-pub fn register(engine: &mut Engine) {
-    MetricsPackage::new().register_into_engine(engine);
-}
+    MetricsPackage,
+    "metrics",
+    metrics_api,
+    [Table, Summary], named [Rc<ShadowBank> => "ShadowBank"]
+);

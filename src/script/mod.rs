@@ -266,6 +266,29 @@ pub fn engine(ctx: Rc<RunContext>, script_dir: Option<&Path>) -> Engine {
     engine
 }
 
+/// A binding module's rhai package: its exported functions (`combine_with_exported_module!`) and
+/// the types it builds with a TypeBuilder (or names), and its `register(engine)`.
+macro_rules! binding_package {
+    ($(#[$doc:meta])* $package:ident, $name:literal, $module:ident, [$($ty:ty),*] $(, named [$($named:ty => $tname:literal),*])?) => {
+        rhai::def_package! {
+            $(#[$doc])*
+            pub $package(module) {
+                rhai::plugin::combine_with_exported_module!(module, $name, $module);
+            } |> |engine| {
+                $( engine.build_type::<$ty>(); )*
+                $($( engine.register_type_with_name::<$named>($tname); )*)?
+            }
+        }
+
+        /// Registers this module's functions and types into `engine`.
+        pub fn register(engine: &mut rhai::Engine) {
+            use rhai::packages::Package;
+            $package::new().register_into_engine(engine);
+        }
+    };
+}
+pub(crate) use binding_package;
+
 rhai::def_package! {
     /// Every script function and type of unlearn: the domains' packages together.
     pub ScriptPackage(module):

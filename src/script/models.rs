@@ -5,10 +5,8 @@ use super::{ctx, rt, RhaiResult};
 use crate::data::Dataset;
 use crate::models::{Arch, Model, ModelOptions, ModelSpec, ModelState};
 use crate::train::{self, TrainConfig, TrainReport};
-use rhai::def_package;
-use rhai::packages::Package;
 use rhai::plugin::*;
-use rhai::{Array, CustomType, Dynamic, Engine, Map, TypeBuilder};
+use rhai::{Array, CustomType, Dynamic, Map, TypeBuilder};
 use std::cell::RefCell;
 use std::rc::Rc;
 
@@ -246,16 +244,10 @@ impl CustomType for ModelHandle {
     }
 }
 
-def_package! {
+super::binding_package!(
     /// The script functions and types of models and training.
-    pub ModelsPackage(module) {
-        combine_with_exported_module!(module, "models", model_api);
-    } |> |engine| {
-        engine.build_type::<ModelHandle>();
-    }
-}
-
-/// Registers the models and training functions and types into `engine`.
-pub fn register(engine: &mut Engine) {
-    ModelsPackage::new().register_into_engine(engine);
-}
+    ModelsPackage,
+    "models",
+    model_api,
+    [ModelHandle]
+);

@@ -9,10 +9,8 @@ use crate::data::Dataset;
 use crate::report::plot::{self, Figure};
 use crate::report::table::Table;
 use crate::train::eval::per_item_loss;
-use rhai::def_package;
-use rhai::packages::Package;
 use rhai::plugin::*;
-use rhai::{Array, CustomType, Dynamic, Engine, Map, TypeBuilder};
+use rhai::{Array, CustomType, Dynamic, Map, TypeBuilder};
 
 /// The options of `plot_blend()`.
 pub const PLOT_BLEND_KEYS: [&str; 3] = ["clusters", "members", "seed"];
@@ -93,16 +91,10 @@ impl CustomType for Figure {
     }
 }
 
-def_package! {
+super::binding_package!(
     /// The script functions and types of plots.
-    pub PlotsPackage(module) {
-        combine_with_exported_module!(module, "plots", plots_api);
-    } |> |engine| {
-        engine.build_type::<Figure>();
-    }
-}
-
-/// Registers the plots functions and types into `engine`.
-pub fn register(engine: &mut Engine) {
-    PlotsPackage::new().register_into_engine(engine);
-}
+    PlotsPackage,
+    "plots",
+    plots_api,
+    [Figure]
+);

@@ -3,10 +3,8 @@ use super::options::parse;
 use super::{ctx, rt, RhaiResult};
 use crate::data::request::ForgetRequest;
 use crate::data::Dataset;
-use rhai::def_package;
-use rhai::packages::Package;
 use rhai::plugin::*;
-use rhai::{Array, CustomType, Dynamic, Engine, Map, TypeBuilder};
+use rhai::{Array, CustomType, Dynamic, Map, TypeBuilder};
 use serde::{Deserialize, Serialize};
 
 pub use crate::data::request::Request;
@@ -182,16 +180,10 @@ impl CustomType for Request {
     }
 }
 
-def_package! {
+super::binding_package!(
     /// The script functions and types of forget requests.
-    pub RequestPackage(module) {
-        combine_with_exported_module!(module, "request", request_api);
-    } |> |engine| {
-        engine.build_type::<Request>();
-    }
-}
-
-/// Registers the forget requests functions and types into `engine`.
-pub fn register(engine: &mut Engine) {
-    RequestPackage::new().register_into_engine(engine);
-}
+    RequestPackage,
+    "request",
+    request_api,
+    [Request]
+);

@@ -1,10 +1,8 @@
 //! Script bindings for the run itself: command-line options, output folder, seed, device, and
 //! saving results with their run record.
 use super::{ctx, rt, RhaiResult};
-use rhai::def_package;
-use rhai::packages::Package;
 use rhai::plugin::*;
-use rhai::{Dynamic, Engine, Map};
+use rhai::{Dynamic, Map};
 
 #[export_module]
 pub mod run_api {
@@ -164,14 +162,10 @@ fn fingerprint_of(c: &crate::script::RunContext, func: &str, parts: &Map) -> Rha
     Ok(f)
 }
 
-def_package! {
+super::binding_package!(
     /// The script functions and types of run, options and results.
-    pub RuntimePackage(module) {
-        combine_with_exported_module!(module, "runtime", run_api);
-    }
-}
-
-/// Registers the run, options and results functions and types into `engine`.
-pub fn register(engine: &mut Engine) {
-    RuntimePackage::new().register_into_engine(engine);
-}
+    RuntimePackage,
+    "runtime",
+    run_api,
+    []
+);

@@ -8,10 +8,8 @@ use super::{ctx, rt, RhaiResult, RunContext};
 use crate::report::summary::Summary;
 use crate::report::table::Table;
 use crate::sweep::{self, Outcome, Plan, Point, PointError, PointRow, Runner};
-use rhai::def_package;
-use rhai::packages::Package;
 use rhai::plugin::*;
-use rhai::{Array, Dynamic, Engine, FnPtr, Map};
+use rhai::{Array, Dynamic, FnPtr, Map};
 use serde_json::Value;
 use std::rc::Rc;
 
@@ -214,14 +212,10 @@ pub mod sweep_api {
     }
 }
 
-def_package! {
+super::binding_package!(
     /// The script functions and types of sweeps.
-    pub SweepPackage(module) {
-        combine_with_exported_module!(module, "sweep", sweep_api);
-    }
-}
-
-/// Registers the sweeps functions and types into `engine`.
-pub fn register(engine: &mut Engine) {
-    SweepPackage::new().register_into_engine(engine);
-}
+    SweepPackage,
+    "sweep",
+    sweep_api,
+    []
+);

@@ -6,10 +6,8 @@ use super::{ctx, rt, RhaiResult};
 use crate::condense::ReducedRetainSet;
 use crate::data::Dataset;
 use crate::unlearn::{method, method_infos, UnlearnInput, Unlearned};
-use rhai::def_package;
-use rhai::packages::Package;
 use rhai::plugin::*;
-use rhai::{Array, CustomType, Dynamic, Engine, Map, TypeBuilder};
+use rhai::{Array, CustomType, Dynamic, Map, TypeBuilder};
 use std::rc::Rc;
 
 /// An unlearning result as scripts see it.
@@ -267,16 +265,10 @@ impl CustomType for UnlearnedHandle {
     }
 }
 
-def_package! {
+super::binding_package!(
     /// The script functions and types of unlearning.
-    pub UnlearnPackage(module) {
-        combine_with_exported_module!(module, "unlearn", unlearn_api);
-    } |> |engine| {
-        engine.build_type::<UnlearnedHandle>();
-    }
-}
-
-/// Registers the unlearning functions and types into `engine`.
-pub fn register(engine: &mut Engine) {
-    UnlearnPackage::new().register_into_engine(engine);
-}
+    UnlearnPackage,
+    "unlearn",
+    unlearn_api,
+    [UnlearnedHandle]
+);
