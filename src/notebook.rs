@@ -33,9 +33,10 @@ use tch::Device;
 pub struct Session {
     /// The variables, oldest first (a constant's value carries its read-only mode).
     variables: Vec<(String, Dynamic)>,
-    /// Every function defined so far, compiled (rhai's AST, functions only): top-level `fn`s and
-    /// the closures stored in variables; a redefinition (same name and arity) replaces the old one.
-    functions: rhai::AST,
+    /// Source of every top-level `fn` defined so far, by name (a redefinition replaces it). Kept
+    /// as text, not as rhai's AST: an AST held across evcxr cells crashed the kernel (a rhai
+    /// value built by one copy of its code and freed by another), so every cell recompiles them.
+    functions: BTreeMap<String, String>,
     device: Device,
     seed: u64,
     out_dir: PathBuf,
@@ -119,7 +120,7 @@ impl Session {
         crate::runtime::seed_everything(seed);
         Ok(Session {
             variables: Vec::new(),
-            functions: rhai::AST::empty(),
+            functions: BTreeMap::new(),
             device,
             seed,
             out_dir: out_dir.into(),
@@ -141,14 +142,7 @@ impl Session {
 
     /// Names of the script functions defined so far.
     pub fn functions(&self) -> Vec<String> {
-        let names: std::collections::BTreeSet<String> = self
-            .functions
-            .iter_functions()
-            .map(|f| f.name.to_string())
-            // closures compile to functions named `anon$...` (rhai's FN_ANONYMOUS, not exported)
-            .filter(|n| !n.starts_with("anon$"))
-            .collect();
-        names.into_iter().collect()
+        self.functions.keys().cloned().collect()
     }
 
     /// Runs one cell of rhai: earlier variables and functions are visible, new ones persist.
@@ -177,13 +171,19 @@ impl Session {
             p.push_str(s);
             p.push('\n');
         });
+        let prelude: String = self.functions.values().cloned().collect::<Vec<_>>().join("\n");
+        let mut ast = engine
+            .compile(&prelude)
+            .map_err(|e| Error::Script(format!("earlier function definitions no longer compile: {e}")))?;
         let cell = script::check_with_scope(&engine, scope, &name, source).map_err(Error::Script)?;
-        let mut ast = self.functions.merge(&cell);
+        ast = ast.merge(&cell);
         ast.set_source(name.clone());
         let value = engine
             .eval_ast_with_scope::<Dynamic>(scope, &ast)
             .map_err(|e| Error::Script(script::render_eval_error(&e, &name, source)))?;
-        self.functions = self.functions.merge(&cell.clone_functions_only());
+        for (fname, text) in top_level_functions(source) {
+            self.functions.insert(fname, text);
+        }
         let mut out = render(&engine, &value)?;
         out.printed = printed.borrow().clone();
         Ok(out)
@@ -295,4 +295,71 @@ pub fn sample_grid(data: &crate::data::Dataset, per_class: usize) -> Result<Figu
         rows,
         scale: if data.image_shape()[1] <= 32 { 2 } else { 1 },
     })
+}
+
+/// The top-level `fn` definitions of a cell, as (name, source text). Strings, character
+/// literals and comments are skipped when matching braces.
+pub fn top_level_functions(src: &str) -> Vec<(String, String)> {
+    let b = src.as_bytes();
+    let mut out = Vec::new();
+    let (mut i, mut depth) = (0usize, 0usize);
+    let mut start_of_fn: Option<(usize, usize)> = None; // (start byte, depth at start)
+    let word_at = |i: usize, w: &str| {
+        src[i..].starts_with(w)
+            && (i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_'))
+            && b.get(i + w.len()).is_some_and(|c| c.is_ascii_whitespace())
+    };
+    while i < b.len() {
+        match b[i] {
+            b'/' if b.get(i + 1) == Some(&b'/') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                i += 2;
+                while i + 1 < b.len() && !(b[i] == b'*' && b[i + 1] == b'/') {
+                    i += 1;
+                }
+                i += 2;
+                continue;
+            }
+            q @ (b'"' | b'`' | b'\'') => {
+                i += 1;
+                while i < b.len() && b[i] != q {
+                    if b[i] == b'\\' {
+                        i += 1;
+                    }
+                    i += 1;
+                }
+            }
+            b'{' => depth += 1,
+            b'}' => {
+                depth = depth.saturating_sub(1);
+                if let Some((s, d)) = start_of_fn {
+                    if depth == d {
+                        let text = &src[s..=i];
+                        let name = text
+                            .trim_start_matches("private")
+                            .trim_start()
+                            .trim_start_matches("fn")
+                            .trim_start()
+                            .split(|c: char| c == '(' || c.is_whitespace())
+                            .next()
+                            .unwrap_or("")
+                            .to_string();
+                        out.push((name, text.to_string()));
+                        start_of_fn = None;
+                    }
+                }
+            }
+            _ if depth == 0 && start_of_fn.is_none() && (word_at(i, "fn") || word_at(i, "private")) => {
+                start_of_fn = Some((i, 0));
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    out
 }
