@@ -57,15 +57,14 @@ impl<C: Condenser> AnyCondenser for C {
         run(self, input, &parse_options::<C>(options)?)
     }
     fn resolve(&self, options: &serde_json::Value) -> Result<serde_json::Map<String, serde_json::Value>> {
-        let o = parse_options::<C>(options)?;
-        o.check(C::NAME)?;
-        Ok(CondenseConfig::of::<C>(&o)?.options)
+        Ok(CondenseConfig::of::<C>(&parse_options::<C>(options)?)?.options)
     }
 }
 
-/// `options` as `C`'s options; an unknown key names the condensers that do take it.
+/// `options` as `C`'s options, parsed, settled and checked as every method's and condenser's are
+/// ([`crate::config::options_of`]); an unknown key names the condensers that do take it.
 fn parse_options<C: Condenser>(options: &serde_json::Value) -> Result<C::Options> {
-    crate::config::parse_json::<C::Options>("condense", options).map_err(|e| match e {
+    crate::config::options_of::<C>("condense", options).map_err(|e| match e {
         Error::UnknownOption { func, key, hint } => {
             let takers: Vec<&str> =
                 registry().iter().filter(|c| c.defaults().get(&key).is_some()).map(|c| c.name()).collect();
