@@ -33,15 +33,28 @@ use tch::Device;
 pub struct Session {
     /// The variables, oldest first (a constant's value carries its read-only mode).
     variables: Vec<(String, Dynamic)>,
-    /// Source of every top-level `fn` defined so far, by name (a redefinition replaces it). Kept
-    /// as text, not as rhai's AST: an AST held across evcxr cells crashed the kernel (a rhai
-    /// value built by one copy of its code and freed by another), so every cell recompiles them.
-    functions: BTreeMap<String, String>,
+    /// The cells that defined script functions, oldest first, each with the (name, arity) of
+    /// the functions it defined that no later cell redefined. Kept as source, not as rhai's AST:
+    /// an AST held across evcxr cells crashed the kernel (a rhai value built by one copy of its
+    /// code and freed by another), so each cell compiles them again and takes rhai's own list of
+    /// their functions (`AST::clone_functions_only`), later definitions replacing earlier ones.
+    function_cells: Vec<FunctionCell>,
     device: Device,
     seed: u64,
     out_dir: PathBuf,
     options: BTreeMap<String, String>,
     cells: usize,
+}
+
+/// A cell that defined functions: its source and the functions of it still in force.
+struct FunctionCell {
+    source: String,
+    functions: Vec<(String, usize)>,
+}
+
+/// The (name, arity) of the script functions an AST defines, in rhai's order.
+fn defined_functions(ast: &rhai::AST) -> Vec<(String, usize)> {
+    ast.iter_functions().map(|f| (f.name.to_string(), f.params.len())).collect()
 }
 
 /// What a cell produced: its printed lines and a rendering of its last value (plain data).
@@ -120,7 +133,7 @@ impl Session {
         crate::runtime::seed_everything(seed);
         Ok(Session {
             variables: Vec::new(),
-            functions: BTreeMap::new(),
+            function_cells: Vec::new(),
             device,
             seed,
             out_dir: out_dir.into(),
@@ -142,7 +155,9 @@ impl Session {
 
     /// Names of the script functions defined so far.
     pub fn functions(&self) -> Vec<String> {
-        self.functions.keys().cloned().collect()
+        let names: std::collections::BTreeSet<&String> =
+            self.function_cells.iter().flat_map(|c| c.functions.iter().map(|(name, _)| name)).collect();
+        names.into_iter().cloned().collect()
     }
 
     /// Runs one cell of rhai: earlier variables and functions are visible, new ones persist.
@@ -171,18 +186,28 @@ impl Session {
             p.push_str(s);
             p.push('\n');
         });
-        let prelude: String = self.functions.values().cloned().collect::<Vec<_>>().join("\n");
-        let mut ast = engine
-            .compile(&prelude)
-            .map_err(|e| Error::Script(format!("earlier function definitions no longer compile: {e}")))?;
+        // the functions of earlier cells, recompiled against today's variables (a superset of
+        // those each cell saw); merging in order lets a later definition replace an earlier one
+        let mut ast = rhai::AST::empty();
+        for earlier in &self.function_cells {
+            let compiled = engine.compile_with_scope(scope, &earlier.source).map_err(|e| {
+                Error::Script(format!("earlier function definitions no longer compile: {e}"))
+            })?;
+            ast = ast.merge(&compiled.clone_functions_only());
+        }
         let cell = script::check_with_scope(&engine, scope, &name, source).map_err(Error::Script)?;
+        let defined = defined_functions(&cell);
         ast = ast.merge(&cell);
         ast.set_source(name.clone());
         let value = engine
             .eval_ast_with_scope::<Dynamic>(scope, &ast)
             .map_err(|e| Error::Script(script::render_eval_error(&e, &name, source)))?;
-        for (fname, text) in top_level_functions(source) {
-            self.functions.insert(fname, text);
+        if !defined.is_empty() {
+            for earlier in &mut self.function_cells {
+                earlier.functions.retain(|f| !defined.contains(f));
+            }
+            self.function_cells.retain(|c| !c.functions.is_empty());
+            self.function_cells.push(FunctionCell { source: source.to_string(), functions: defined });
         }
         let mut out = render(&engine, &value)?;
         out.printed = printed.borrow().clone();
@@ -295,71 +320,4 @@ pub fn sample_grid(data: &crate::data::Dataset, per_class: usize) -> Result<Figu
         rows,
         scale: if data.image_shape()[1] <= 32 { 2 } else { 1 },
     })
-}
-
-/// The top-level `fn` definitions of a cell, as (name, source text). Strings, character
-/// literals and comments are skipped when matching braces.
-pub fn top_level_functions(src: &str) -> Vec<(String, String)> {
-    let b = src.as_bytes();
-    let mut out = Vec::new();
-    let (mut i, mut depth) = (0usize, 0usize);
-    let mut start_of_fn: Option<(usize, usize)> = None; // (start byte, depth at start)
-    let word_at = |i: usize, w: &str| {
-        src[i..].starts_with(w)
-            && (i == 0 || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_'))
-            && b.get(i + w.len()).is_some_and(|c| c.is_ascii_whitespace())
-    };
-    while i < b.len() {
-        match b[i] {
-            b'/' if b.get(i + 1) == Some(&b'/') => {
-                while i < b.len() && b[i] != b'\n' {
-                    i += 1;
-                }
-                continue;
-            }
-            b'/' if b.get(i + 1) == Some(&b'*') => {
-                i += 2;
-                while i + 1 < b.len() && !(b[i] == b'*' && b[i + 1] == b'/') {
-                    i += 1;
-                }
-                i += 2;
-                continue;
-            }
-            q @ (b'"' | b'`' | b'\'') => {
-                i += 1;
-                while i < b.len() && b[i] != q {
-                    if b[i] == b'\\' {
-                        i += 1;
-                    }
-                    i += 1;
-                }
-            }
-            b'{' => depth += 1,
-            b'}' => {
-                depth = depth.saturating_sub(1);
-                if let Some((s, d)) = start_of_fn {
-                    if depth == d {
-                        let text = &src[s..=i];
-                        let name = text
-                            .trim_start_matches("private")
-                            .trim_start()
-                            .trim_start_matches("fn")
-                            .trim_start()
-                            .split(|c: char| c == '(' || c.is_whitespace())
-                            .next()
-                            .unwrap_or("")
-                            .to_string();
-                        out.push((name, text.to_string()));
-                        start_of_fn = None;
-                    }
-                }
-            }
-            _ if depth == 0 && start_of_fn.is_none() && (word_at(i, "fn") || word_at(i, "private")) => {
-                start_of_fn = Some((i, 0));
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    out
 }

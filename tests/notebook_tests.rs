@@ -1,5 +1,5 @@
 //! The notebook session: state across cells, captured output, rich renderings, errors.
-use unlearn::notebook::{top_level_functions, Session};
+use unlearn::notebook::Session;
 
 fn session(dir: &std::path::Path) -> Session {
     Session::with(tch::Device::Cpu, 0, dir).unwrap()
@@ -73,10 +73,18 @@ fn functions_persist_past_strings_and_comments_and_are_redefined() {
 }
 
 #[test]
-fn top_level_functions_are_found_past_strings_and_comments() {
-    let src = "let s = \"fn fake() { }\"; // fn nope() {}\nfn one(a) { if a { `}` } else { 2 } }\n/* fn two() {} */ private fn three() { #{ x: 1 } }\nlet t = || { fn_like() };";
-    let found: Vec<String> = top_level_functions(src).into_iter().map(|(n, _)| n).collect();
-    assert_eq!(found, vec!["one", "three"]);
-    let (_, text) = &top_level_functions(src)[0];
-    assert_eq!(text, "fn one(a) { if a { `}` } else { 2 } }");
+fn functions_follow_rhai_overloading_and_failed_cells_define_none() {
+    let mut s = Session::with(tch::Device::Cpu, 0, std::env::temp_dir()).unwrap();
+    s.run("let base = 10; fn f(a) { a + 1 } fn g() { 7 }").unwrap();
+    // another arity is another function (rhai's overloading); both stay callable
+    s.run("fn f(a, b) { a * b }").unwrap();
+    assert_eq!(s.run("f(1) + f(2, 3) + base").unwrap().text.as_deref(), Some("18"));
+    // a cell that fails defines nothing, not even the functions before the failing line
+    assert!(s.run("fn g() { 100 }\nlet z = no_such_variable;").is_err());
+    assert!(s.run("fn h() { 1 }\nthrow \"stop\";").is_err());
+    assert_eq!(s.run("g()").unwrap().text.as_deref(), Some("7"));
+    assert_eq!(s.functions(), vec!["f", "g"]);
+    // redefining every function of the first cell leaves the first cell's variables alone
+    s.run("fn f(a) { a - 1 } fn g() { 0 }").unwrap();
+    assert_eq!(s.run("f(1) + f(2, 3) + g() + base").unwrap().text.as_deref(), Some("16"));
 }
