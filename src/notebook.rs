@@ -190,9 +190,9 @@ impl Session {
         // those each cell saw); merging in order lets a later definition replace an earlier one
         let mut ast = rhai::AST::empty();
         for earlier in &self.function_cells {
-            let compiled = engine.compile_with_scope(scope, &earlier.source).map_err(|e| {
-                Error::Script(format!("earlier function definitions no longer compile: {e}"))
-            })?;
+            let compiled = engine
+                .compile_with_scope(scope, &earlier.source)
+                .map_err(|e| Error::Script(format!("earlier function definitions no longer compile: {e}")))?;
             ast = ast.merge(&compiled.clone_functions_only());
         }
         let cell = script::check_with_scope(&engine, scope, &name, source).map_err(Error::Script)?;

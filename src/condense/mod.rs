@@ -123,7 +123,7 @@ impl CondenseConfig {
                 return Err(Error::BadOption {
                     func: func.into(),
                     key: "method".into(),
-                    msg: format!("{other} is not a name: expected one of {CONDENSERS:?}"),
+                    msg: format!("{other} is not a name: expected one of {:?}", names()),
                 })
             }
         };
@@ -295,10 +295,7 @@ impl ReducedRetainSet {
     }
 }
 
-/// Names of the registered condensers.
-pub const CONDENSERS: &[&str] = &["blend", "random", "dm", "gm", "idm"];
-
-/// Every registered condenser, in [`CONDENSERS`]' order.
+/// Every registered condenser.
 pub fn registry() -> Vec<Box<dyn AnyCondenser>> {
     vec![
         Box::new(blend::Blend),
@@ -307,6 +304,11 @@ pub fn registry() -> Vec<Box<dyn AnyCondenser>> {
         Box::new(gm::GradientMatching),
         Box::new(idm::ImprovedDistributionMatching),
     ]
+}
+
+/// Names of the registered condensers, in the registry's order.
+pub fn names() -> Vec<&'static str> {
+    registry().iter().map(|c| c.name()).collect()
 }
 
 /// The condenser called `name`.
@@ -319,7 +321,7 @@ fn condenser_for(func: &str, name: &str) -> Result<Box<dyn AnyCondenser>> {
     condenser(name).map_err(|_| Error::BadOption {
         func: func.into(),
         key: "method".into(),
-        msg: format!("`{name}` is not one of {CONDENSERS:?}"),
+        msg: format!("`{name}` is not one of {:?}", names()),
     })
 }
 

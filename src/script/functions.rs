@@ -36,6 +36,10 @@ fn domains() -> Vec<(&'static str, Register)> {
     ]
 }
 
+/// The binding's handle types and the names scripts know them by.
+const HANDLES: [(&str, &str); 3] =
+    [("ModelHandle", "Model"), ("UnlearnedHandle", "Unlearned"), ("ShadowBankHandle", "ShadowBank")];
+
 /// A Rust type name as script users know it.
 pub fn script_type(t: &str) -> String {
     let t = t.trim().trim_start_matches("&mut ").trim_start_matches('&');
@@ -58,10 +62,7 @@ pub fn script_type(t: &str) -> String {
         "Array" => "array".into(),
         "Map" => "map".into(),
         "Dynamic" => "any".into(),
-        "ModelHandle" => "Model".into(),
-        "UnlearnedHandle" => "Unlearned".into(),
-        "()" => "()".into(),
-        other => other.to_string(),
+        other => HANDLES.iter().find(|(rust, _)| *rust == other).map_or(other, |(_, script)| script).to_string(),
     }
 }
 
@@ -91,11 +92,11 @@ fn script_names(text: &str) -> String {
         rest = inner.get(end + 1..).unwrap_or("");
     }
     out.push_str(rest);
-    out.replace("Rc<ShadowBank>", "ShadowBank")
-        .replace("std::ops::Range<i64>", "range")
-        .replace("UnlearnedHandle", "Unlearned")
-        .replace("ModelHandle", "Model")
-        .replace("RhaiResult", "?")
+    let mut out = out.replace("std::ops::Range<i64>", "range").replace("RhaiResult", "?");
+    for (rust, script) in HANDLES {
+        out = out.replace(rust, script);
+    }
+    out
 }
 
 /// The first paragraph of a doc comment, on one line.
@@ -315,7 +316,7 @@ mod tests {
     fn definitions_use_script_names() {
         assert_eq!(
             script_names(
-                "fn f(m: ModelHandle) -> RhaiResult<Rc<ShadowBank> >;\nfn g() -> RhaiResult<UnlearnedHandle>;"
+                "fn f(m: ModelHandle) -> RhaiResult<ShadowBankHandle>;\nfn g() -> RhaiResult<UnlearnedHandle>;"
             ),
             "fn f(m: Model) -> ShadowBank;\nfn g() -> Unlearned;"
         );
@@ -323,7 +324,7 @@ mod tests {
 
     #[test]
     fn script_types_hide_rust_names() {
-        assert_eq!(script_type("Rc<ShadowBank>"), "ShadowBank");
+        assert_eq!(script_type("ShadowBankHandle"), "ShadowBank");
         assert_eq!(script_type("std::ops::Range<i64>"), "range");
         assert_eq!(script_type("RhaiResult<ModelHandle>"), "Model");
         assert_eq!(script_type("&mut crate::data::Dataset"), "Dataset");

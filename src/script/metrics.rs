@@ -51,12 +51,13 @@ pub mod metrics_api {
         check_keys("evaluate", &options, &EVALUATE_KEYS)?;
         let mia = mia_options("evaluate", c.seed(), &options)?;
         let lira = match options.get("lira") {
-            Some(v) => Some(v.clone().try_cast::<Rc<ShadowBank>>().ok_or_else(|| {
+            Some(v) => Some(v.clone().try_cast::<ShadowBankHandle>().ok_or_else(|| {
                 rt(format!("evaluate(): `lira` is a {}, expected a shadow bank (shadow_models())", v.type_name()))
             })?),
             None => None,
         };
-        let ectx = EvalContext::new(&request.data, &request.request, &evaluation, mia, lira.as_deref()).map_err(rt)?;
+        let ectx = EvalContext::new(&request.data, &request.request, &evaluation, mia, lira.as_ref().map(|b| &*b.0))
+            .map_err(rt)?;
         let resolved: Vec<Resolved> =
             items.into_iter().enumerate().map(|(i, item)| resolve(item, i)).collect::<RhaiResult<_>>()?;
         let not_a_reference = |_| {
@@ -92,7 +93,7 @@ pub mod metrics_api {
         request: Request,
         heldout: Dataset,
         options: Map,
-    ) -> RhaiResult<Rc<ShadowBank>> {
+    ) -> RhaiResult<ShadowBankHandle> {
         crate::script::experiment_work(&context, "shadow_models()")?;
         let c = ctx(&context)?;
         let mut options = options;
@@ -111,31 +112,15 @@ pub mod metrics_api {
         let bank =
             train_shadows(&spec, device, &request.data, &request.request, &heldout, unseen.as_ref(), &cfg, c.seed())
                 .map_err(rt)?;
-        Ok(Rc::new(bank))
+        Ok(ShadowBankHandle(Rc::new(bank)))
     }
     /// The likelihood-ratio attack of `bank` against one model or unlearning result:
     /// #{ auc, tpr_at_1pct, tpr_at_01pct, forget_targets, heldout_targets, shadows, shadow_seconds, attack_seconds }.
     #[rhai_fn(return_raw)]
-    pub fn lira(bank: Rc<ShadowBank>, item: Dynamic) -> RhaiResult<Dynamic> {
+    pub fn lira(bank: ShadowBankHandle, item: Dynamic) -> RhaiResult<Dynamic> {
         let (_, model) = evaluated_item(item, 0)?;
-        let score = bank.attack(&model.0.borrow().model).map_err(rt)?;
+        let score = bank.0.attack(&model.0.borrow().model).map_err(rt)?;
         rhai::serde::to_dynamic(&score)
-    }
-    /// Seconds the shadow bank took to build.
-    #[rhai_fn(get = "seconds", pure)]
-    pub fn bank_seconds(bank: &mut Rc<ShadowBank>) -> f64 {
-        bank.seconds
-    }
-    #[rhai_fn(name = "to_string", pure)]
-    pub fn bank_to_string(bank: &mut Rc<ShadowBank>) -> String {
-        format!(
-            "shadow bank of {}: {} shadows, {} forget + {} held-out targets, {:.1} s",
-            bank.config.attack_name(),
-            bank.in_mask.len(),
-            bank.forget_targets.len(),
-            bank.heldout_targets.len(),
-            bank.seconds
-        )
     }
 
     /// The paper's MIA (method.md §4.5) of `model` telling `members` from `nonmembers` (the
@@ -375,6 +360,32 @@ impl CustomType for Table {
     }
 }
 
+/// A shadow bank as scripts hold it: shared, never copied (its models are large).
+#[derive(Clone)]
+pub struct ShadowBankHandle(pub Rc<ShadowBank>);
+
+fn bank_text(bank: &mut ShadowBankHandle) -> String {
+    let b = &bank.0;
+    format!(
+        "shadow bank of {}: {} shadows, {} forget + {} held-out targets, {:.1} s",
+        b.config.attack_name(),
+        b.in_mask.len(),
+        b.forget_targets.len(),
+        b.heldout_targets.len(),
+        b.seconds
+    )
+}
+
+impl CustomType for ShadowBankHandle {
+    fn build(mut t: TypeBuilder<Self>) {
+        t.with_name("ShadowBank")
+            .with_get("seconds", |b: &mut Self| b.0.seconds)
+            .and_comments(&["/// Seconds the shadow bank took to build."])
+            .on_print(bank_text)
+            .on_debug(bank_text);
+    }
+}
+
 impl CustomType for Summary {
     fn build(mut t: TypeBuilder<Self>) {
         t.with_name("Summary").on_print(summary_text).on_debug(summary_text);
@@ -386,5 +397,5 @@ super::binding_package!(
     MetricsPackage,
     "metrics",
     metrics_api,
-    [Table, Summary], named [Rc<ShadowBank> => "ShadowBank"]
+    [Table, Summary, ShadowBankHandle]
 );

@@ -269,14 +269,13 @@ pub fn engine(ctx: Rc<RunContext>, script_dir: Option<&Path>) -> Engine {
 /// A binding module's rhai package: its exported functions (`combine_with_exported_module!`) and
 /// the types it builds with a TypeBuilder (or names), and its `register(engine)`.
 macro_rules! binding_package {
-    ($(#[$doc:meta])* $package:ident, $name:literal, $module:ident, [$($ty:ty),*] $(, named [$($named:ty => $tname:literal),*])?) => {
+    ($(#[$doc:meta])* $package:ident, $name:literal, $module:ident, [$($ty:ty),*]) => {
         rhai::def_package! {
             $(#[$doc])*
             pub $package(module) {
                 rhai::plugin::combine_with_exported_module!(module, $name, $module);
             } |> |engine| {
                 $( engine.build_type::<$ty>(); )*
-                $($( engine.register_type_with_name::<$named>($tname); )*)?
             }
         }
 
