@@ -105,6 +105,20 @@ pub fn write_atomic(path: impl AsRef<Path>, bytes: &[u8]) -> Result<()> {
     })
 }
 
+/// Writes `path` atomically through `write`, which writes the whole file at the path it is
+/// given (a temporary sibling, renamed over `path` once `write` succeeds): for writers that
+/// only take a path, such as libtorch's.
+pub fn write_atomic_with(path: impl AsRef<Path>, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    let path = path.as_ref();
+    ensure_parent(path)?;
+    let tmp = temp_sibling(path);
+    let result = write(&tmp).and_then(|()| std::fs::rename(&tmp, path).map_err(|e| Error::io(path, e)));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
 /// Serialises `value` as pretty JSON and writes it atomically.
 pub fn write_json_atomic<T: serde::Serialize + ?Sized>(path: impl AsRef<Path>, value: &T) -> Result<()> {
     let mut text = serde_json::to_string_pretty(value)?;

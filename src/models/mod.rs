@@ -4,6 +4,7 @@
 pub mod convnet;
 pub mod layers;
 pub mod resnet;
+pub mod torchscript;
 
 use crate::error::{Error, Result};
 use crate::io;
@@ -22,6 +23,8 @@ pub enum Arch {
     Resnet18,
     /// CIFAR ResNet-50 with instance norm.
     Resnet50,
+    /// A classifier saved from PyTorch as TorchScript (loaded from its file, never built).
+    Torchscript,
 }
 
 impl Arch {
@@ -51,6 +54,9 @@ pub struct ModelSpec {
     pub depth: usize,
     /// Seed of the random initialisation.
     pub init_seed: u64,
+    /// Where a model loaded from a file came from ("model.pt, sha256 …"): TorchScript models.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 impl ModelSpec {
@@ -80,6 +86,7 @@ impl ModelSpec {
             Arch::Resnet50 => {
                 (23_000_000u128).saturating_add(c.saturating_mul(64 * 9)).saturating_add(k.saturating_mul(2048))
             }
+            Arch::Torchscript => 0,
         }
     }
 
@@ -92,6 +99,7 @@ impl ModelSpec {
             width: 128,
             depth: 3,
             init_seed,
+            source: None,
         }
     }
 
@@ -109,6 +117,7 @@ impl ModelSpec {
             Arch::Convnet => format!("ConvNet-{} (width {}, instance norm)", self.depth, self.width),
             Arch::Resnet18 => "ResNet-18 (instance norm)".into(),
             Arch::Resnet50 => "ResNet-50 (instance norm)".into(),
+            Arch::Torchscript => format!("TorchScript model ({})", self.source.as_deref().unwrap_or("no file")),
         }
     }
 
@@ -148,6 +157,7 @@ impl ModelSpec {
 enum Net {
     Conv(convnet::ConvNet),
     Res(resnet::ResNet),
+    Script(torchscript::ScriptNet),
 }
 
 /// How a model computes (not what: every setting gives the same function up to rounding), chosen
@@ -228,8 +238,78 @@ impl Model {
             Arch::Convnet => Net::Conv(convnet::ConvNet::new(&root, r, c, k, spec.width, spec.depth, spec.image_size)?),
             Arch::Resnet18 => Net::Res(resnet::ResNet::new(&root, r, resnet::Depth::R18, c, k)),
             Arch::Resnet50 => Net::Res(resnet::ResNet::new(&root, r, resnet::Depth::R50, c, k)),
+            Arch::Torchscript => return Err(Error::invalid(
+                "model spec",
+                spec.name(),
+                "an architecture unlearn builds: a TorchScript model is loaded from its file (Model::load_torchscript)",
+            )),
         };
         Ok(Model { spec, vs, net, compute: Compute::default() })
+    }
+
+    /// A TorchScript model from `files` (its `init` with `fresh`) with `spec`, in evaluation mode.
+    fn build_script(
+        spec: ModelSpec,
+        files: &std::rc::Rc<torchscript::ScriptFiles>,
+        device: Device,
+        fresh: bool,
+    ) -> Result<Self> {
+        let vs = nn::VarStore::new(device);
+        let net = torchscript::ScriptNet::load(files, &vs.root(), fresh)?;
+        Ok(Model { spec, vs, net: Net::Script(net), compute: Compute::default() })
+    }
+
+    /// Loads a classifier saved from PyTorch as TorchScript, for images of `shape` (`[C, H, W]`)
+    /// and `num_classes` classes, checked on a batch of zeros; `init`, an untrained model of the
+    /// same architecture, is what methods that train from scratch start from. See
+    /// [`torchscript`] for what happens to batch norm and dropout.
+    pub fn load_torchscript(
+        path: impl AsRef<Path>,
+        shape: [i64; 3],
+        num_classes: usize,
+        init: Option<&Path>,
+        device: Device,
+    ) -> Result<Model> {
+        let path = path.as_ref();
+        let files = torchscript::ScriptFiles::read(path, init)?;
+        let mut spec = ModelSpec::new(Arch::Torchscript, shape, num_classes, 0);
+        spec.source = Some(format!("{}, sha256 {}", path.display(), crate::resume::sha256_hex(&files.bytes)));
+        spec.check()?;
+        let model = Self::build_script(spec, &files, device, false)?;
+        let Net::Script(net) = &model.net else { unreachable!("built as a script") };
+        net.check_classifier(shape, num_classes as i64, device)?;
+        if let Some((init_path, _)) = &files.init {
+            let fresh = Self::build_script(model.spec.clone(), &files, device, true)?;
+            let Net::Script(init_net) = &fresh.net else { unreachable!("built as a script") };
+            init_net.check_classifier(shape, num_classes as i64, device)?;
+            let names = |m: &Model| {
+                let mut v: Vec<(String, Vec<i64>)> = m.vs.variables().into_iter().map(|(n, t)| (n, t.size())).collect();
+                v.sort();
+                v
+            };
+            if names(&fresh) != names(&model) {
+                return Err(Error::format(
+                    init_path,
+                    format!(
+                        "its parameters (names and shapes) differ from those of {}: not the same architecture",
+                        path.display()
+                    ),
+                ));
+            }
+        }
+        Ok(model)
+    }
+
+    /// A freshly initialised model of this one's architecture (what Retrain starts from): drawn
+    /// from `init_seed` for the architectures unlearn builds; a TorchScript model's `init` file.
+    pub fn fresh_like(&self, init_seed: u64) -> Result<Model> {
+        let mut m = match &self.net {
+            Net::Script(net) => Self::build_script(self.spec.clone(), &net.files, self.device(), true)?,
+            _ => Model::new(ModelSpec { init_seed, ..self.spec.clone() }, self.device())?,
+        };
+        // a fresh model computes as this one does (bf16, channels-last)
+        m.set_compute(self.compute);
+        Ok(m)
     }
 
     /// How the model computes (see [`Compute`]).
@@ -237,9 +317,12 @@ impl Model {
         self.compute
     }
 
-    /// Sets how the model computes; copies made with [`Model::try_clone`] inherit it.
+    /// Sets how the model computes; copies made with [`Model::try_clone`] inherit it. A
+    /// TorchScript model computes as it was saved (float32, its own layout) and keeps the default.
     pub fn set_compute(&mut self, compute: Compute) {
-        self.compute = compute;
+        if !matches!(self.net, Net::Script(_)) {
+            self.compute = compute;
+        }
     }
 
     /// The input in the model's compute precision and layout.
@@ -272,9 +355,8 @@ impl Model {
 
     fn check_input(&self, x: &Tensor) -> Result<()> {
         let s = x.size();
-        let ok = s.len() == 4
-            && s[1] == self.spec.in_channels
-            && (self.spec.arch != Arch::Convnet || s[2..] == self.spec.image_size);
+        let fixed_size = matches!(self.spec.arch, Arch::Convnet | Arch::Torchscript);
+        let ok = s.len() == 4 && s[1] == self.spec.in_channels && (!fixed_size || s[2..] == self.spec.image_size);
         if !ok {
             return Err(Error::Shape(format!(
                 "{} expects N x {} x {} x {} images, got {s:?}",
@@ -287,14 +369,16 @@ impl Model {
         Ok(())
     }
 
-    /// Logits for a batch `N x C x H x W`. (The architectures have no dropout or batch norm, so
-    /// train and eval mode compute the same function.)
+    /// Logits for a batch `N x C x H x W`. (Our architectures have no dropout or batch norm, so
+    /// train and eval mode compute the same function; a TorchScript model always runs in eval
+    /// mode, see [`torchscript`].)
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         self.check_input(x)?;
         let x = self.prepare(x)?;
         self.finish(match &self.net {
             Net::Conv(n) => n.forward(&x)?,
             Net::Res(n) => n.forward(&x)?,
+            Net::Script(n) => n.forward(&x)?,
         })
     }
 
@@ -305,6 +389,7 @@ impl Model {
         self.finish(match &self.net {
             Net::Conv(n) => n.embed(&x)?,
             Net::Res(n) => n.embed(&x)?,
+            Net::Script(n) => n.embed(&x)?,
         })
     }
 
@@ -316,13 +401,17 @@ impl Model {
         let (e, logits) = match &self.net {
             Net::Conv(n) => n.embed_and_forward(&x)?,
             Net::Res(n) => n.embed_and_forward(&x)?,
+            Net::Script(n) => (n.embed(&x)?, n.forward(&x)?),
         };
         Ok((self.finish(e)?, self.finish(logits)?))
     }
 
     /// A deep copy (same spec, same weights, independent parameters).
     pub fn try_clone(&self) -> Result<Model> {
-        let mut m = Self::build(self.spec.clone(), self.device(), None)?;
+        let mut m = match &self.net {
+            Net::Script(net) => Self::build_script(self.spec.clone(), &net.files, self.device(), false)?,
+            _ => Self::build(self.spec.clone(), self.device(), None)?,
+        };
         m.vs.copy(&self.vs)?;
         m.set_compute(self.compute);
         Ok(m)
@@ -344,10 +433,22 @@ impl Model {
         Ok(crate::resume::hex(&h.finalize()))
     }
 
-    /// Saves the weights and the spec as one `.safetensors` file, atomically.
+    /// Saves the model atomically: our architectures as one `.safetensors` file with the weights
+    /// and the spec; a TorchScript model as TorchScript (`.pt`) with its current weights.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
-        if path.extension().and_then(|e| e.to_str()) != Some("safetensors") {
+        let ext = path.extension().and_then(|e| e.to_str());
+        if let Net::Script(net) = &self.net {
+            if !matches!(ext, Some("pt" | "pth")) {
+                return Err(Error::invalid(
+                    "checkpoint path",
+                    path.display(),
+                    "a file name ending in .pt (a TorchScript model saves as TorchScript)",
+                ));
+            }
+            return net.save(path);
+        }
+        if ext != Some("safetensors") {
             return Err(Error::invalid("checkpoint path", path.display(), "a file name ending in .safetensors"));
         }
         let mut named: Vec<(String, Tensor)> = self.vs.variables().into_iter().collect();

@@ -7,7 +7,6 @@ use super::amu::method_rng;
 use super::{finished, kl_t, run_pass, timed, Method, SgdOptions, UnlearnInput, Unlearned};
 use crate::config::Named;
 use crate::error::Result;
-use crate::models::Model;
 use crate::train::optim::{self, OptimizerKind, Schedule};
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -54,9 +53,7 @@ impl Method for BadTeacher {
         keep.sort_unstable();
         let retain = retain_all.subset(&keep, format!("{} ({}%)", retain_all.name, (fraction * 100.0).round()))?;
         let (model, seconds) = timed(teacher.device(), || {
-            let mut spec = teacher.spec.clone();
-            spec.init_seed = r.random();
-            let mut incompetent = Model::new(spec, teacher.device())?;
+            let mut incompetent = teacher.fresh_like(r.random())?;
             incompetent.var_store_mut().freeze();
             let model = teacher.try_clone()?;
             let both = forget.concat(&retain, "forget + retain")?;

@@ -413,12 +413,7 @@ pub fn train_on_retain(
     let init_seed = fresh.then(|| fresh_init_seed(seed, input.original.spec.init_seed));
     let ((model, report), seconds) = timed(device, || {
         let mut model = if let Some(init_seed) = init_seed {
-            let mut spec = input.original.spec.clone();
-            spec.init_seed = init_seed;
-            let mut m = Model::new(spec, device)?;
-            // a fresh model computes as the original does (bf16, channels-last)
-            m.set_compute(input.original.compute());
-            m
+            input.original.fresh_like(init_seed)?
         } else {
             input.original.try_clone()?
         };
