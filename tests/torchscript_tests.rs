@@ -157,3 +157,46 @@ fn files_that_are_not_classifiers_of_the_data_are_refused_by_name() {
         .to_string();
     assert!(err.contains("wrong.pt"), "{err}");
 }
+
+#[test]
+fn scripts_load_a_torchscript_model_for_their_data_and_save_it_back() {
+    use std::collections::BTreeMap;
+    use std::rc::Rc;
+    use unlearn::script::{self, RunContext};
+    let dir = tempfile::tempdir().unwrap();
+    let data = data();
+    let d = pytorch_models(dir.path(), &data);
+    let out = d.join("results");
+    let src = format!(
+        r#"
+        let data = synthetic(#{{ train: 240, test: 60, classes: 3, channels: 1, height: 8, width: 8, seed: 5 }});
+        let m = load_model("{d}/scripted.pt", data.train, #{{ init: "{d}/init.pt" }});
+        if !m.to_string().contains("TorchScript") {{ throw `not described as TorchScript: ${{m}}`; }}
+        let request = forget_uniform(data.train, 0.1, #{{ seed: 1 }});
+        let parts = data.test.reference_split(#{{ seed: 1 }});
+        let r = unlearn(m, "a_cf", #{{ request: request, unseen: parts.unseen, progress: false }});
+        save(r.model, "{out}/unlearned.pt");
+        let again = unlearn(m, "retrain", #{{ request: request, epochs: 1, progress: false }});
+        "#,
+        d = d.display(),
+        out = out.display()
+    );
+    let ctx = Rc::new(RunContext::new("ts.rhai", Device::Cpu, 1, out.clone(), BTreeMap::new()));
+    script::run(&script::engine(ctx.clone(), None), "ts.rhai", &src).unwrap();
+    let back = Model::load_torchscript(out.join("unlearned.pt"), [1, 8, 8], 3, None, Device::Cpu).unwrap();
+    assert!(back.spec.name().contains("unlearned.pt"));
+    // without the data, a TorchScript file is refused with what it needs; unknown options too
+    for (call, expected) in [
+        (format!(r#"load_model("{}/scripted.pt")"#, d.display()), "the data it classifies"),
+        (
+            format!(
+                r#"load_model("{}/scripted.pt", synthetic(#{{ classes: 3, channels: 1, height: 8, width: 8 }}).train, #{{ inti: "x" }})"#,
+                d.display()
+            ),
+            "inti",
+        ),
+    ] {
+        let err = script::run(&script::engine(ctx.clone(), None), "ts.rhai", &call).unwrap_err();
+        assert!(err.contains(expected), "{err}");
+    }
+}

@@ -300,6 +300,52 @@ impl Model {
         Ok(model)
     }
 
+    /// A model from a file, by its extension: a checkpoint of unlearn's (`.safetensors`) or a
+    /// classifier saved from PyTorch as TorchScript (`.pt`, `.pth`). A TorchScript model needs the
+    /// data it classifies (`like`: its image shape and class count) and takes an optional `init`
+    /// (see [`Model::load_torchscript`]); a checkpoint given `like` is checked against it.
+    pub fn load_file(
+        path: impl AsRef<Path>,
+        like: Option<&crate::data::Dataset>,
+        init: Option<&Path>,
+        device: Device,
+    ) -> Result<Model> {
+        let path = path.as_ref();
+        let torchscript = matches!(path.extension().and_then(|e| e.to_str()), Some("pt" | "pth"));
+        if !torchscript {
+            if let Some(init) = init {
+                return Err(Error::invalid(
+                    "init",
+                    init.display(),
+                    "no init: a checkpoint of unlearn's rebuilds its own initialisation",
+                ));
+            }
+            let model = Model::load(path, device)?;
+            if let Some(data) = like {
+                let [c, _, _] = data.image_shape();
+                if model.spec.in_channels != c || model.spec.num_classes != data.num_classes() as i64 {
+                    return Err(Error::Shape(format!(
+                        "{}: a model of {} input channel(s) and {} classes, but {} has {c} channel(s) and {} classes",
+                        path.display(),
+                        model.spec.in_channels,
+                        model.spec.num_classes,
+                        data.name,
+                        data.num_classes()
+                    )));
+                }
+            }
+            return Ok(model);
+        }
+        let data = like.ok_or_else(|| {
+            Error::invalid(
+                "model file",
+                path.display(),
+                "with a TorchScript model, the data it classifies (its image shape and class count are checked)",
+            )
+        })?;
+        Model::load_torchscript(path, data.image_shape(), data.num_classes(), init, device)
+    }
+
     /// A freshly initialised model of this one's architecture (what Retrain starts from): drawn
     /// from `init_seed` for the architectures unlearn builds; a TorchScript model's `init` file.
     pub fn fresh_like(&self, init_seed: u64) -> Result<Model> {
@@ -535,6 +581,15 @@ impl Model {
         })?;
         Ok(model)
     }
+}
+
+/// Options of a model loaded from a file (the script function `load_model(path, data, options)`).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelFileOptions {
+    /// An untrained TorchScript model of the same architecture: what methods that train from
+    /// scratch (Retrain, Bad-Teacher) start from.
+    pub init: Option<std::path::PathBuf>,
 }
 
 /// Options of a new model (the script functions `convnet3()`, `model()`, ...).

@@ -3,7 +3,7 @@ use super::data::shape_and_classes;
 use super::options::{check_keys, int_or, parse};
 use super::{ctx, rt, RhaiResult};
 use crate::data::Dataset;
-use crate::models::{Arch, Model, ModelOptions, ModelSpec, ModelState};
+use crate::models::{Arch, Model, ModelFileOptions, ModelOptions, ModelSpec, ModelState};
 use crate::train::{self, TrainConfig, TrainReport};
 use rhai::plugin::*;
 use rhai::{Array, CustomType, Dynamic, Map, TypeBuilder};
@@ -42,6 +42,18 @@ fn build(context: &NativeCallContext, func: &str, arch: Arch, data: &Dynamic, op
     let (shape, classes) = shape_and_classes(data)?;
     let spec = ModelSpec::with_options(arch, shape, classes, &o, c.seed());
     Model::new(spec, c.device).map(ModelHandle::new).map_err(rt)
+}
+
+fn load(context: &NativeCallContext, path: &str, data: Option<&Dataset>, opts: &Map) -> RhaiResult<ModelHandle> {
+    let o: ModelFileOptions = parse("load_model", opts).map_err(rt)?;
+    let file = crate::script::allowed(context, path, "model file")?;
+    let init = match &o.init {
+        Some(p) => Some(crate::script::allowed(context, &p.to_string_lossy(), "init model file")?),
+        None => None,
+    };
+    let c = ctx(context)?;
+    let model = Model::load_file(&file, data, init.as_deref(), c.device).map_err(rt)?;
+    Ok(ModelHandle::with_origin(model, format!("loaded from {path}")))
 }
 
 fn history_to_dynamic(history: &[TrainReport]) -> RhaiResult<Dynamic> {
@@ -103,10 +115,26 @@ pub mod model_api {
     /// Loads a checkpoint written by `save` (its architecture is read from the file).
     #[rhai_fn(return_raw)]
     pub fn load_model(context: NativeCallContext, path: &str) -> RhaiResult<ModelHandle> {
-        let file = crate::script::allowed(&context, path, "checkpoint")?;
-        let c = ctx(&context)?;
-        let model = Model::load(&file, c.device).map_err(rt)?;
-        Ok(ModelHandle::with_origin(model, format!("loaded from {path}")))
+        load(&context, path, None, &Map::new())
+    }
+    /// Loads a model for `data`: a checkpoint written by `save` (checked against the data's
+    /// channels and classes) or a classifier saved from PyTorch as TorchScript (.pt), checked on
+    /// the data's image shape and class count. It runs in eval mode (batch-norm statistics stay
+    /// as saved, dropout off) and `save(model, "out.pt")` writes it back as TorchScript.
+    #[rhai_fn(name = "load_model", return_raw)]
+    pub fn load_model_for(context: NativeCallContext, path: &str, data: Dataset) -> RhaiResult<ModelHandle> {
+        load(&context, path, Some(&data), &Map::new())
+    }
+    /// load_model(path, data) with options: init (an untrained TorchScript model of the same
+    /// architecture, what Retrain and Bad-Teacher start from).
+    #[rhai_fn(name = "load_model", return_raw)]
+    pub fn load_model_opts(
+        context: NativeCallContext,
+        path: &str,
+        data: Dataset,
+        options: Map,
+    ) -> RhaiResult<ModelHandle> {
+        load(&context, path, Some(&data), &options)
     }
 
     /// Trains the model in place on `data` with cross-entropy and returns it. Options: epochs (1),
