@@ -24,6 +24,7 @@ pub mod config;
 pub mod console;
 pub mod data;
 pub mod error;
+pub mod forget;
 pub mod io;
 pub mod metrics;
 pub mod models;

@@ -1,5 +1,5 @@
-//! The `unlearn` command line: run or check a script, run a sweep, time the pipeline, list the
-//! script API, print versions. Parses the arguments, hands them to the subcommand's module under
+//! The `unlearn` command line: run or check a script, run a sweep, forget from a deployed model,
+//! time the pipeline, list the script API, print versions. Parses the arguments, hands them to the subcommand's module under
 //! `cli/`, and prints the error it returns.
 mod cli;
 
@@ -30,6 +30,11 @@ enum Command {
     /// complete, here (N at a time with --jobs) or as a Slurm job array (--slurm); or plan,
     /// report and collect it.
     Sweep(cli::sweep::SweepCmd),
+    /// Forget part of a deployed classifier's training data without a script: load the model
+    /// (TorchScript from PyTorch, or an unlearn checkpoint) and its data, unlearn the request,
+    /// measure before and after, and write the unlearned model, report.html, report.json and
+    /// deletion-record.json.
+    Forget(cli::forget::ForgetCmd),
     /// Time every phase of the pipeline on the CIFAR-shaped synthetic workload described in
     /// docs/benchmark.md (scaled down on the CPU unless sizes are given); writes bench.json,
     /// bench.txt and the scaling plots.
@@ -56,6 +61,7 @@ fn main() -> ExitCode {
     let result = match command {
         Command::Run(c) => c.run(),
         Command::Sweep(c) => c.run(),
+        Command::Forget(c) => c.run(),
         Command::Bench(c) => c.run(),
         Command::Check(c) => c.run(),
         Command::Functions(c) => c.run(),

@@ -1,11 +1,12 @@
-//! The subcommands of the `unlearn` binary, one file each (`run`, `sweep`, `bench`, `check`,
-//! `functions`), and what they share: the script's folder, the command line recorded in an output
+//! The subcommands of the `unlearn` binary, one file each (`run`, `sweep`, `forget`, `bench`,
+//! `check`, `functions`), and what they share: the script's folder, the command line recorded in an output
 //! folder's lock, and how an error reaches the terminal.
 //!
 //! Each subcommand is a `clap::Args` struct whose `run` returns `anyhow::Result<()>`: the
 //! library's errors convert with `?` or take a `.context(...)` naming the flag they came from.
 pub mod bench;
 pub mod check;
+pub mod forget;
 pub mod functions;
 pub mod run;
 pub mod sweep;

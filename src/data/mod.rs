@@ -8,6 +8,7 @@ pub mod loader;
 pub mod mat;
 pub mod mnist;
 pub mod request;
+pub mod source;
 pub mod split;
 pub mod svhn;
 pub mod synthetic;

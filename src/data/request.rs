@@ -268,7 +268,7 @@ impl ForgetRequest {
     }
 
     /// A one-line description of the definition.
-    fn describe_kind(&self) -> String {
+    pub fn describe_kind(&self) -> String {
         match &self.kind {
             RequestKind::Uniform { fraction, stratified, seed } => {
                 format!("uniform {}%{} (seed {seed})", fraction * 100.0, if *stratified { " stratified" } else { "" })

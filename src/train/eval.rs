@@ -27,6 +27,9 @@ pub fn accuracy(model: &Model, data: &Dataset) -> Result<f64> {
 
 /// Logits of `model` for every item of `data`, in item order (`N x classes`).
 pub fn logits(model: &Model, data: &Dataset) -> Result<Tensor> {
+    if data.is_empty() {
+        return Err(crate::error::Error::invalid("evaluation set", &data.name, "at least one item"));
+    }
     tch::no_grad(|| {
         let mut out = Vec::new();
         let mut batches = Batches::sequential(data, EVAL_BATCH)?;
