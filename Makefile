@@ -34,7 +34,9 @@ build: setup
 demo: build
 	$(BIN) run scripts/quickstart.rhai
 
+# (headless Chromium for the report-page test: installed when missing, see .ci/browser.sh)
 test: setup
+	bash .ci/browser.sh
 	$(CARGO) test $(CARGO_FLAGS) --no-fail-fast
 
 # the sweep's Slurm executor against a real Slurm on localhost (issue 10): installs slurm-wlm and

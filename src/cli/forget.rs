@@ -5,14 +5,15 @@ use anyhow::Context;
 use std::path::PathBuf;
 use unlearn::data::LoadOptions;
 use unlearn::forget::{forget, BlendChoice, ForgetJob};
+use unlearn::models::ModelFileOptions;
 use unlearn::runtime::parse_device;
 
 /// `unlearn forget --model MODEL --data KIND:PATH --forget REQUEST --out DIR`.
 #[derive(clap::Args)]
 pub struct ForgetCmd {
     /// The deployed model: a TorchScript file from PyTorch (.pt, torch.jit.script or
-    /// torch.jit.trace, then torch.jit.save) or an unlearn checkpoint (.safetensors). Never
-    /// modified.
+    /// torch.jit.trace, then torch.jit.save), an unlearn checkpoint, or a PyTorch state dict of
+    /// unlearn's architectures with --arch (.safetensors). Never modified.
     #[arg(long)]
     model: PathBuf,
     /// Its training data: builtin (the built-in MNIST digits), or KIND:PATH with KIND one of
@@ -47,6 +48,16 @@ pub struct ForgetCmd {
     /// scratch (retrain, bad_teacher) start from.
     #[arg(long)]
     init: Option<PathBuf>,
+    /// The architecture of a PyTorch state dict (.safetensors) saved from the modules of
+    /// examples/pytorch/unlearn_models.py: convnet3, resnet18 or resnet50 (an unlearn checkpoint
+    /// names its own).
+    #[arg(long)]
+    arch: Option<String>,
+    /// ConvNet width and depth of such a state dict (128 and 3 by default).
+    #[arg(long)]
+    width: Option<i64>,
+    #[arg(long)]
+    depth: Option<usize>,
     /// Per-channel mean the model's inputs are normalised with, comma-separated (e.g. 0.1307);
     /// default: the training part's own. Give --std with it.
     #[arg(long, value_delimiter = ',')]
@@ -78,7 +89,7 @@ impl ForgetCmd {
         let load = LoadOptions { mean: self.mean, std: self.std, ..Default::default() };
         let job = ForgetJob {
             model: self.model,
-            init: self.init,
+            model_options: ModelFileOptions { init: self.init, arch: self.arch, width: self.width, depth: self.depth },
             data: self.data,
             load,
             forget: self.forget,

@@ -300,50 +300,78 @@ impl Model {
         Ok(model)
     }
 
-    /// A model from a file, by its extension: a checkpoint of unlearn's (`.safetensors`) or a
-    /// classifier saved from PyTorch as TorchScript (`.pt`, `.pth`). A TorchScript model needs the
-    /// data it classifies (`like`: its image shape and class count) and takes an optional `init`
-    /// (see [`Model::load_torchscript`]); a checkpoint given `like` is checked against it.
+    /// A model from a file, by its extension: a checkpoint of unlearn's or a PyTorch state dict
+    /// (`.safetensors`; a state dict without unlearn's header needs `options.arch`), or a
+    /// classifier saved from PyTorch as TorchScript (`.pt`, `.pth`, with `options.init`). A
+    /// state dict or TorchScript model needs the data it classifies (`like`: its image shape and
+    /// class count); a checkpoint given `like` is checked against it.
     pub fn load_file(
         path: impl AsRef<Path>,
         like: Option<&crate::data::Dataset>,
-        init: Option<&Path>,
+        options: &ModelFileOptions,
         device: Device,
     ) -> Result<Model> {
         let path = path.as_ref();
         let torchscript = matches!(path.extension().and_then(|e| e.to_str()), Some("pt" | "pth"));
-        if !torchscript {
-            if let Some(init) = init {
-                return Err(Error::invalid(
-                    "init",
-                    init.display(),
-                    "no init: a checkpoint of unlearn's rebuilds its own initialisation",
-                ));
-            }
-            let model = Model::load(path, device)?;
-            if let Some(data) = like {
-                let [c, _, _] = data.image_shape();
-                if model.spec.in_channels != c || model.spec.num_classes != data.num_classes() as i64 {
-                    return Err(Error::Shape(format!(
-                        "{}: a model of {} input channel(s) and {} classes, but {} has {c} channel(s) and {} classes",
-                        path.display(),
-                        model.spec.in_channels,
-                        model.spec.num_classes,
-                        data.name,
-                        data.num_classes()
-                    )));
-                }
-            }
-            return Ok(model);
-        }
-        let data = like.ok_or_else(|| {
+        let needs_data = |what: &str| {
             Error::invalid(
                 "model file",
                 path.display(),
-                "with a TorchScript model, the data it classifies (its image shape and class count are checked)",
+                format!("with {what}, the data it classifies (its image shape and class count)"),
             )
-        })?;
-        Model::load_torchscript(path, data.image_shape(), data.num_classes(), init, device)
+        };
+        if torchscript {
+            if options.arch.is_some() || options.width.is_some() || options.depth.is_some() {
+                return Err(Error::invalid(
+                    "arch",
+                    path.display(),
+                    "no arch, width or depth: a TorchScript model carries its architecture",
+                ));
+            }
+            let data = like.ok_or_else(|| needs_data("a TorchScript model"))?;
+            return Model::load_torchscript(
+                path,
+                data.image_shape(),
+                data.num_classes(),
+                options.init.as_deref(),
+                device,
+            );
+        }
+        if let Some(init) = &options.init {
+            return Err(Error::invalid(
+                "init",
+                init.display(),
+                "no init: a model of unlearn's architectures draws its own initialisation",
+            ));
+        }
+        let model = match &options.arch {
+            Some(arch) => {
+                let data = like.ok_or_else(|| needs_data("a state dict"))?;
+                let defaults = ModelOptions::default();
+                let o = ModelOptions {
+                    width: options.width.unwrap_or(defaults.width),
+                    depth: options.depth.unwrap_or(defaults.depth),
+                    seed: None,
+                };
+                let spec = ModelSpec::with_options(Arch::parse(arch)?, data.image_shape(), data.num_classes(), &o, 0);
+                Model::load_state_dict(path, spec, device)?
+            }
+            None => Model::load(path, device)?,
+        };
+        if let Some(data) = like {
+            let [c, _, _] = data.image_shape();
+            if model.spec.in_channels != c || model.spec.num_classes != data.num_classes() as i64 {
+                return Err(Error::Shape(format!(
+                    "{}: a model of {} input channel(s) and {} classes, but {} has {c} channel(s) and {} classes",
+                    path.display(),
+                    model.spec.in_channels,
+                    model.spec.num_classes,
+                    data.name,
+                    data.num_classes()
+                )));
+            }
+        }
+        Ok(model)
     }
 
     /// A freshly initialised model of this one's architecture (what Retrain starts from): drawn
@@ -525,42 +553,80 @@ impl Model {
 
     /// Loads a checkpoint written by [`Model::save`] onto `device`.
     pub fn load(path: impl AsRef<Path>, device: Device) -> Result<Model> {
-        let path = path.as_ref();
+        Self::load_safetensors(path.as_ref(), None, device)
+    }
+
+    /// Loads a PyTorch state dict saved as safetensors (`safetensors.torch.save_file(model.
+    /// state_dict(), path)`) as a model of `spec`: the names, shapes and count of its tensors must
+    /// be those of `spec`'s architecture, which are PyTorch's own for the modules of
+    /// `examples/pytorch/unlearn_models.py` (a checkpoint of ours is such a state dict too).
+    /// float16 and bfloat16 tensors are widened to float32.
+    pub fn load_state_dict(path: impl AsRef<Path>, spec: ModelSpec, device: Device) -> Result<Model> {
+        Self::load_safetensors(path.as_ref(), Some(spec), device)
+    }
+
+    fn load_safetensors(path: &Path, given: Option<ModelSpec>, device: Device) -> Result<Model> {
         let bytes = std::fs::read(path).map_err(crate::error::io_at(path))?;
         let bad = |msg: String| Error::format(path, msg);
         let st = safetensors::SafeTensors::deserialize(&bytes)
             .map_err(|e| bad(format!("not a readable safetensors file: {e:?}")))?;
-        let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes)
-            .map_err(|e| bad(format!("bad safetensors header: {e:?}")))?;
-        let spec_json = meta
-            .metadata()
-            .as_ref()
-            .and_then(|m| m.get(SPEC_KEY))
-            .ok_or_else(|| bad(format!("no `{SPEC_KEY}` in the header: not a checkpoint written by unlearn")))?;
-        let spec: ModelSpec =
-            serde_json::from_str(spec_json).map_err(|e| bad(format!("bad model spec in the header: {e}")))?;
+        let spec = match given {
+            Some(spec) => spec,
+            None => {
+                let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes)
+                    .map_err(|e| bad(format!("bad safetensors header: {e:?}")))?;
+                let spec_json = meta.metadata().as_ref().and_then(|m| m.get(SPEC_KEY)).ok_or_else(|| {
+                    bad(format!(
+                        "no `{SPEC_KEY}` in the header: not a checkpoint written by unlearn (a PyTorch state dict of one of its architectures loads with the architecture given: `arch`)"
+                    ))
+                })?;
+                serde_json::from_str(spec_json).map_err(|e| bad(format!("bad model spec in the header: {e}")))?
+            }
+        };
         spec.check()?;
-        // the header's spec decides what is allocated: it must not imply more parameters than the
-        // file holds (a tampered header would otherwise allocate without bound)
+        // the spec decides what is allocated: it must not imply more parameters than the file
+        // holds (a tampered header would otherwise allocate without bound)
         let floor = spec.min_params();
-        if floor.saturating_mul(4) > bytes.len() as u128 {
+        if floor.saturating_mul(2) > bytes.len() as u128 {
             return Err(bad(format!(
-                "the header describes a {} of at least {floor} parameters, more than the file's {} bytes hold",
+                "a {} has at least {floor} parameters, more than the file's {} bytes hold",
                 spec.name(),
                 bytes.len()
             )));
         }
         let model = Self::build(spec, device, None)?;
         let vars = model.vs.variables();
-        if st.len() != vars.len() {
-            return Err(bad(format!("{} tensors, but a {} has {}", st.len(), model.spec.name(), vars.len())));
+        let in_file: std::collections::BTreeSet<String> = st.names().into_iter().cloned().collect();
+        let wanted: std::collections::BTreeSet<String> = vars.keys().cloned().collect();
+        let list = |v: Vec<&String>| {
+            let shown: Vec<&str> = v.iter().take(5).map(|s| s.as_str()).collect();
+            format!(
+                "{}{}",
+                shown.join(", "),
+                if v.len() > 5 { format!(" and {} more", v.len() - 5) } else { String::new() }
+            )
+        };
+        let missing: Vec<&String> = wanted.difference(&in_file).collect();
+        let unexpected: Vec<&String> = in_file.difference(&wanted).collect();
+        if !missing.is_empty() || !unexpected.is_empty() {
+            let mut msg = format!("not the tensors of a {}:", model.spec.name());
+            if !missing.is_empty() {
+                msg.push_str(&format!(" missing {}", list(missing)));
+            }
+            if !unexpected.is_empty() {
+                msg.push_str(&format!(" unexpected {}", list(unexpected)));
+            }
+            return Err(bad(msg));
         }
         tch::no_grad(|| -> Result<()> {
             for (name, mut var) in vars {
                 let view = st.tensor(&name).map_err(|_| bad(format!("tensor `{name}` missing")))?;
-                if view.dtype() != safetensors::Dtype::F32 {
-                    return Err(bad(format!("tensor `{name}` is {:?}, expected F32", view.dtype())));
-                }
+                let kind = match view.dtype() {
+                    safetensors::Dtype::F32 => Kind::Float,
+                    safetensors::Dtype::F16 => Kind::Half,
+                    safetensors::Dtype::BF16 => Kind::BFloat16,
+                    other => return Err(bad(format!("tensor `{name}` is {other:?}, expected F32, F16 or BF16"))),
+                };
                 let shape: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
                 if shape != var.size() {
                     return Err(bad(format!(
@@ -568,7 +634,7 @@ impl Model {
                         var.size()
                     )));
                 }
-                let t = Tensor::f_from_data_size(view.data(), &shape, Kind::Float)?;
+                let t = Tensor::f_from_data_size(view.data(), &shape, kind)?.f_to_kind(Kind::Float)?;
                 // a diverged run's weights load fine and then predict one class: refuse them
                 if !bool::try_from(t.f_isfinite()?.f_all()?)? {
                     return Err(bad(format!(
@@ -590,6 +656,11 @@ pub struct ModelFileOptions {
     /// An untrained TorchScript model of the same architecture: what methods that train from
     /// scratch (Retrain, Bad-Teacher) start from.
     pub init: Option<std::path::PathBuf>,
+    /// The architecture of a PyTorch state dict without unlearn's header (`convnet3`,
+    /// `resnet18`, `resnet50`), with `width` and `depth` for a ConvNet.
+    pub arch: Option<String>,
+    pub width: Option<i64>,
+    pub depth: Option<usize>,
 }
 
 /// Options of a new model (the script functions `convnet3()`, `model()`, ...).

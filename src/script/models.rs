@@ -52,7 +52,7 @@ fn load(context: &NativeCallContext, path: &str, data: Option<&Dataset>, opts: &
         None => None,
     };
     let c = ctx(context)?;
-    let model = Model::load_file(&file, data, init.as_deref(), c.device).map_err(rt)?;
+    let model = Model::load_file(&file, data, &ModelFileOptions { init, ..o }, c.device).map_err(rt)?;
     Ok(ModelHandle::with_origin(model, format!("loaded from {path}")))
 }
 
@@ -126,7 +126,9 @@ pub mod model_api {
         load(&context, path, Some(&data), &Map::new())
     }
     /// load_model(path, data) with options: init (an untrained TorchScript model of the same
-    /// architecture, what Retrain and Bad-Teacher start from).
+    /// architecture, what Retrain and Bad-Teacher start from); arch ("convnet3", "resnet18",
+    /// "resnet50"), width, depth: the architecture of a PyTorch state dict (.safetensors) saved
+    /// from the modules of examples/pytorch/unlearn_models.py.
     #[rhai_fn(name = "load_model", return_raw)]
     pub fn load_model_opts(
         context: NativeCallContext,

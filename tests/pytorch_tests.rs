@@ -1,7 +1,10 @@
-//! Classifiers trained in real PyTorch (the project venv's `torch`, driven by
-//! tests/pytorch/small_cnn.py) and saved as TorchScript: they load with PyTorch's logits, every
-//! method trains them, the result loads back in PyTorch with unlearn's logits, and files that are
-//! not such classifiers are refused with errors that name them.
+//! Models across PyTorch and unlearn, against the real PyTorch of the project venv:
+//! - classifiers trained in PyTorch and saved as TorchScript (tests/pytorch/small_cnn.py) load
+//!   with PyTorch's logits, every method trains them, the result loads back in PyTorch with
+//!   unlearn's logits, and files that are not such classifiers are refused with errors that name
+//!   them;
+//! - our architectures as PyTorch state dicts (examples/pytorch/unlearn_models.py, driven by
+//!   tests/pytorch/state_dict.py): the same logits both ways.
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use tch::{Device, Tensor};
@@ -199,4 +202,68 @@ fn scripts_load_a_torchscript_model_for_their_data_and_save_it_back() {
         let err = script::run(&script::engine(ctx.clone(), None), "ts.rhai", &call).unwrap_err();
         assert!(err.contains(expected), "{err}");
     }
+}
+
+fn state_dict_helper(args: &[&str]) {
+    let py = unlearn::data::builtin::cache_dir().join("venv").join("bin").join("python");
+    let helper = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pytorch/state_dict.py");
+    let out = Command::new(py).arg(helper).args(args).output().expect("the venv's python (run `make setup`)");
+    assert!(out.status.success(), "state_dict.py {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn our_architectures_are_pytorch_state_dicts_both_ways() {
+    use unlearn::models::{Arch, ModelSpec};
+    tch::set_num_threads(1); // as PyTorch's side
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let x = Tensor::randn([4, 3, 16, 16], (tch::Kind::Float, Device::Cpu));
+    x.write_npy(d.join("x.npy")).unwrap();
+    let dims = ["3", "5", "16", "16"];
+    // 1. unlearn -> PyTorch: a checkpoint of ours is the state dict of the shipped definitions
+    //    (1e-5: the same libtorch kernels on one thread; GroupNorm's and our group_norm call agree)
+    for (arch, name) in [(Arch::Resnet18, "resnet18"), (Arch::Convnet, "convnet3"), (Arch::Resnet50, "resnet50")] {
+        let mut spec = ModelSpec::new(arch, [3, 16, 16], 5, 3);
+        spec.width = 16;
+        if arch == Arch::Convnet {
+            spec.width = 128; // the definitions' default width, as a plain `ConvNet(c, k)` builds
+        }
+        let m = Model::new(spec, Device::Cpu).unwrap();
+        let file = d.join(format!("{name}.safetensors"));
+        m.save(&file).unwrap();
+        let out = d.join(format!("{name}.npy"));
+        state_dict_helper(
+            &[
+                &["logits", name, file.to_str().unwrap(), d.join("x.npy").to_str().unwrap(), out.to_str().unwrap()][..],
+                &dims[..],
+            ]
+            .concat(),
+        );
+        let diff = max_abs_diff(&Tensor::read_npy(&out).unwrap(), &logits(&m, &x));
+        assert!(diff < 1e-5, "{name}: PyTorch's logits differ from unlearn's by {diff}");
+    }
+    // 2. PyTorch -> unlearn: a PyTorch initialisation of the ConvNet, saved with safetensors.torch
+    let file = d.join("torch_convnet.safetensors");
+    state_dict_helper(&[&["init", "convnet3", file.to_str().unwrap()][..], &dims[..]].concat());
+    let spec = ModelSpec::new(Arch::Convnet, [3, 16, 16], 5, 0);
+    let m = Model::load_state_dict(&file, spec.clone(), Device::Cpu).unwrap();
+    let out = d.join("torch_convnet.npy");
+    state_dict_helper(&[&["logits", "convnet3", file.to_str().unwrap(), d.join("x.npy").to_str().unwrap(), out.to_str().unwrap()][..], &dims[..]].concat());
+    let diff = max_abs_diff(&Tensor::read_npy(&out).unwrap(), &logits(&m, &x));
+    assert!(diff < 1e-5, "unlearn's logits of a PyTorch state dict differ by {diff}");
+    // without the architecture it is not a checkpoint of ours; with the wrong one, the names say so
+    let err = Model::load(&file, Device::Cpu).unwrap_err().to_string();
+    assert!(err.contains("torch_convnet.safetensors") && err.contains("arch"), "{err}");
+    let err = Model::load_state_dict(&file, ModelSpec::new(Arch::Resnet18, [3, 16, 16], 5, 0), Device::Cpu)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("torch_convnet.safetensors") && err.contains("ResNet-18"), "{err}");
+    let mut shallow = spec.clone();
+    shallow.depth = 2;
+    let err = Model::load_state_dict(&file, shallow, Device::Cpu).unwrap_err().to_string();
+    assert!(err.contains("unexpected features.2.conv.bias"), "{err}");
+    let mut narrow = spec;
+    narrow.width = 64;
+    let err = Model::load_state_dict(&file, narrow, Device::Cpu).unwrap_err().to_string();
+    assert!(err.contains("shape"), "{err}");
 }
