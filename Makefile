@@ -16,11 +16,12 @@ CARGO ?= cargo
 # tests and the demo share one (release) build
 CARGO_FLAGS ?= --release
 
-.PHONY: setup build demo test test-slurm bench gpu-bundle fmt lint clean help notebook notebook-setup test-notebooks
+.PHONY: setup build demo forget-demo test test-slurm bench gpu-bundle fmt lint clean help notebook notebook-setup test-notebooks
 
 help:
 	@echo "make demo   set up (first time), build, run scripts/quickstart.rhai on the built-in MNIST"
 	@echo "make test   set up (first time), build, run all tests;  make test-slurm  sweeps on a local Slurm"
+	@echo "make forget-demo  a CNN trained in PyTorch forgets 800 digits with \`unlearn forget\`"
 	@echo "make bench  time every phase (scaled down on the CPU);  make gpu-bundle  binary + scripts for a GPU machine"
 	@echo "make fmt / make lint  formatting and clippy"
 	@echo "make notebook  set up evcxr + JupyterLab (first time) and open examples/;  make test-notebooks  run them headlessly"
@@ -33,6 +34,18 @@ build: setup
 
 demo: build
 	$(BIN) run scripts/quickstart.rhai
+
+# `unlearn forget` on a model from PyTorch (README, "Your own PyTorch model"): the built-in digits
+# as an MNIST folder, a CNN trained there in PyTorch and saved as TorchScript, 800 training digits
+# forgotten; the report is results/forget-demo/deletion-1/report.html
+FORGET_DEMO = results/forget-demo
+forget-demo: build
+	$(CACHE)/venv/bin/python examples/pytorch/mnist_cnn.py export-builtin $(FORGET_DEMO)/mnist
+	$(CACHE)/venv/bin/python examples/pytorch/mnist_cnn.py train $(FORGET_DEMO)/mnist $(FORGET_DEMO)/model
+	$(CACHE)/venv/bin/python examples/pytorch/mnist_cnn.py request 800 $(FORGET_DEMO)/deletion-request.txt
+	$(BIN) forget --model $(FORGET_DEMO)/model/model.pt --init $(FORGET_DEMO)/model/init.pt \
+		--data mnist:$(FORGET_DEMO)/mnist --mean 0.1307 --std 0.3081 \
+		--forget $(FORGET_DEMO)/deletion-request.txt --out $(FORGET_DEMO)/deletion-1 --overwrite
 
 # (headless Chromium for the report-page test: installed when missing, see .ci/browser.sh)
 test: setup

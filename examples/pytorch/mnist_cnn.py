@@ -5,6 +5,8 @@
                                              MNIST-layout folder: 80 % of every digit in train-*,
                                              the rest in t10k-* (file order, no randomness); only
                                              the first PER_DIGIT of each digit when given
+    python mnist_cnn.py request N FILE       a deletion request: N distinct random indices (seed 1)
+                                             into the training part (8,000 digits), one per line
     python mnist_cnn.py train DIR OUT        trains MnistCNN on DIR's training part and writes
                                              OUT/model.pt (TorchScript) and OUT/init.pt (the same
                                              architecture, untrained: what Retrain starts from)
@@ -111,6 +113,9 @@ if __name__ == "__main__":
     cmd, *args = sys.argv[1:] or ["help"]
     if cmd == "export-builtin" and len(args) in (1, 2):
         export_builtin(Path(args[0]), int(args[1]) if len(args) == 2 else 0)
+    elif cmd == "request" and len(args) == 2:
+        picked = np.sort(np.random.default_rng(1).choice(8000, int(args[0]), replace=False))
+        Path(args[1]).write_text("\n".join(str(i) for i in picked) + "\n")
     elif cmd == "train" and len(args) == 2:
         train(Path(args[0]), Path(args[1]))
     else:
