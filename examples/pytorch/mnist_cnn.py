@@ -81,6 +81,21 @@ def export_builtin(out: Path, per_digit: int = 0) -> None:
     print(f"{len(train)} training and {len(test)} test digits in {out}")
 
 
+def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, opt, epochs: int, batch: int, after_epoch=None) -> None:
+    """Cross-entropy training in shuffled batches; the model is left in eval mode."""
+    for epoch in range(epochs):
+        model.train()
+        perm = torch.randperm(len(x))
+        for i in range(0, len(x), batch):
+            b = perm[i : i + batch]
+            opt.zero_grad()
+            nn.functional.cross_entropy(model(x[b]), y[b]).backward()
+            opt.step()
+        model.eval()
+        if after_epoch is not None:
+            after_epoch(epoch)
+
+
 def train(data: Path, out: Path, epochs: int = 4) -> None:
     torch.manual_seed(0)
     load = lambda part: (
@@ -92,18 +107,13 @@ def train(data: Path, out: Path, epochs: int = 4) -> None:
     untrained = MnistCNN()
     untrained.load_state_dict(model.state_dict())  # the initialisation this training started from
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
-    for epoch in range(epochs):
-        model.train()
-        perm = torch.randperm(len(x))
-        for i in range(0, len(x), 64):
-            b = perm[i : i + 64]
-            opt.zero_grad()
-            nn.functional.cross_entropy(model(x[b]), y[b]).backward()
-            opt.step()
-        model.eval()
+
+    def report(epoch: int) -> None:
         with torch.no_grad():
             acc = (model(tx).argmax(1) == ty).float().mean().item()
         print(f"epoch {epoch + 1}: test accuracy {100 * acc:.2f} %")
+
+    fit(model, x, y, opt, epochs, 64, report)
     out.mkdir(parents=True, exist_ok=True)
     export(model, untrained, out)
     print(f"wrote {out / 'model.pt'} and {out / 'init.pt'}")

@@ -365,6 +365,7 @@ fn option_keys(func: &str, param: &str, args: &[Option<&Expr>]) -> Keys {
         ("forget_uniform", "options") => known_keys::<request::UniformOptions>(),
         ("forget_rounds", "options") => known_keys::<request::RoundsOptions>(),
         ("model" | "convnet3" | "resnet18" | "resnet50", "options") => known_keys::<crate::models::ModelOptions>(),
+        ("load_model", "options") => known_keys::<crate::models::ModelFileOptions>(),
         ("time_steps", "options") => list(&models::TIME_STEPS_KEYS),
         ("reference_split", "options") => known_keys::<crate::data::ReferenceSplitOptions>(),
         ("split", "options") => known_keys::<data::SplitOptions>(),

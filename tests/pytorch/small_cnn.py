@@ -12,10 +12,14 @@
                               writes DIR/wrong.pt: a scripted SmallCNN for CHANNELS and CLASSES
 """
 import sys
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples" / "pytorch"))
+from mnist_cnn import fit  # noqa: E402
 
 
 class SmallCNN(nn.Module):
@@ -53,16 +57,7 @@ def train(d: str) -> None:
     test_x = torch.from_numpy(np.load(f"{d}/test_x.npy"))
     classes = int(y.max()) + 1
     model = SmallCNN(x.shape[1], classes)
-    opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
-    model.train()
-    for _ in range(5):
-        perm = torch.randperm(len(x))
-        for i in range(0, len(x), 32):
-            b = perm[i : i + 32]
-            opt.zero_grad()
-            nn.functional.cross_entropy(model(x[b]), y[b]).backward()
-            opt.step()
-    model.eval()
+    fit(model, x, y, torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9), epochs=5, batch=32)
     torch.jit.save(torch.jit.script(model), f"{d}/scripted.pt")
     torch.jit.save(torch.jit.trace(model, x[:2]), f"{d}/traced.pt")
     torch.manual_seed(1)
