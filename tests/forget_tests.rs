@@ -102,6 +102,39 @@ fn one_command_forgets_from_a_pytorch_model_and_records_it() {
     assert_eq!(record["request"]["forgotten"], 80);
     assert!(record["condensation"].is_null());
     check_in_browser(&d.join("out1/report.html"));
+
+    // an unlearn checkpoint and a request saved by a script: the result is a checkpoint again
+    let mut spec = unlearn::models::ModelSpec::new(unlearn::models::Arch::Convnet, [1, 28, 28], 10, 1);
+    spec.width = 8;
+    unlearn::models::Model::new(spec, tch::Device::Cpu).unwrap().save(d.join("ours.safetensors")).unwrap();
+    let request = unlearn::data::request::ForgetRequest::indices(&data.train, &[5, 6, 7], "test").unwrap();
+    request.save(d.join("request.json")).unwrap();
+    let o = forget(
+        d,
+        &[
+            "--model",
+            "ours.safetensors",
+            "--forget",
+            "request.json",
+            "--out",
+            "out3",
+            "--method",
+            "finetune",
+            "--option",
+            "epochs=1",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    // three images are too few for the MIA: not measured, and the table says so
+    assert!(text(&o).contains("MIA: not measured"), "{}", text(&o));
+    let back = unlearn::models::Model::load(d.join("out3/unlearned.safetensors"), tch::Device::Cpu).unwrap();
+    assert_eq!(back.spec.width, 8);
+    let record: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("out3/deletion-record.json")).unwrap()).unwrap();
+    assert_eq!(record["request"]["forgotten"], 3);
+    assert_eq!(record["method"], "finetune");
+    assert_eq!(record["after"]["metrics"]["mia"]["n"], 0);
+    assert!(record["after"]["metrics"]["mia"]["score"].is_null());
 }
 
 #[test]

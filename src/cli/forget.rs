@@ -53,9 +53,10 @@ pub struct ForgetCmd {
     /// names its own).
     #[arg(long)]
     arch: Option<String>,
-    /// ConvNet width and depth of such a state dict (128 and 3 by default).
+    /// ConvNet width of such a state dict (default 128).
     #[arg(long)]
     width: Option<i64>,
+    /// ConvNet depth of such a state dict (default 3).
     #[arg(long)]
     depth: Option<usize>,
     /// Per-channel mean the model's inputs are normalised with, comma-separated (e.g. 0.1307);

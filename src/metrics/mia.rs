@@ -134,12 +134,27 @@ pub struct MiaScore {
     pub swapped: Option<f64>,
 }
 
+impl MiaScore {
+    /// No attack ran: too few items (see [`PaperMia`]).
+    pub fn unmeasured() -> Self {
+        MiaScore { score: f64::NAN, raw: f64::NAN, n: 0, swapped: None }
+    }
+
+    /// Whether an attack ran (an unmeasured score is NaN).
+    pub fn measured(&self) -> bool {
+        !self.score.is_nan()
+    }
+}
+
+/// The fewest items per side an attack runs on (five folds of one item each).
+pub const MIN_ATTACK_ITEMS: usize = 5;
+
 /// One attack (method.md §4.5 steps 3-5): the first n = min(|side 0|, |side 1|) of a seeded
 /// shuffle of each side, labels 0 and 1, out-of-fold ROC-AUC × 100; `folds` for the 2n pooled
 /// items (side 0 first), or seeded stratified 5-fold. Returns (score, n).
 fn attack(side0: &[f64], side1: &[f64], seed: u64, folds: Option<&[usize]>) -> Result<(f64, usize)> {
     let n = side0.len().min(side1.len());
-    if n < 5 {
+    if n < MIN_ATTACK_ITEMS {
         return Err(Error::invalid("MIA sample", n, "at least 5 forget and 5 held-out items of the same classes"));
     }
     let mut r = rng(seed);
@@ -211,8 +226,14 @@ impl super::Metric for PaperMia {
     fn name(&self) -> &'static str {
         "mia"
     }
+    /// Below [`MIN_ATTACK_ITEMS`] forget or held-out items (a deletion request of a few images)
+    /// there is no attack to run: the score is left unmeasured (NaN, `n` 0), shown as "–".
     fn measure(&self, model: &crate::models::Model, ctx: &super::EvalContext, out: &mut super::Metrics) -> Result<()> {
-        out.mia = model_mia(model, &ctx.forget, &ctx.heldout, ctx.evaluation, &ctx.mia)?;
+        out.mia = if ctx.forget.len().min(ctx.heldout.len()) < MIN_ATTACK_ITEMS {
+            MiaScore::unmeasured()
+        } else {
+            model_mia(model, &ctx.forget, &ctx.heldout, ctx.evaluation, &ctx.mia)?
+        };
         Ok(())
     }
 }

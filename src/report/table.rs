@@ -103,8 +103,8 @@ impl Row {
             ("retain_acc", Some(m.retain_acc)),
             ("forget_acc", Some(m.forget_acc)),
             ("test_acc", Some(m.test_acc)),
-            ("mia", Some(m.mia.score)),
-            ("mia_raw", Some(m.mia.raw)),
+            ("mia", m.mia.measured().then_some(m.mia.score)),
+            ("mia_raw", m.mia.measured().then_some(m.mia.raw)),
             ("mia_n", Some(m.mia.n as f64)),
             ("mia_swapped", m.mia.swapped),
             ("lira_auc", l.map(|l| l.auc)),
@@ -119,7 +119,7 @@ impl Row {
             ("gap_retain", g.map(|g| g.retain)),
             ("gap_forget", g.map(|g| g.forget)),
             ("gap_test", g.map(|g| g.test)),
-            ("gap_mia", g.map(|g| g.mia)),
+            ("gap_mia", g.map(|g| g.mia).filter(|v| !v.is_nan())),
             ("gap_mean", g.map(|g| g.mean)),
             ("tug_of_war", self.tug_of_war),
             ("epochs", self.provenance.epochs),
@@ -254,7 +254,9 @@ impl Table {
                     format!("{:.2}", 100.0 * m.forget_acc),
                     format!("{:.2}", 100.0 * m.test_acc),
                     // marked where too few items make it rough (see the footer)
-                    if m.mia.n < crate::metrics::mia::MIN_ITEMS_PER_SIDE {
+                    if !m.mia.measured() {
+                        "–".into()
+                    } else if m.mia.n < crate::metrics::mia::MIN_ITEMS_PER_SIDE {
                         format!("{:.2}*", m.mia.score)
                     } else {
                         format!("{:.2}", m.mia.score)
@@ -291,7 +293,15 @@ impl Table {
             ));
         }
         let min = crate::metrics::mia::MIN_ITEMS_PER_SIDE;
-        if let Some(n) = self.rows.iter().map(|r| r.metrics.mia.n).filter(|&n| n < min).min() {
+        if self.rows.iter().any(|r| !r.metrics.mia.measured()) {
+            lines.push(format!(
+                "(– MIA: not measured, fewer than {} forget items or held-out items of their classes; the mean gap is then over the three accuracies)",
+                crate::metrics::mia::MIN_ATTACK_ITEMS
+            ));
+        }
+        if let Some(n) =
+            self.rows.iter().filter(|r| r.metrics.mia.measured()).map(|r| r.metrics.mia.n).filter(|&n| n < min).min()
+        {
             lines.push(format!(
                 "(* MIA from only {n} items per side, fewer than {min}: one item moves the AUC by several points, so read it as a rough indication; a larger evaluation split or forget set gives a firmer score)"
             ));
