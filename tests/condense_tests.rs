@@ -176,6 +176,39 @@ fn kmeans_recovers_blobs_never_raises_its_objective_and_is_repeatable() {
     assert_eq!(again.assignment, c.assignment);
 }
 
+/// The Lloyd loop reads its stopping test every few iterations and precomputes what does not
+/// change (issue 21): it must give what the loop that read every iteration gave (recorded from
+/// that code, commit 689fe8e). One thread, so the sums run in one order; the assignment is
+/// compared exactly (on 700 Gaussian points in 32-D the nearest centroid wins by far more than
+/// float rounding on any CPU), the objective to 1e-6.
+#[test]
+fn kmeans_gives_the_result_recorded_before_the_lloyd_rewrite() {
+    tch::set_num_threads(1);
+    tch::manual_seed(7);
+    let f = Tensor::randn([700, 32], (Kind::Float, Device::Cpu));
+    let labels: Vec<i64> = (0..700).map(|i| if i < 6 { 4 } else { (i % 4) as i64 }).collect();
+    let c = kmeans_per_class(&f, &labels, 5, &KMeansConfig { k: 12, max_iter: 60, tol: 1e-4, seed: 2 }).unwrap();
+    let bytes: Vec<u8> = c.assignment.iter().flat_map(|v| v.to_le_bytes()).collect();
+    assert_eq!(unlearn::resume::sha256_hex(&bytes), "3d6cb29d5b93fc011e901af97cb837db5d26d6e7a4827f2225c6b44dcaffdae4");
+    assert_eq!(c.iterations, vec![8, 10, 5, 6, 1]);
+    let recorded = [
+        28943.865098953247,
+        18279.1644821167,
+        17899.996633529663,
+        17765.402965545654,
+        17719.466611862183,
+        17683.925671577454,
+        17656.743195533752,
+        17649.036863327026,
+        17641.642501831055,
+        17638.10072040558,
+    ];
+    assert_eq!(c.objective.len(), recorded.len(), "one objective per iteration run, none after the stop");
+    for (ours, theirs) in c.objective.iter().zip(recorded) {
+        assert!((ours - theirs).abs() <= 1e-6 * theirs, "{ours} vs {theirs}");
+    }
+}
+
 #[test]
 fn kmeans_objective_is_non_increasing_on_hard_data_and_small_classes_get_one_cluster_per_item() {
     tch::manual_seed(4);

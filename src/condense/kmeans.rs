@@ -5,8 +5,8 @@
 //!
 //! Classes of different sizes are padded to the largest and masked. Random choices (the first
 //! centroid, the k-means++ draws, reseeding) use numbers drawn up front from a seeded host
-//! generator, so a run is repeatable and there is no host round-trip inside the loops except one
-//! scalar read per Lloyd iteration (the stopping test).
+//! generator, so a run is repeatable and there is no host round-trip inside the loops except the
+//! stopping test, read every few Lloyd iterations.
 use crate::data::split::rng;
 use crate::error::{Error, Result};
 use rand::Rng;
@@ -197,18 +197,35 @@ fn kmeans_inner(
         crate::runtime::synchronize(device);
         let init_seconds = t0.elapsed().as_secs_f64();
 
-        // Lloyd
+        // Lloyd. Per iteration: one batched matmul for the distances (norms precomputed), the
+        // assignment, two index-adds for the sums and sizes, the update. What does not change
+        // is computed once: the masked points, the +inf bias of the clusters a class cannot
+        // have, and the reseeding positions of every iteration. The stopping test is read from
+        // the device after iterations 1, 2, 4 and then every `READ_EVERY`, not after every one:
+        // an iteration after every class has stopped changes nothing and its objective is not
+        // recorded, and the early reads keep such spare iterations few when k-means converges
+        // in a handful (as Blend's small clusters do).
+        const READ_EVERY: i64 = 4;
         let t1 = std::time::Instant::now();
-        let big = Tensor::f_full([c, 1, k], f64::INFINITY, (Kind::Float, device))?;
-        let no_cluster = cluster_ok.f_unsqueeze(1)?.f_eq(0.0)?;
+        let bias = Tensor::f_zeros([c, 1, k], (Kind::Float, device))?
+            .f_masked_fill(&cluster_ok.f_unsqueeze(1)?.f_eq(0.0)?, f64::INFINITY)?;
+        let can_have = cluster_ok.f_gt(0.0)?;
         let class_offset = Tensor::f_arange(c, (Kind::Int64, device))?.f_mul_scalar(k)?.f_unsqueeze(1)?;
+        let xm = x.f_mul(&mask.f_unsqueeze(2)?)?.f_view([-1, d])?;
+        let mask_flat = mask.f_view([-1])?;
+        let reseed_pos = reseed_u
+            .f_mul(&counts_f.f_view([1, c, 1])?)?
+            .f_floor()?
+            .f_to_kind(Kind::Int64)?
+            .f_minimum(&last.f_unsqueeze(0)?)?;
         let mut active = counts_t.f_gt(0)?;
         let mut final_assign = Tensor::f_zeros([c, n_max], (Kind::Int64, device))?;
         let mut iters = Tensor::f_zeros([c], (Kind::Int64, device))?;
         let mut objective = Vec::new();
+        let mut pending: Vec<Tensor> = Vec::new(); // [objective, any class active] per unread iteration
         for it in 0..cfg.max_iter as i64 {
             crate::runtime::check_deadline()?;
-            let dist = sq_dist(&x, &xx, &centroids)?.f_where_self(&no_cluster.f_logical_not()?, &big)?;
+            let dist = sq_dist(&x, &xx, &centroids)?.f_add(&bias)?;
             let (min_d, assign) = dist.f_min_dim(2, false)?;
             let obj = min_d.f_mul(&mask)?.f_sum(Kind::Double)?;
             let act = active.f_unsqueeze(1)?;
@@ -216,18 +233,12 @@ fn kmeans_inner(
             iters = iters.f_add(&active.f_to_kind(Kind::Int64)?)?;
             // new centroids: member means; empty clusters reseeded to a random item of the class
             let global = assign.f_add(&class_offset)?.f_view([-1])?;
-            let sums = Tensor::f_zeros([c * k, d], (Kind::Float, device))?.f_index_add(
-                0,
-                &global,
-                &x.f_mul(&mask.f_unsqueeze(2)?)?.f_view([-1, d])?,
-            )?;
-            let sizes =
-                Tensor::f_zeros([c * k], (Kind::Float, device))?.f_index_add(0, &global, &mask.f_view([-1])?)?;
+            let sums = Tensor::f_zeros([c * k, d], (Kind::Float, device))?.f_index_add(0, &global, &xm)?;
+            let sizes = Tensor::f_zeros([c * k], (Kind::Float, device))?.f_index_add(0, &global, &mask_flat)?;
             let means = sums.f_div(&sizes.f_clamp_min(1.0)?.f_unsqueeze(1)?)?.f_view([c, k, d])?;
-            let pos = reseed_u.f_get(it)?.f_mul(&counts_f.f_unsqueeze(1)?)?.f_floor()?.f_to_kind(Kind::Int64)?;
-            let pos = pos.f_minimum(&last)?;
+            let pos = reseed_pos.f_get(it)?;
             let reseed = x.f_gather(1, &pos.f_unsqueeze(2)?.f_expand([c, k, d], false)?, false)?;
-            let empty = sizes.f_view([c, k])?.f_eq(0.0)?.f_logical_and(&cluster_ok.f_gt(0.0)?)?.f_unsqueeze(2)?;
+            let empty = sizes.f_view([c, k])?.f_eq(0.0)?.f_logical_and(&can_have)?.f_unsqueeze(2)?;
             let new = reseed.f_where_self(&empty, &means)?;
             let new = new.f_where_self(&act.f_unsqueeze(2)?, &centroids)?;
             let shift = new
@@ -239,12 +250,22 @@ fn kmeans_inner(
                 .f_sum_dim_intlist(&[-1i64][..], false, Kind::Float)?;
             centroids = new;
             active = active.f_logical_and(&shift.f_ge(cfg.tol)?)?;
-            // the one host read per iteration: objective and whether any class is still running
-            let status = Tensor::f_stack(&[obj, active.f_any()?.f_to_kind(Kind::Double)?], 0)?;
-            let status = Vec::<f64>::try_from(&status)?;
-            objective.push(status[0]);
-            if status[1] == 0.0 {
-                break;
+            pending.push(Tensor::f_stack(&[obj, active.f_any()?.f_to_kind(Kind::Double)?], 0)?);
+            let done_iters = it + 1;
+            if done_iters <= 2 || done_iters % READ_EVERY == 0 || done_iters == cfg.max_iter as i64 {
+                let status = Vec::<f64>::try_from(&Tensor::f_cat(&pending, 0)?)?;
+                pending.clear();
+                let mut done = false;
+                for pair in status.chunks(2) {
+                    objective.push(pair[0]);
+                    if pair[1] == 0.0 {
+                        done = true;
+                        break;
+                    }
+                }
+                if done {
+                    break;
+                }
             }
         }
         crate::runtime::synchronize(device);
