@@ -2,7 +2,8 @@
 //! `LD_LIBRARY_PATH` and see CUDA where there is one (measured in this project):
 //! an rpath to the libtorch that torch-sys built against, and `--no-as-needed -ltorch`, without
 //! which only `libtorch_cpu` is linked and CUDA is reported unavailable on a GPU machine.
-//! Also records the libtorch version and the git commit for the run records.
+//! Compiles the fused optimiser steps (`src/train/fused.cpp`) against the same libtorch. Also
+//! records the libtorch version and the git commit for the run records.
 use std::path::Path;
 use std::process::Command;
 
@@ -14,6 +15,24 @@ fn main() {
         println!("cargo:rustc-link-arg=-Wl,--no-as-needed");
         println!("cargo:rustc-link-arg=-ltorch");
     }
+
+    // the fused optimiser steps (src/train/fused.cpp), against the same libtorch's headers and
+    // with torch-sys's C++ settings (C++17; the C++11 ABI unless LIBTORCH_CXX11_ABI says otherwise)
+    let root = Path::new(&lib).join("..");
+    let abi = std::env::var("LIBTORCH_CXX11_ABI").unwrap_or_else(|_| "1".into());
+    cc::Build::new()
+        .cpp(true)
+        .pic(true)
+        .warnings(false)
+        .include(root.join("include"))
+        .include(root.join("include/torch/csrc/api/include"))
+        .flag("-std=c++17")
+        .flag(format!("-D_GLIBCXX_USE_CXX11_ABI={abi}"))
+        .flag("-DGLOG_USE_GLOG_EXPORT")
+        .file("src/train/fused.cpp")
+        .compile("unlearn_fused");
+    println!("cargo:rerun-if-changed=src/train/fused.cpp");
+    println!("cargo:rerun-if-env-changed=LIBTORCH_CXX11_ABI");
 
     // libtorch version: a pip wheel has torch/version.py next to torch/lib.
     let version_py = Path::new(&lib).join("..").join("version.py");

@@ -175,7 +175,7 @@ pub fn class_match_loss(net: &Model, params: &[Tensor], real: &Tensor, syn: &Ten
 /// [`BATCH_TRAIN`], each augmented by a fresh DSA draw (the original code's inner loop).
 fn train_on_synthetic(
     net: &Model,
-    opt: &mut tch::nn::Optimizer,
+    opt: &mut crate::train::optim::Optimizer,
     images: &Tensor,
     labels: &Tensor,
     epochs: usize,
@@ -192,9 +192,9 @@ fn train_on_synthetic(
             let x = dsa.draw(batch.len()).apply(&images.f_index_select(0, &idx)?)?;
             let y = labels.f_index_select(0, &idx)?;
             let loss = net.forward(&x)?.f_cross_entropy_loss::<Tensor>(&y, None, tch::Reduction::Mean, -100, 0.0)?;
-            opt.zero_grad();
+            opt.zero_grad()?;
             loss.f_backward()?;
-            opt.step();
+            opt.step()?;
         }
     }
     Ok(())

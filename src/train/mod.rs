@@ -1,6 +1,7 @@
 //! Supervised training (method.md §4.3: SGD, momentum, weight decay, warm-up + cosine, plain
 //! cross-entropy, no augmentation) and evaluation.
 pub mod eval;
+mod fused;
 pub mod optim;
 
 use crate::data::loader::Batches;
@@ -201,12 +202,12 @@ pub fn time_steps(model: &Model, data: &Dataset, batch: usize, steps: usize) -> 
             data.labels().f_narrow(0, start, b)?.f_to_device(device)?,
         ))
     };
-    let train_step = |s: usize, opt: &mut tch::nn::Optimizer| -> Result<()> {
+    let train_step = |s: usize, opt: &mut crate::train::optim::Optimizer| -> Result<()> {
         let (x, y) = batch_at(s)?;
         let loss = cross_entropy_step(&m, &x, &y, StepAt { epoch: 0, batch: s })?.loss;
-        opt.zero_grad();
+        opt.zero_grad()?;
         loss.f_backward()?;
-        opt.step();
+        opt.step()?;
         Ok(())
     };
     train_step(0, &mut opt)?;
@@ -297,9 +298,9 @@ where
         while let Some((x, y)) = batches.next_batch()? {
             let n = y.size()[0] as usize;
             let StepLoss { loss, logits } = step_loss(model, &x, &y, StepAt { epoch, batch: step })?;
-            opt.zero_grad();
+            opt.zero_grad()?;
             loss.f_backward()?;
-            opt.step();
+            opt.step()?;
             let loss = loss.f_detach()?;
             loss_sum = loss_sum.f_add(&loss.f_to_kind(Kind::Double)?.f_mul_scalar(n as f64)?)?;
             if let Some(logits) = logits {

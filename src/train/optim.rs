@@ -3,7 +3,7 @@
 //! eps = 1e-8; schedules are recomputed per epoch (LambdaLR) and set with `set_lr`.
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
-use tch::nn::{self, OptimizerConfig};
+use tch::nn;
 use tch::Tensor;
 
 /// Which optimiser.
@@ -46,23 +46,88 @@ impl Schedule {
 }
 
 /// Builds the optimiser over all trainable variables of `vs`.
-pub fn build(
-    vs: &nn::VarStore,
-    kind: OptimizerKind,
-    lr: f64,
-    momentum: f64,
-    weight_decay: f64,
-) -> Result<nn::Optimizer> {
+pub fn build(vs: &nn::VarStore, kind: OptimizerKind, lr: f64, momentum: f64, weight_decay: f64) -> Result<Optimizer> {
     if !(lr.is_finite() && lr > 0.0) {
         return Err(Error::invalid("learning rate", lr, "a positive finite number"));
     }
-    let opt = match kind {
-        OptimizerKind::Sgd => nn::Sgd { momentum, dampening: 0.0, wd: weight_decay, nesterov: false }.build(vs, lr)?,
-        OptimizerKind::Adam => {
-            nn::Adam { beta1: 0.9, beta2: 0.999, wd: weight_decay, eps: 1e-8, amsgrad: false }.build(vs, lr)?
+    let params = vs.trainable_variables();
+    let zeros = |params: &[Tensor]| params.iter().map(|p| p.f_zeros_like()).collect::<std::result::Result<Vec<_>, _>>();
+    let state = match kind {
+        OptimizerKind::Sgd => {
+            State::Sgd { buffers: if momentum != 0.0 { zeros(&params)? } else { Vec::new() }, first: true }
         }
+        OptimizerKind::Adam => State::Adam {
+            exp_avg: zeros(&params)?,
+            exp_avg_sq: zeros(&params)?,
+            steps: params
+                .iter()
+                .map(|p| Tensor::f_zeros([], (tch::Kind::Float, p.device())))
+                .collect::<std::result::Result<Vec<_>, _>>()?,
+        },
     };
-    Ok(opt)
+    Ok(Optimizer { params, lr, momentum, weight_decay, state })
+}
+
+/// An optimiser over a model's trainable variables with PyTorch's semantics (SGD: weight decay
+/// added to the gradient, then momentum, the first step's buffer the gradient; Adam: β = (0.9,
+/// 0.999), eps = 1e-8, L2 weight decay), stepping every parameter at once with libtorch's fused
+/// kernels (PyTorch's `fused=True`; see `src/train/fused.cpp`). Parameters without a gradient
+/// are skipped, as PyTorch skips them.
+pub struct Optimizer {
+    params: Vec<Tensor>,
+    lr: f64,
+    momentum: f64,
+    weight_decay: f64,
+    state: State,
+}
+
+enum State {
+    Sgd { buffers: Vec<Tensor>, first: bool },
+    Adam { exp_avg: Vec<Tensor>, exp_avg_sq: Vec<Tensor>, steps: Vec<Tensor> },
+}
+
+impl Optimizer {
+    /// Sets every parameter's gradient to none, as PyTorch's `zero_grad()`: a parameter the
+    /// next backward pass does not reach has no gradient, and [`Optimizer::step`] skips it.
+    pub fn zero_grad(&mut self) -> Result<()> {
+        super::fused::zero_grad(&self.params)
+    }
+
+    /// `zero_grad`, the backward pass of `loss`, `step`.
+    pub fn backward_step(&mut self, loss: &Tensor) -> Result<()> {
+        self.zero_grad()?;
+        loss.f_backward()?;
+        self.step()
+    }
+
+    /// The learning rate of the next steps.
+    pub fn set_lr(&mut self, lr: f64) {
+        self.lr = lr;
+    }
+
+    /// One update of every parameter that has a gradient.
+    pub fn step(&mut self) -> Result<()> {
+        let with_grad: Vec<(usize, Tensor)> =
+            self.params.iter().enumerate().map(|(i, p)| (i, p.grad())).filter(|(_, g)| g.defined()).collect();
+        if with_grad.is_empty() {
+            return Ok(());
+        }
+        let pick = |v: &[Tensor]| with_grad.iter().map(|(i, _)| v[*i].shallow_clone()).collect::<Vec<Tensor>>();
+        let params = pick(&self.params);
+        let grads: Vec<Tensor> = with_grad.iter().map(|(_, g)| g.shallow_clone()).collect();
+        match &mut self.state {
+            State::Sgd { buffers, first } => {
+                let buffers = if self.momentum != 0.0 { pick(buffers) } else { Vec::new() };
+                super::fused::sgd(&params, &grads, &buffers, self.lr, self.momentum, self.weight_decay, *first)?;
+                *first = false;
+            }
+            State::Adam { exp_avg, exp_avg_sq, steps } => {
+                let (m, v, s) = (pick(exp_avg), pick(exp_avg_sq), pick(steps));
+                super::fused::adam(&params, &grads, &m, &v, &s, self.lr, 0.9, 0.999, self.weight_decay, 1e-8)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// One SGD step with momentum on a single leaf tensor, with PyTorch's semantics (no dampening,

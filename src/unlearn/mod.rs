@@ -288,7 +288,7 @@ pub fn l1_norm(model: &Model) -> Result<tch::Tensor> {
 #[allow(clippy::too_many_arguments)]
 pub fn run_pass<L, A>(
     model: &Model,
-    opt: &mut tch::nn::Optimizer,
+    opt: &mut crate::train::optim::Optimizer,
     n: usize,
     batch: usize,
     rng: &mut rand_chacha::ChaCha8Rng,
@@ -317,9 +317,9 @@ where
         let start = (b * batch) as i64;
         let idx = order.f_narrow(0, start, (batch as i64).min(n as i64 - start))?;
         let l = loss(model, &idx)?;
-        opt.zero_grad();
+        opt.zero_grad()?;
         l.f_backward()?;
-        opt.step();
+        opt.step()?;
         after_step(model)?;
         let l = l.f_detach()?;
         sum = sum.f_add(&l.f_to_kind(Kind::Double)?)?;
