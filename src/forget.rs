@@ -18,7 +18,7 @@ use crate::metrics::{EvalContext, MiaOptions};
 use crate::models::{Model, ModelFileOptions};
 use crate::report::evaluate::Item;
 use crate::report::html::escape;
-use crate::report::plot::{blend_grid, loss_distributions, png_base64, Figure};
+use crate::report::plot::{blend_grid, model_loss_distributions, png_base64, Figure};
 use crate::report::table::Table;
 use crate::unlearn::{timed, UnlearnInput, Unlearned};
 use serde::Serialize;
@@ -184,7 +184,7 @@ pub fn load_request(spec: &str, train: &Dataset, seed: u64) -> Result<ForgetRequ
 /// otherwise SalUn for a request of whole classes (it removes a class as Retrain does in the
 /// measured table) and A-CF on a Blend-reduced retain set for any other (closest to Retrain on
 /// random subsets, and the method this toolkit is built around).
-pub fn choose(method: Option<&str>, blend: BlendChoice, request: &ForgetRequest, retain: &Dataset) -> Result<Choice> {
+pub fn choose(method: Option<&str>, blend: BlendChoice, request: &ForgetRequest, train: &Dataset) -> Result<Choice> {
     let whole_classes = matches!(request.kind, RequestKind::Classes { .. });
     let (method, why) = match method {
         Some(m) => {
@@ -201,7 +201,7 @@ pub fn choose(method: Option<&str>, blend: BlendChoice, request: &ForgetRequest,
         ),
     };
     // clusters of about five images: the reference's CIFAR-10 ratio (1000 clusters of 5000)
-    let smallest = retain.class_counts().into_iter().filter(|&n| n > 0).min().unwrap_or(1);
+    let smallest = train.class_counts_of(&request.retain).into_iter().filter(|&n| n > 0).min().unwrap_or(1);
     let ipc = match blend {
         BlendChoice::Off => None,
         BlendChoice::Ipc(n) => Some(n),
@@ -293,8 +293,7 @@ pub fn forget(job: &ForgetJob, log: &mut dyn FnMut(&str)) -> Result<ForgetOutcom
         load_seconds
     ));
     log(&format!("request: {}", request.describe()));
-    let retain = request.retain_set(&data.train)?;
-    let choice = choose(job.method.as_deref(), job.blend, &request, &retain)?;
+    let choice = choose(job.method.as_deref(), job.blend, &request, &data.train)?;
     log(&format!("method: {} ({})", choice.method, choice.why));
 
     // 2. condensation, when chosen
@@ -342,14 +341,8 @@ pub fn forget(job: &ForgetJob, log: &mut dyn FnMut(&str)) -> Result<ForgetOutcom
     let ((table, losses), eval_seconds) = timed(job.device, || {
         let items = [Item::model("before", &original), Item::unlearned(&result, &result.model, &request)];
         let table = Table::evaluate(&items, None, &ctx)?;
-        let forget = request.forget_set(&data.train)?;
-        let mut panels = Vec::new();
-        for (name, m) in [("before", &original), ("after", &result.model)] {
-            let f = crate::train::eval::per_item_loss(m, &forget)?;
-            let u = crate::train::eval::per_item_loss(m, &unseen)?;
-            panels.push((name.to_string(), f, u));
-        }
-        Ok((table, loss_distributions(panels)))
+        let models = [("before".to_string(), &original), ("after".to_string(), &result.model)];
+        Ok((table, model_loss_distributions(&models, &ctx.forget, &unseen)?))
     })?;
 
     // 5. files: the model, then the reports, then the record (each atomic)

@@ -264,8 +264,18 @@ impl Dataset {
 
     /// Items per class, in class order.
     pub fn class_counts(&self) -> Vec<usize> {
+        self.count_classes(self.labels_host.iter())
+    }
+
+    /// Items per class among `indices` (in range), in class order: the class counts of
+    /// `subset(indices)` without making it.
+    pub fn class_counts_of(&self, indices: &[i64]) -> Vec<usize> {
+        self.count_classes(indices.iter().map(|&i| &self.labels_host[i as usize]))
+    }
+
+    fn count_classes<'a>(&self, labels: impl Iterator<Item = &'a i64>) -> Vec<usize> {
         let mut counts = vec![0; self.num_classes()];
-        for &l in self.labels_host.iter() {
+        for &l in labels {
             counts[l as usize] += 1;
         }
         counts

@@ -592,6 +592,21 @@ pub fn loss_distributions(panels: Vec<(String, Vec<f64>, Vec<f64>)>) -> Figure {
     }
 }
 
+/// [`loss_distributions`] of `models`, one panel each: their per-item losses on `forget` and on
+/// `unseen` (e.g. a model before and after unlearning).
+pub fn model_loss_distributions(
+    models: &[(String, &crate::models::Model)],
+    forget: &crate::data::Dataset,
+    unseen: &crate::data::Dataset,
+) -> Result<Figure> {
+    use crate::train::eval::per_item_loss;
+    let panels = models
+        .iter()
+        .map(|(name, m)| Ok((name.clone(), per_item_loss(m, forget)?, per_item_loss(m, unseen)?)))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(loss_distributions(panels))
+}
+
 impl Figure {
     /// evcxr's rich display: the figure as an inline PNG.
     pub fn evcxr_display(&self) {

@@ -8,7 +8,6 @@ use crate::condense::ReducedRetainSet;
 use crate::data::Dataset;
 use crate::report::plot::{self, Figure};
 use crate::report::table::Table;
-use crate::train::eval::per_item_loss;
 use rhai::plugin::*;
 use rhai::{Array, CustomType, Dynamic, Map, TypeBuilder};
 
@@ -33,15 +32,13 @@ pub mod plots_api {
     #[rhai_fn(return_raw)]
     pub fn plot_losses(items: Array, request: Request, unseen: Dataset) -> RhaiResult<Figure> {
         let forget = request.request.forget_set(&request.data).map_err(rt)?;
-        let mut panels = Vec::new();
-        for (i, item) in items.into_iter().enumerate() {
-            let (name, model) = evaluated_item(item, i)?;
-            let m = &model.0.borrow().model;
-            let f = per_item_loss(m, &forget).map_err(rt)?;
-            let u = per_item_loss(m, &unseen).map_err(rt)?;
-            panels.push((name, f, u));
-        }
-        Ok(plot::loss_distributions(panels))
+        let named =
+            items.into_iter().enumerate().map(|(i, item)| evaluated_item(item, i)).collect::<RhaiResult<Vec<_>>>()?;
+        // every model stays borrowed while the figure is made (an item may appear twice)
+        let guards: Vec<_> = named.iter().map(|(_, m)| m.0.borrow()).collect();
+        let models: Vec<(String, &crate::models::Model)> =
+            named.iter().zip(&guards).map(|((name, _), g)| (name.clone(), &g.model)).collect();
+        plot::model_loss_distributions(&models, &forget, &unseen).map_err(rt)
     }
     /// Blended images next to members of their clusters. Options: clusters (8), members (8),
     /// seed (the run's).
