@@ -37,6 +37,20 @@ fn wrong_option_type_names_the_key() {
 }
 
 #[test]
+fn load_data_names_a_dataset_in_one_string_and_says_what_it_expects() {
+    let dir = tempfile::tempdir().unwrap();
+    let ok = "let d = load_data(\"builtin\"); if d.train.len() != 8000 { throw `train ${d.train.len()}`; }";
+    run_source(ok, dir.path(), &[]).unwrap();
+    let err = run_source("load_data(\"nope\")", dir.path(), &[]).unwrap_err();
+    assert!(err.contains("nope") && err.contains("KIND:PATH"), "{err}");
+    let err = run_source("load_data(\"tiff:pictures\")", dir.path(), &[]).unwrap_err();
+    assert!(err.contains("tiff") && err.contains("image_folder"), "{err}");
+    // a folder is resolved and checked as the loaders' are
+    let err = run_source("load_data(\"cifar10:/nowhere/cifar\")", dir.path(), &[]).unwrap_err();
+    assert!(err.contains("/nowhere/cifar"), "{err}");
+}
+
+#[test]
 fn runtime_errors_carry_line_and_column() {
     let dir = tempfile::tempdir().unwrap();
     let err = run_source("let a = 1;\n\n  let b = a.no_such_method();\n", dir.path(), &[]).unwrap_err();

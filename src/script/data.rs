@@ -213,6 +213,24 @@ pub mod data_api {
         synthetic_opts(context, Map::new())
     }
 
+    /// The dataset named by `spec`: "builtin" (the built-in MNIST digits), "synthetic" (CIFAR-
+    /// shaped, seed 0), or "KIND:PATH" with KIND one of mnist, fashion_mnist, cifar10, cifar100,
+    /// svhn, cinic10 (train/ and test/ class folders with CINIC-10's normalisation) or
+    /// image_folder; each with its loader's defaults. What `unlearn forget --data` reads.
+    #[rhai_fn(return_raw)]
+    pub fn load_data(context: NativeCallContext, spec: &str) -> RhaiResult<DataSplit> {
+        let c = ctx(&context)?;
+        // a folder is resolved and checked as every loader's is
+        let spec = match spec.split_once(':') {
+            Some((kind, path)) if kind != "builtin" => {
+                let (dir, _) = dataset_folder(&context, path)?;
+                format!("{kind}:{}", dir.display())
+            }
+            _ => spec.to_string(),
+        };
+        crate::data::source::load(&spec, &LoadOptions::default().under(&c.paths), c.device).map_err(rt)
+    }
+
     /// `train` training and `test` test items for a quick run, each class keeping its share
     /// (class-ordered data such as an image folder keeps every class; on the built-in sets,
     /// stored in a fixed random order, it is about the first items).
