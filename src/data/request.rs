@@ -22,9 +22,41 @@ pub enum RequestKind {
     Classes { classes: Vec<i64> },
     /// An explicit list of items (from a script or a file).
     Indices { source: String },
+    /// A random `fraction` of the dataset drawn from one memorisation stratum (`low`, `medium`,
+    /// `high`: thirds by score), or the `top` fraction by memorisation.
+    Memorization { stratum: Stratum, fraction: f64, seed: u64, models: usize },
     /// Round `round` (0-based) of a multi-round sequence: `fraction` of the previous round's
     /// retain set.
     Round { round: usize, fraction: f64, stratified: bool, seed: u64 },
+}
+
+/// A memorisation stratum (see [`crate::metrics::memorization`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stratum {
+    /// The third of the items with the lowest memorisation (typical examples).
+    Low,
+    Medium,
+    /// The third with the highest.
+    High,
+    /// The items of highest memorisation, exactly `fraction` of the dataset (no draw).
+    Top,
+}
+
+impl Stratum {
+    pub const NAMES: [&'static str; 4] = ["low", "medium", "high", "top"];
+    pub fn parse(s: &str) -> Result<Stratum> {
+        match s {
+            "low" => Ok(Stratum::Low),
+            "medium" => Ok(Stratum::Medium),
+            "high" => Ok(Stratum::High),
+            "top" => Ok(Stratum::Top),
+            _ => Err(Error::invalid("memorisation stratum", s, "low, medium, high or top")),
+        }
+    }
+    pub fn name(&self) -> &'static str {
+        Self::NAMES[*self as usize]
+    }
 }
 
 /// A forget request on one dataset.
@@ -112,6 +144,54 @@ impl ForgetRequest {
         check_fraction(fraction)?;
         let forget = pick(data, &(0..data.len() as i64).collect::<Vec<_>>(), fraction, stratified, seed)?;
         Self::build(RequestKind::Uniform { fraction, stratified, seed }, data, forget, Vec::new())
+    }
+
+    /// `fraction` of `data` by memorisation (`scores`: one per item, e.g.
+    /// [`crate::metrics::memorization`]'s, from `models` models): a seeded random draw inside the
+    /// `stratum`'s third of the items ranked by score (ties by index), or the `top` fraction.
+    pub fn memorization(
+        data: &Dataset,
+        scores: &[f64],
+        models: usize,
+        stratum: Stratum,
+        fraction: f64,
+        seed: u64,
+    ) -> Result<Self> {
+        check_fraction(fraction)?;
+        let n = data.len();
+        if scores.len() != n {
+            return Err(Error::Shape(format!("{} memorisation scores for {} items of {}", scores.len(), n, data.name)));
+        }
+        if scores.iter().any(|s| !s.is_finite()) {
+            return Err(Error::invalid("memorisation scores", "a value that is not finite", "finite scores"));
+        }
+        let mut order: Vec<i64> = (0..n as i64).collect();
+        order.sort_by(|&a, &b| scores[a as usize].total_cmp(&scores[b as usize]).then(a.cmp(&b)));
+        let count = ((n as f64 * fraction).round() as usize).max(1);
+        let forget = if stratum == Stratum::Top {
+            let mut f = order[n - count.min(n)..].to_vec();
+            f.sort_unstable();
+            f
+        } else {
+            let third = n / 3;
+            let (lo, hi) = match stratum {
+                Stratum::Low => (0, third),
+                Stratum::Medium => (third, n - third),
+                _ => (n - third, n),
+            };
+            let pool = &order[lo..hi];
+            if count > pool.len() {
+                return Err(Error::invalid(
+                    "fraction",
+                    fraction,
+                    format!("at most a third of the data ({} items) for a stratum of {} items", pool.len(), pool.len()),
+                ));
+            }
+            let mut f = pick_n(pool, count, seed);
+            f.sort_unstable();
+            f
+        };
+        Self::build(RequestKind::Memorization { stratum, fraction, seed, models }, data, forget, Vec::new())
     }
 
     /// Every item of the given classes.
@@ -275,6 +355,11 @@ impl ForgetRequest {
             }
             RequestKind::Classes { classes } => format!("classes {classes:?}"),
             RequestKind::Indices { source } => format!("indices from {source}"),
+            RequestKind::Memorization { stratum, fraction, seed, models } => format!(
+                "{}% of the {} memorisation stratum ({models} models, seed {seed})",
+                fraction * 100.0,
+                stratum.name()
+            ),
             RequestKind::Round { round, fraction, stratified, seed } => format!(
                 "round {round}: {}% of the remaining retain set{} (seed {seed})",
                 fraction * 100.0,
@@ -314,6 +399,15 @@ fn pick(data: &Dataset, pool: &[i64], fraction: f64, stratified: bool, seed: u64
     let mut out: Vec<i64> = chosen.iter().map(|&j| pool[j as usize]).collect();
     out.sort_unstable();
     Ok(out)
+}
+
+/// `count` items of `pool`, a seeded random draw.
+fn pick_n(pool: &[i64], count: usize, seed: u64) -> Vec<i64> {
+    use rand::seq::SliceRandom;
+    let mut v = pool.to_vec();
+    v.shuffle(&mut super::split::rng(seed));
+    v.truncate(count);
+    v
 }
 
 /// A forget request together with the dataset it splits: what scripts and notebooks pass around,

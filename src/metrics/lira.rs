@@ -165,7 +165,7 @@ fn sample(n: usize, max: usize, r: &mut rand_chacha::ChaCha8Rng) -> Vec<i64> {
 }
 
 /// Each of `targets` in exactly half of `shadows` (rounded alternately up and down).
-fn balanced_masks(targets: usize, shadows: usize, seed: u64) -> Vec<Vec<bool>> {
+pub(crate) fn balanced_masks(targets: usize, shadows: usize, seed: u64) -> Vec<Vec<bool>> {
     let mut r = rng(seed);
     let columns: Vec<Vec<bool>> = (0..targets)
         .map(|t| {

@@ -2,11 +2,23 @@
 //! - [`accuracy`]: retain / forget / test accuracy (retain on the *real* retain set);
 //! - [`mia`]: the paper's membership-inference score;
 //! - [`lira`]: a per-example likelihood-ratio attack with shadow models (U-LiRA style);
-//! - [`compare`]: gaps to the retrained model, Tug-of-War and run-time efficiency.
+//! - [`compare`]: gaps to the retrained model, Tug-of-War and run-time efficiency;
+//! - [`forgetting`] with [`oracle`]: the unlearning challenge's per-example forgetting score
+//!   against a bank of retrained models;
+//! - [`memorization`]: per-example memorisation, for harder forget requests;
+//! - [`curve`]: quality versus time along a method's run, time to Retrain-like;
+//! - [`relearn`]: residual knowledge (relearning test) and the retain-side MIA audit;
+//! - [`definitions`]: every reported metric's one-line definition and direction.
 pub mod accuracy;
 pub mod compare;
+pub mod curve;
+pub mod definitions;
+pub mod forgetting;
 pub mod lira;
+pub mod memorization;
 pub mod mia;
+pub mod oracle;
+pub mod relearn;
 
 pub use compare::{gaps, run_time_efficiency, tug_of_war, Gaps};
 

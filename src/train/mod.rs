@@ -3,6 +3,7 @@
 pub mod eval;
 mod fused;
 pub mod optim;
+pub mod probe;
 
 use crate::data::loader::Batches;
 use crate::data::Dataset;
@@ -313,6 +314,7 @@ where
             step_t = step_t.f_add_scalar(1)?;
             step += 1;
             seen += n;
+            probe::after_step(model, probe::ProbeAt { epoch, batch: step - 1, batches: batches.count() })?;
             if step % PROGRESS_EVERY == 0 || step == batches.count() {
                 crate::runtime::check_deadline()?;
                 check_finite(&first_bad, &loss_sum, epoch)?;
