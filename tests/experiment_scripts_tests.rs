@@ -64,6 +64,42 @@ fn quickstart_writes_the_table_and_four_plots() {
 }
 
 #[test]
+fn single_round_with_the_evaluations_of_the_field() {
+    // a memorisation-stratified request, curves, the forgetting score with 3 oracles, relearning
+    // and the retain-side MIA, on a tiny run
+    let dir = tempfile::tempdir().unwrap();
+    let text = run_script(
+        "scripts/single_round.rhai",
+        dir.path(),
+        &[
+            "take=300", "width=8", "epochs=1", "ipc=4", "seeds=1", "methods=retrain,finetune",
+            "request=memorization", "stratum=high", "curves=4", "forgetting=3", "relearn=true", "retain_mia=true",
+        ],
+    );
+    let (header, rows) = csv(dir.path().join("single_round.csv"));
+    has_columns(
+        &header,
+        &["forget_score_mean", "final_score_mean", "retrain_like_reached_mean", "relearn_reached_mean", "retain_mia_change_mean"],
+    );
+    assert_eq!(rows.len(), 4, "2 settings x 2 methods: {rows:?}");
+    // Retrain's run ends at its own metrics: it is Retrain-like by its end
+    let reached = header.iter().position(|h| h == "retrain_like_reached_mean").unwrap();
+    let retrain = rows.iter().find(|r| r.starts_with("full,retrain,")).unwrap();
+    assert_eq!(retrain.split(',').nth(reached), Some("1.000000"), "{retrain}");
+    for def in ["forget_score: ", "relearn_steps: ", "time_to_retrain_like_s: "] {
+        assert!(text.contains(def), "the summary defines {def}:\n{text}");
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("single_round.json")).unwrap()).unwrap();
+    assert!(json["result"]["definitions"]["forget_score"]["better"].as_str().unwrap().contains("higher"));
+    // the oracle bank was saved for reuse, and the request was the high-memorisation stratum
+    let oracles: Vec<_> = std::fs::read_dir(dir.path().join("oracles")).unwrap().collect();
+    assert_eq!(oracles.len(), 1, "one bank (one seed, one request)");
+    let record = std::fs::read_to_string(dir.path().join("single_round_seed_1.json")).unwrap();
+    assert!(record.contains("\"memorization\""), "{record}");
+}
+
+#[test]
 fn single_round_script_summarises_every_setting_and_method() {
     let dir = tempfile::tempdir().unwrap();
     run_script(

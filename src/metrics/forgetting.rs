@@ -381,6 +381,40 @@ mod tests {
         assert_eq!((h[0], h[320]), (0.1f32 as f64, 3.3f32 as f64));
     }
 
+    /// The interval rule's outcomes by the plain definition: every (left, right) threshold pair,
+    /// each side counted item by item.
+    fn interval_outcomes_plain(pos: &[f64], neg: &[f64]) -> Vec<bool> {
+        let n = pos.len();
+        let (pd, nd) = (spread(pos), spread(neg));
+        let width = if pd > nd { nd } else { pd };
+        let (p, q) = if pd >= nd { (neg, pos) } else { (pos, neg) };
+        let lo = p.iter().copied().fold(f64::INFINITY, f64::min) + width - BUFFER;
+        let hi = p.iter().copied().fold(f64::NEG_INFINITY, f64::max) + BUFFER;
+        let mut seen = vec![false; (n + 1) * (n + 1)];
+        for r in linspace_f64(lo, hi, ((hi - lo) * THRESHOLDS_PER_UNIT).ceil() as usize) {
+            for l in linspace_f64(r - width - BUFFER, r - width + BUFFER, 400) {
+                let inside = |v: &[f64]| v.iter().filter(|&&c| l <= c && c <= r).count();
+                seen[inside(p) * (n + 1) + inside(q)] = true;
+            }
+        }
+        seen
+    }
+
+    #[test]
+    fn the_swept_interval_rule_equals_its_plain_definition() {
+        use rand::Rng;
+        let mut r = crate::data::split::rng(9);
+        for case in 0..6 {
+            let n = 3 + case;
+            let scale = 0.3 + case as f64 * 0.5;
+            let pos: Vec<f64> = (0..n).map(|_| r.random_range(-1.0..1.0) * scale).collect();
+            let neg: Vec<f64> = (0..n).map(|_| r.random_range(-1.0..1.0) + case as f64 * 0.4).collect();
+            let mut out = Outcomes { n, seen: vec![false; (n + 1) * (n + 1)] };
+            interval_outcomes(&pos, &neg, &mut out);
+            assert_eq!(out.seen, interval_outcomes_plain(&pos, &neg), "case {case}");
+        }
+    }
+
     #[test]
     fn separated_sides_reach_the_cap_and_equal_ones_do_not() {
         let a = [0.0, 0.1, 0.2, 0.3];

@@ -74,8 +74,7 @@ pub struct OracleBank {
 }
 
 fn sha256_hex(text: &str) -> String {
-    use sha2::Digest;
-    crate::resume::hex(&sha2::Sha256::digest(text.as_bytes()))
+    crate::resume::sha256_hex(text.as_bytes())
 }
 
 /// Per model: the forget items' confidences and [retain, test, forget] accuracy in `ctx`.

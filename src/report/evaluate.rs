@@ -4,6 +4,9 @@
 use super::table::{Phases, Provenance, Row, Table};
 use crate::data::request::ForgetRequest;
 use crate::error::{Error, Result};
+use crate::metrics::curve::{QualityCurve, Tolerances};
+use crate::metrics::forgetting::ForgettingScore;
+use crate::metrics::relearn::{relearn, retain_mia, RelearnConfig};
 use crate::metrics::{evaluate as evaluate_metrics, gaps, run_time_efficiency, tug_of_war, EvalContext};
 use crate::models::Model;
 use crate::unlearn::Unlearned;
@@ -25,6 +28,26 @@ pub struct Item<'a> {
     /// another request is refused: its forget accuracy, gaps and MIA would be about the wrong
     /// items.
     pub forgot: Option<(String, &'a ForgetRequest)>,
+    /// Its quality along its run, when it was traced ([`crate::metrics::curve`]).
+    pub curve: Option<QualityCurve>,
+    /// The forgetting score of its method's runs, when computed ([`crate::metrics::forgetting`]).
+    pub forgetting: Option<ForgettingScore>,
+}
+
+/// Audits [`Table::evaluate_with`] runs on every row besides the standard metrics.
+#[derive(Debug, Clone, Default)]
+pub struct Audits<'a> {
+    /// The original model: the relearning test's target (its forget accuracy) and the retain-side
+    /// MIA's baseline.
+    pub original: Option<&'a Model>,
+    /// Run the relearning test with these options (needs `original`).
+    pub relearn: Option<RelearnConfig>,
+    /// Measure the retain-side MIA.
+    pub retain_mia: bool,
+    /// What counts as Retrain-like for traced rows.
+    pub tolerances: Tolerances,
+    /// Seed of the relearning batches and the retain-side MIA's sample.
+    pub seed: u64,
 }
 
 impl<'a> Item<'a> {
@@ -38,6 +61,8 @@ impl<'a> Item<'a> {
             provenance: Provenance::default(),
             timed: false,
             forgot: None,
+            curve: None,
+            forgetting: None,
         }
     }
 
@@ -63,6 +88,8 @@ impl<'a> Item<'a> {
             provenance: Provenance::new(&result.options, &result.retain.0, result.retain.1),
             timed: true,
             forgot: Some((result.method.clone(), request)),
+            curve: None,
+            forgetting: None,
         }
     }
 
@@ -93,6 +120,55 @@ impl Table {
     /// reused, not measured again. Every item (and the reference) must have been unlearned on
     /// `ctx.request`; this is checked before anything is evaluated.
     pub fn evaluate(items: &[Item], reference: Option<&Item>, ctx: &EvalContext) -> Result<Table> {
+        Self::evaluate_with(items, reference, ctx, &Audits::default())
+    }
+
+    /// [`Table::evaluate`], then on every row: the relearning test and the retain-side MIA when
+    /// `audits` asks for them, the forgetting score an item carries, and, for a traced item with
+    /// a reference, its time to Retrain-like (the first point of its curve within
+    /// `audits.tolerances` of the reference's metrics).
+    pub fn evaluate_with(items: &[Item], reference: Option<&Item>, ctx: &EvalContext, audits: &Audits) -> Result<Table> {
+        let mut table = Self::evaluate_rows(items, reference, ctx)?;
+        if audits.relearn.is_some() && audits.original.is_none() {
+            return Err(Error::invalid("relearning test", "no original model", "the original model (its forget accuracy is the target)"));
+        }
+        let original_forget = audits.original.map(|m| crate::train::eval::accuracy(m, &ctx.forget)).transpose()?;
+        let original_retain_mia = match (audits.retain_mia, audits.original) {
+            (true, Some(m)) => Some(retain_mia(m, &ctx.retain, ctx.evaluation, audits.seed)?),
+            _ => None,
+        };
+        let ref_metrics = reference.and_then(|r| {
+            items.iter().position(|m| std::ptr::eq(m.model, r.model)).map(|i| table.rows[i].metrics.clone())
+        });
+        let ref_metrics = match (ref_metrics, reference) {
+            (Some(m), _) => Some(m),
+            (None, Some(r)) if items.iter().any(|i| i.curve.is_some()) => Some(evaluate_metrics(r.model, ctx)?),
+            _ => None,
+        };
+        for (row, item) in table.rows.iter_mut().zip(items) {
+            row.forgetting = item.forgetting.clone();
+            if let Some(curve) = &item.curve {
+                if let Some(m) = &ref_metrics {
+                    row.time_to_retrain_like = Some(curve.time_to_match(m, &audits.tolerances));
+                }
+                row.curve = Some(curve.clone());
+            }
+            if let (Some(cfg), Some(target)) = (&audits.relearn, original_forget) {
+                row.relearn = Some(relearn(item.model, &ctx.forget, target, cfg, audits.seed)?);
+            }
+            if audits.retain_mia {
+                let m = retain_mia(item.model, &ctx.retain, ctx.evaluation, audits.seed)?;
+                row.retain_mia_change = original_retain_mia
+                    .as_ref()
+                    .filter(|o| o.measured() && m.measured())
+                    .map(|o| m.score - o.score);
+                row.retain_mia = Some(m);
+            }
+        }
+        Ok(table)
+    }
+
+    fn evaluate_rows(items: &[Item], reference: Option<&Item>, ctx: &EvalContext) -> Result<Table> {
         for (i, item) in items.iter().enumerate() {
             item.check_request(ctx.request, i)?;
         }

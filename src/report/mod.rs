@@ -69,6 +69,14 @@ pub fn now() -> String {
 }
 
 /// Writes `result` with its run record to `path` (JSON, atomically).
+/// A result with the definitions of its metrics (`{key: {definition, better}}`) beside its fields.
+#[derive(Serialize)]
+pub struct WithDefinitions<'a, T: Serialize> {
+    #[serde(flatten)]
+    pub result: &'a T,
+    pub definitions: serde_json::Value,
+}
+
 pub fn save_result<T: Serialize>(path: &Path, result: &T, run: &RunInfo) -> Result<()> {
     write_json_atomic(path, &ResultRecord { result, run, written: now() })
 }

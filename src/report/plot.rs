@@ -55,6 +55,16 @@ pub struct Point {
     pub y: f64,
 }
 
+/// One panel of a curves figure: a line per series over its own x values, and the reference's
+/// value with a band of ± `band` around it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CurvePanel {
+    pub title: String,
+    pub series: Vec<(String, Vec<(f64, f64)>)>,
+    pub reference: Option<f64>,
+    pub band: f64,
+}
+
 /// One row of an image grid: a label and RGB images (all of one size).
 #[derive(Debug, Clone)]
 pub struct GridRow {
@@ -73,6 +83,8 @@ pub enum Figure {
     Lines { title: String, x_label: String, y_label: String, x: Vec<f64>, series: Vec<Series> },
     /// Side-by-side panels of density histograms over a shared x range.
     Histograms { title: String, x_label: String, panels: Vec<HistogramPanel>, bins: usize },
+    /// Panels (two per row) of lines over linear axes, each with a reference band.
+    Curves { title: String, x_label: String, panels: Vec<CurvePanel> },
     /// Rows of images with a header per column group.
     ImageGrid { title: String, header: Vec<String>, rows: Vec<GridRow>, scale: u32 },
 }
@@ -130,6 +142,7 @@ impl Figure {
         match self {
             Figure::Histograms { panels, .. } => (420 * panels.len().max(1) as u32 + 40, 440),
             Figure::ImageGrid { .. } => self.grid_size(),
+            Figure::Curves { panels, .. } => (1100, 60 + 380 * panels.len().div_ceil(2).max(1) as u32),
             _ => (960, 560),
         }
     }
@@ -296,6 +309,55 @@ impl Figure {
                             .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], color.stroke_width(3)));
                     }
                     draw_legend!(chart, SeriesLabelPosition::UpperLeft, 13);
+                }
+            }
+            Figure::Curves { title, x_label, panels } => {
+                let (title_area, body) = root.split_vertically(44);
+                title_area.titled(title, (FONT, 20)).map_err(draw_err)?;
+                let areas = body.split_evenly((panels.len().div_ceil(2).max(1), 2));
+                let x1 = panels
+                    .iter()
+                    .flat_map(|p| p.series.iter().flat_map(|(_, pts)| pts.iter().map(|q| q.0)))
+                    .filter(|v| v.is_finite())
+                    .fold(0.0f64, f64::max);
+                let x1 = if x1 > 0.0 { x1 * 1.05 } else { 1.0 };
+                for (panel, area) in panels.iter().zip(&areas) {
+                    let ys = panel.series.iter().flat_map(|(_, pts)| pts.iter().map(|q| q.1));
+                    let ys = ys.chain(panel.reference.iter().flat_map(|r| [r - panel.band, r + panel.band]));
+                    let (y0, y1) =
+                        ys.filter(|v| v.is_finite()).fold((f64::MAX, f64::MIN), |(a, b), v| (a.min(v), b.max(v)));
+                    let (y0, y1) = if y0 < y1 { (y0, y1) } else { (y0 - 1.0, y0 + 1.0) };
+                    let pad = (y1 - y0) * 0.08;
+                    let mut chart = ChartBuilder::on(area)
+                        .caption(panel.title.as_str(), (FONT, 15))
+                        .margin(10)
+                        .x_label_area_size(40)
+                        .y_label_area_size(52)
+                        .build_cartesian_2d(0f64..x1, (y0 - pad)..(y1 + pad))
+                        .map_err(draw_err)?;
+                    styled_mesh!(chart, x_label.as_str(), "").draw().map_err(draw_err)?;
+                    if let Some(r) = panel.reference {
+                        let grey = RGBColor(150, 150, 150);
+                        chart
+                            .draw_series([Rectangle::new([(0.0, r - panel.band), (x1, r + panel.band)], grey.mix(0.2).filled())])
+                            .map_err(draw_err)?;
+                        chart
+                            .draw_series(LineSeries::new([(0.0, r), (x1, r)], grey.stroke_width(2)))
+                            .map_err(draw_err)?
+                            .label("Retrain ± tolerance")
+                            .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], grey.stroke_width(3)));
+                    }
+                    for (j, (name, pts)) in panel.series.iter().enumerate() {
+                        let color = PALETTE[j % PALETTE.len()];
+                        let pts: Vec<(f64, f64)> = pts.iter().copied().filter(|q| q.0.is_finite() && q.1.is_finite()).collect();
+                        chart
+                            .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
+                            .map_err(draw_err)?
+                            .label(name.as_str())
+                            .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], color.stroke_width(3)));
+                        chart.draw_series(pts.into_iter().map(|q| Circle::new(q, 3, color.filled()))).map_err(draw_err)?;
+                    }
+                    draw_legend!(chart, SeriesLabelPosition::LowerRight, 12);
                 }
             }
             Figure::ImageGrid { .. } => {
@@ -494,6 +556,50 @@ pub fn time_vs_gap(table: &Table) -> Result<Figure> {
     })
 }
 
+/// Quality versus time: for every traced row of `table`, its retain, forget and test accuracy and
+/// MIA along its run (training seconds, evaluations excluded), one panel each, with the
+/// reference's final value and the tolerance band of "Retrain-like" around it.
+pub fn quality_curves(table: &Table, tolerances: &crate::metrics::curve::Tolerances) -> Result<Figure> {
+    let traced: Vec<&super::table::Row> = table.rows.iter().filter(|r| r.curve.is_some()).collect();
+    if traced.is_empty() {
+        return Err(Error::invalid(
+            "table",
+            "without traced rows",
+            "rows of unlearn() results run with `trace` (quality along the run)",
+        ));
+    }
+    let reference = table.reference.as_ref().and_then(|name| table.rows.iter().find(|r| &r.method == name));
+    let panel = |title: &str, pick: &dyn Fn(&crate::metrics::curve::CurvePoint) -> f64, refv: Option<f64>, band: f64| {
+        CurvePanel {
+            title: title.to_string(),
+            series: traced
+                .iter()
+                .map(|r| {
+                    let c = r.curve.as_ref().expect("traced rows have curves");
+                    (r.method.clone(), c.points.iter().map(|p| (p.seconds, pick(p))).collect())
+                })
+                .collect(),
+            reference: refv,
+            band,
+        }
+    };
+    let acc = 100.0 * tolerances.accuracy;
+    let m = reference.map(|r| &r.metrics);
+    Ok(Figure::Curves {
+        title: format!(
+            "Quality vs time{}",
+            table.reference.as_ref().map(|r| format!(" (band: {r} ± tolerance; inside every band is Retrain-like)")).unwrap_or_default()
+        ),
+        x_label: "training seconds (evaluation excluded)".into(),
+        panels: vec![
+            panel("retain accuracy % (higher is better)", &|p| 100.0 * p.retain_acc, m.map(|m| 100.0 * m.retain_acc), acc),
+            panel("forget accuracy % (closer to Retrain is better)", &|p| 100.0 * p.forget_acc, m.map(|m| 100.0 * m.forget_acc), acc),
+            panel("test accuracy % (higher is better)", &|p| 100.0 * p.test_acc, m.map(|m| 100.0 * m.test_acc), acc),
+            panel("MIA (50 ideal; closer to Retrain is better)", &|p| p.mia, m.filter(|m| m.mia.measured()).map(|m| m.mia.score), tolerances.mia),
+        ],
+    })
+}
+
 /// RGB images from a `[n, c, h, w]` tensor in [0, 1] (one or three channels).
 pub fn rgb_images(unit: &tch::Tensor) -> Result<Vec<image::RgbImage>> {
     let size = unit.size();
@@ -630,6 +736,11 @@ impl Figure {
                 format!("Figure (histograms) \"{title}\": {} panels", panels.len())
             }
             Figure::ImageGrid { title, rows, .. } => format!("Figure (image grid) \"{title}\": {} rows", rows.len()),
+            Figure::Curves { title, panels, .. } => format!(
+                "Figure (curves) \"{title}\": {} panels of {} series",
+                panels.len(),
+                panels.first().map_or(0, |p| p.series.len())
+            ),
         }
     }
 }

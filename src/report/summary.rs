@@ -6,7 +6,7 @@ use serde::Serialize;
 use std::path::Path;
 
 /// Fields shown in the terminal when present (accuracies, MIA, time, gap); the CSV has all.
-const HEADLINE: [&str; 11] = [
+const HEADLINE: [&str; 17] = [
     "retain_acc",
     "forget_acc",
     "test_acc",
@@ -18,6 +18,12 @@ const HEADLINE: [&str; 11] = [
     "train_acc",
     "condense_seconds",
     "images",
+    "forget_score",
+    "final_score",
+    "time_to_retrain_like_s",
+    "retrain_like_reached",
+    "relearn_steps",
+    "retain_mia_change",
 ];
 
 /// One group's statistics.
@@ -168,6 +174,7 @@ impl Summary {
     /// `mean ± spread` of field `i` of group `g`, with `decimals` digits.
     fn cell(&self, g: &Group, i: usize, decimals: usize) -> String {
         let (_, m, s) = &g.stats[i];
+        let m = if *m == 0.0 { &0.0 } else { m }; // no "-0.0000"
         let spread = match self.spread {
             Spread::Std => *s,
             Spread::Ci95 => g.ci95[i],
@@ -235,8 +242,9 @@ impl Summary {
             out.push_str(&format!("{b:<w$}", w = key_w[j]));
         }
         out.push_str(&format!("{:>3}", "n"));
+        let width = |i: usize| (self.fields[i].len() + 2).max(20);
         for &i in &shown {
-            out.push_str(&format!("{:>20}", self.fields[i]));
+            out.push_str(&format!("{:>w$}", self.fields[i], w = width(i)));
         }
         out.push('\n');
         for g in &self.groups {
@@ -245,7 +253,7 @@ impl Summary {
             }
             out.push_str(&format!("{:>3}", g.n));
             for &i in &shown {
-                out.push_str(&format!("{:>20}", self.cell(g, i, 4)));
+                out.push_str(&format!("{:>w$}", self.cell(g, i, 4), w = width(i)));
             }
             out.push('\n');
         }
@@ -253,6 +261,10 @@ impl Summary {
             out.push_str(&format!("({}; every field is in the CSV)\n", self.spread_words()));
         } else {
             out.push_str(&format!("({})\n", self.spread_words()));
+        }
+        for d in self.legend() {
+            out.push_str(&d);
+            out.push('\n');
         }
         out
     }
@@ -282,6 +294,10 @@ impl Summary {
             h.push_str("</tr>");
         }
         h.push_str("</table>");
+        let legend = self.legend();
+        if !legend.is_empty() {
+            h.push_str(&format!("<p>{}</p>", esc(&legend.join("; "))));
+        }
         h
     }
 
@@ -290,10 +306,17 @@ impl Summary {
         crate::outln!("EVCXR_BEGIN_CONTENT text/html\n{}\nEVCXR_END_CONTENT", self.to_html());
     }
 
-    /// Writes `<dir>/<name>.csv` and `<dir>/<name>.json` (with the run record), atomically.
+    /// Writes `<dir>/<name>.csv` and `<dir>/<name>.json` (with the run record and the
+    /// definitions of its metric fields), atomically.
     pub fn save(&self, dir: &Path, name: &str, run: &RunInfo) -> Result<()> {
         crate::io::write_atomic(dir.join(format!("{name}.csv")), self.to_csv().as_bytes())?;
-        super::save_result(&dir.join(format!("{name}.json")), self, run)
+        let definitions = crate::metrics::definitions::json(self.fields.iter().map(String::as_str));
+        super::save_result(&dir.join(format!("{name}.json")), &super::WithDefinitions { result: self, definitions }, run)
+    }
+
+    /// The definitions of the metric fields shown, one line each.
+    fn legend(&self) -> Vec<String> {
+        crate::metrics::definitions::legend(self.shown().into_iter().map(|i| self.fields[i].as_str()))
     }
 }
 

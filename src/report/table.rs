@@ -2,6 +2,10 @@
 //! JSON with the run record: config, seed, versions, device, times).
 use super::RunInfo;
 use crate::error::Result;
+use crate::metrics::curve::QualityCurve;
+use crate::metrics::forgetting::ForgettingScore;
+use crate::metrics::mia::MiaScore;
+use crate::metrics::relearn::Relearn;
 use crate::metrics::{Gaps, Metrics};
 use serde::Serialize;
 use std::path::Path;
@@ -75,6 +79,17 @@ pub struct Row {
     pub gaps: Option<Gaps>,
     pub tug_of_war: Option<f64>,
     pub speedup: Option<f64>,
+    /// The unlearning challenge's forgetting score of the method's runs, when computed.
+    pub forgetting: Option<ForgettingScore>,
+    /// Its quality along its run, when traced, and the first time it was within the tolerances of
+    /// the reference (`None` inside: never).
+    pub curve: Option<QualityCurve>,
+    pub time_to_retrain_like: Option<Option<f64>>,
+    /// The relearning test, when run.
+    pub relearn: Option<Relearn>,
+    /// The retain-side MIA, and its change from the original model's, when audited.
+    pub retain_mia: Option<MiaScore>,
+    pub retain_mia_change: Option<f64>,
 }
 
 impl Row {
@@ -89,6 +104,12 @@ impl Row {
             gaps: None,
             tug_of_war: None,
             speedup: None,
+            forgetting: None,
+            curve: None,
+            time_to_retrain_like: None,
+            relearn: None,
+            retain_mia: None,
+            retain_mia_change: None,
         }
     }
 
@@ -124,6 +145,14 @@ impl Row {
             ("tug_of_war", self.tug_of_war),
             ("epochs", self.provenance.epochs),
             ("retain_size", self.provenance.retain_size.map(|n| n as f64)),
+            ("forget_score", self.forgetting.as_ref().map(|f| f.forget_score)),
+            ("final_score", self.forgetting.as_ref().map(|f| f.final_score)),
+            ("time_to_retrain_like_s", self.time_to_retrain_like.flatten()),
+            ("retrain_like_reached", self.time_to_retrain_like.map(|t| if t.is_some() { 1.0 } else { 0.0 })),
+            ("relearn_steps", self.relearn.as_ref().and_then(|r| r.steps).map(|s| s as f64)),
+            ("relearn_reached", self.relearn.as_ref().map(|r| if r.steps.is_some() { 1.0 } else { 0.0 })),
+            ("retain_mia", self.retain_mia.as_ref().filter(|m| m.measured()).map(|m| m.score)),
+            ("retain_mia_change", self.retain_mia_change.filter(|v| !v.is_nan())),
         ]
     }
 
@@ -158,7 +187,7 @@ pub struct Table {
 }
 
 /// CSV columns, in order.
-pub const COLUMNS: [&str; 26] = [
+pub const COLUMNS: [&str; 34] = [
     "method",
     "retain_acc",
     "forget_acc",
@@ -184,6 +213,14 @@ pub const COLUMNS: [&str; 26] = [
     "tug_of_war",
     "epochs",
     "retain_size",
+    "forget_score",
+    "final_score",
+    "time_to_retrain_like_s",
+    "retrain_like_reached",
+    "relearn_steps",
+    "relearn_reached",
+    "retain_mia",
+    "retain_mia_change",
     "options",
 ];
 
@@ -241,7 +278,24 @@ impl Table {
                 self.rows.iter().any(|r| r.metrics.lira.as_ref().is_some_and(|l| l.attack.starts_with("U-LiRA")));
             head.push((if unlearned { "U-LiRA AUC" } else { "LiRA AUC" }, 10));
         }
-        head.extend([("seconds", 9), ("speedup", 8), ("mean gap", 9), ("ToW", 6), ("epochs", 6), ("trained on", 10)]);
+        head.extend([("seconds", 9), ("speedup", 8), ("mean gap", 9), ("ToW", 6)]);
+        let forgetting = self.rows.iter().any(|r| r.forgetting.is_some());
+        let traced = self.rows.iter().any(|r| r.time_to_retrain_like.is_some());
+        let relearn = self.rows.iter().any(|r| r.relearn.is_some());
+        let retain_mia = self.rows.iter().any(|r| r.retain_mia.is_some());
+        if forgetting {
+            head.extend([("F", 6), ("final", 6)]);
+        }
+        if traced {
+            head.push(("to RL s", 8));
+        }
+        if relearn {
+            head.push(("relearn", 7));
+        }
+        if retain_mia {
+            head.extend([("ret MIA", 7), ("ret Δ", 6)]);
+        }
+        head.extend([("epochs", 6), ("trained on", 10)]);
         let dash = |v: Option<String>| v.unwrap_or_else(|| "–".into());
         let rows = self
             .rows
@@ -270,6 +324,30 @@ impl Table {
                     dash(r.speedup.map(|s| format!("{s:.1}x"))),
                     dash(r.gaps.as_ref().map(|g| format!("{:.4}", g.mean))),
                     dash(r.tug_of_war.map(|t| format!("{t:.3}"))),
+                ]);
+                if forgetting {
+                    cells.push(dash(r.forgetting.as_ref().map(|f| format!("{:.3}", f.forget_score))));
+                    cells.push(dash(r.forgetting.as_ref().map(|f| format!("{:.3}", f.final_score))));
+                }
+                if traced {
+                    cells.push(match r.time_to_retrain_like {
+                        Some(Some(t)) => format!("{t:.2}"),
+                        Some(None) => "never".into(),
+                        None => "–".into(),
+                    });
+                }
+                if relearn {
+                    cells.push(match &r.relearn {
+                        Some(Relearn { steps: Some(s), .. }) => s.to_string(),
+                        Some(Relearn { max_steps, .. }) => format!(">{max_steps}"),
+                        None => "–".into(),
+                    });
+                }
+                if retain_mia {
+                    cells.push(dash(r.retain_mia.as_ref().filter(|m| m.measured()).map(|m| format!("{:.2}", m.score))));
+                    cells.push(dash(r.retain_mia_change.filter(|v| !v.is_nan()).map(|v| format!("{v:+.2}"))));
+                }
+                cells.extend([
                     dash(r.provenance.epochs.map(|e| format!("{e}"))),
                     dash(r.provenance.retain_size.map(|n| n.to_string())),
                 ]);
@@ -306,7 +384,40 @@ impl Table {
                 "(* MIA from only {n} items per side, fewer than {min}: one item moves the AUC by several points, so read it as a rough indication; a larger evaluation split or forget set gives a firmer score)"
             ));
         }
+        if let Some(f) = self.rows.iter().find_map(|r| r.forgetting.as_ref()) {
+            lines.push(format!(
+                "(F from {} runs against {} oracles, bank {}: F's scale depends on that number (with 4 a side, two samples of one distribution already score about 0.25), so compare F only at equal numbers; a deterministic method scores 0)",
+                f.models,
+                f.models,
+                &f.oracle_hash[..f.oracle_hash.len().min(12)]
+            ));
+        }
+        for d in crate::metrics::definitions::legend(self.shown_fields()) {
+            lines.push(d);
+        }
         (!lines.is_empty()).then(|| lines.join("\n"))
+    }
+
+    /// The metric fields the terminal table shows (for its definitions).
+    fn shown_fields(&self) -> Vec<&'static str> {
+        let mut out = vec!["retain_acc", "forget_acc", "test_acc", "mia"];
+        if self.rows.iter().any(|r| r.metrics.lira.is_some()) {
+            out.push("lira_auc");
+        }
+        out.extend(["end_to_end_s", "speedup", "gap_mean", "tug_of_war"]);
+        if self.rows.iter().any(|r| r.forgetting.is_some()) {
+            out.extend(["forget_score", "final_score"]);
+        }
+        if self.rows.iter().any(|r| r.time_to_retrain_like.is_some()) {
+            out.push("time_to_retrain_like_s");
+        }
+        if self.rows.iter().any(|r| r.relearn.is_some()) {
+            out.push("relearn_steps");
+        }
+        if self.rows.iter().any(|r| r.retain_mia.is_some()) {
+            out.extend(["retain_mia", "retain_mia_change"]);
+        }
+        out
     }
 
     /// Two or three sentences reading the table against its reference: which method was fastest
@@ -418,9 +529,11 @@ impl Table {
         crate::outln!("EVCXR_BEGIN_CONTENT text/html\n{}\nEVCXR_END_CONTENT", self.to_html());
     }
 
-    /// Writes `<dir>/table.csv` and `<dir>/table.json` (with the run record), atomically.
+    /// Writes `<dir>/table.csv` and `<dir>/table.json` (with the run record and the definitions
+    /// of every metric column), atomically.
     pub fn save(&self, dir: &Path, run: &RunInfo) -> Result<()> {
         crate::io::write_atomic(dir.join("table.csv"), self.to_csv().as_bytes())?;
-        super::save_result(&dir.join("table.json"), self, run)
+        let definitions = crate::metrics::definitions::json(COLUMNS);
+        super::save_result(&dir.join("table.json"), &super::WithDefinitions { result: self, definitions }, run)
     }
 }

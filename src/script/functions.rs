@@ -31,14 +31,19 @@ fn domains() -> Vec<(&'static str, Register)> {
         ("condensation", super::condense::register),
         ("unlearning", super::unlearn::register),
         ("evaluation and tables", super::metrics::register),
+        ("forgetting score, memorisation and audits", super::evaluation::register),
         ("plots", super::plots::register),
         ("sweeps", super::sweep::register),
     ]
 }
 
 /// The binding's handle types and the names scripts know them by.
-const HANDLES: [(&str, &str); 3] =
-    [("ModelHandle", "Model"), ("UnlearnedHandle", "Unlearned"), ("ShadowBankHandle", "ShadowBank")];
+const HANDLES: [(&str, &str); 4] = [
+    ("ModelHandle", "Model"),
+    ("UnlearnedHandle", "Unlearned"),
+    ("ShadowBankHandle", "ShadowBank"),
+    ("OracleBankHandle", "OracleBank"),
+];
 
 /// A Rust type name as script users know it.
 pub fn script_type(t: &str) -> String {

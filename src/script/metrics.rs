@@ -10,7 +10,9 @@ use crate::data::Dataset;
 use crate::metrics::lira::{train_shadows, LiraConfig, ShadowBank};
 use crate::metrics::{EvalContext, MiaOptions};
 use crate::models::Model;
-use crate::report::evaluate::Item;
+use crate::metrics::curve::Tolerances;
+use crate::metrics::relearn::RelearnConfig;
+use crate::report::evaluate::{Audits, Item};
 use crate::report::summary::{summarize, Summary};
 use crate::report::table::Table;
 use rhai::plugin::*;
@@ -18,7 +20,8 @@ use rhai::{Array, CustomType, Dynamic, Map, TypeBuilder};
 use std::rc::Rc;
 
 /// The options of `evaluate()`.
-pub const EVALUATE_KEYS: [&str; 4] = ["reference", "seed", "mia_swap", "lira"];
+pub const EVALUATE_KEYS: [&str; 8] =
+    ["reference", "seed", "mia_swap", "lira", "original", "relearn", "retain_mia", "retrain_like"];
 /// The options of `mia()`.
 pub const MIA_KEYS: [&str; 2] = ["seed", "mia_swap"];
 /// The option `shadow_models()` takes besides [`LiraConfig`]'s (the unseen reference).
@@ -37,7 +40,14 @@ pub mod metrics_api {
     /// or #{ name, model } with a Model or result. Options: reference (the retrained result: adds
     /// gaps, Tug-of-War and speed-up), lira (a shadow bank from shadow_models(): adds the
     /// likelihood-ratio attack), seed (MIA; the run's), mia_swap (true: the reference's swap rule
-    /// under 42). Returns a Table to print, save or plot.
+    /// under 42), original (the original model: the relearning test's target and the retain-side
+    /// MIA's baseline), relearn (true or its options #{ lr: 0.01, momentum: 0.9, batch_size: 32,
+    /// max_steps: 200, tolerance: 0.0 }: steps of SGD on the forget set until forget accuracy is
+    /// back to the original's; needs original), retain_mia (true: the MIA of retain vs held-out
+    /// items, and its change from the original's), retrain_like (#{ accuracy: 0.02, mia: 2.0 }:
+    /// what counts as Retrain-like for traced results' time to Retrain-like). An item map may
+    /// carry `forgetting` (a forgetting_score() result) for its row. Returns a Table to print,
+    /// save or plot.
     #[rhai_fn(return_raw)]
     pub fn evaluate(
         context: NativeCallContext,
@@ -73,7 +83,38 @@ pub mod metrics_api {
             (Some(r), Some(g)) => Some(r.item(&g.model).map_err(not_a_reference)?),
             _ => None,
         };
-        Table::evaluate(&items, reference.as_ref(), &ectx).map_err(rt)
+        let original = match options.get("original") {
+            Some(v) => Some(v.clone().try_cast::<ModelHandle>().ok_or_else(|| {
+                rt(format!("evaluate(): `original` is a {}, expected the original Model", v.type_name()))
+            })?),
+            None => None,
+        };
+        let original_guard = original.as_ref().map(|m| m.0.borrow());
+        let audits = Audits {
+            original: original_guard.as_ref().map(|g| &g.model),
+            relearn: match options.get("relearn") {
+                None => None,
+                Some(v) if v.is_bool() => v.as_bool().ok().filter(|b| *b).map(|_| RelearnConfig::default()),
+                Some(v) => {
+                    let m = v.clone().try_cast::<Map>().ok_or_else(|| {
+                        rt(format!("evaluate(): `relearn` is a {}, expected true or a map of options", v.type_name()))
+                    })?;
+                    Some(crate::script::options::parse::<RelearnConfig>("evaluate: relearn", &m).map_err(rt)?)
+                }
+            },
+            retain_mia: bool_or("evaluate", &options, "retain_mia", false)?,
+            tolerances: match options.get("retrain_like") {
+                None => Tolerances::default(),
+                Some(v) => {
+                    let m = v.clone().try_cast::<Map>().ok_or_else(|| {
+                        rt(format!("evaluate(): `retrain_like` is a {}, expected #{{ accuracy, mia }}", v.type_name()))
+                    })?;
+                    crate::script::options::parse::<Tolerances>("evaluate: retrain_like", &m).map_err(rt)?
+                }
+            },
+            seed: c.seed(),
+        };
+        Table::evaluate_with(&items, reference.as_ref(), &ectx, &audits).map_err(rt)
     }
     /// Trains the shadow models of a likelihood-ratio attack on the forget items (see
     /// src/metrics/lira.rs) for `request`: each a fresh model of `model`'s architecture trained on
@@ -236,7 +277,7 @@ pub mod metrics_api {
 
 /// The MIA options of an option map: seed (default the run's) and mia_swap (default true: the
 /// reference's swap rule under 42).
-fn mia_options(func: &str, run_seed: u64, options: &Map) -> RhaiResult<MiaOptions> {
+pub(crate) fn mia_options(func: &str, run_seed: u64, options: &Map) -> RhaiResult<MiaOptions> {
     let seed = int_or(func, options, "seed", run_seed as i64)? as u64;
     let swap = bool_or(func, options, "mia_swap", true)?;
     Ok(MiaOptions { seed, swap_below: swap.then_some(42.0) })
@@ -298,11 +339,20 @@ impl Resolved {
     /// `condense_seconds`, `options` (a map: the method's options and epochs) and `retain_size`.
     fn item<'a>(&'a self, model: &'a Model) -> RhaiResult<Item<'a>> {
         let mut item = match &self.core {
-            Core::Unlearned(u) => Item::unlearned(&u.result, model, &u.request),
+            Core::Unlearned(u) => {
+                let mut item = Item::unlearned(&u.result, model, &u.request);
+                item.curve = u.curve.as_ref().map(|c| (**c).clone());
+                item
+            }
             Core::Model(_) => Item::model("original", model),
         };
         for map in self.maps.iter().rev() {
             let name = map.get("name").and_then(|n| n.clone().into_string().ok()).unwrap_or_default();
+            if let Some(f) = map.get("forgetting") {
+                item.forgetting = Some(rhai::serde::from_dynamic(f).map_err(|e| {
+                    rt(format!("evaluate(): `forgetting` of item `{name}` is not a forgetting_score() result: {e}"))
+                })?);
+            }
             item.timed |= map.contains_key("seconds");
             for (key, slot) in
                 [("seconds", &mut item.phases.unlearning), ("condense_seconds", &mut item.phases.condense)]

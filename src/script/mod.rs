@@ -3,6 +3,7 @@
 //! line and column.
 pub mod condense;
 pub mod data;
+pub mod evaluation;
 pub mod functions;
 pub mod lint;
 pub mod metrics;
@@ -295,6 +296,7 @@ rhai::def_package! {
         condense::CondensePackage,
         models::ModelsPackage,
         metrics::MetricsPackage,
+        evaluation::EvaluationPackage,
         plots::PlotsPackage,
         request::RequestPackage,
         runtime::RuntimePackage,

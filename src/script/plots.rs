@@ -22,6 +22,18 @@ pub mod plots_api {
     pub fn plot_metrics(table: Table) -> Figure {
         plot::metric_bars(&table)
     }
+    /// Quality versus time of a table's traced rows (unlearn() results run with `trace`): retain,
+    /// forget and test accuracy and MIA along each run, with the reference's value and the
+    /// Retrain-like band (options: accuracy (0.02), mia (2.0), as evaluate()'s retrain_like).
+    #[rhai_fn(return_raw)]
+    pub fn plot_curves(table: Table, options: Map) -> RhaiResult<Figure> {
+        let tol: crate::metrics::curve::Tolerances = crate::script::options::parse("plot_curves", &options).map_err(rt)?;
+        plot::quality_curves(&table, &tol).map_err(rt)
+    }
+    #[rhai_fn(name = "plot_curves", return_raw)]
+    pub fn plot_curves_default(table: Table) -> RhaiResult<Figure> {
+        plot_curves(table, Map::new())
+    }
     /// Each method's end-to-end time against its mean gap to the table's reference.
     #[rhai_fn(return_raw)]
     pub fn plot_time_vs_gap(table: Table) -> RhaiResult<Figure> {

@@ -17,10 +17,15 @@ pub struct UnlearnedHandle {
     pub model: ModelHandle,
     /// The forget request it was unlearned on (evaluate() must be given the same one).
     pub request: Rc<crate::data::request::ForgetRequest>,
+    /// Its quality along the run, when it ran with `trace`.
+    pub curve: Option<Rc<crate::metrics::curve::QualityCurve>>,
 }
 
 /// The inputs an `unlearn()` map may carry besides the method's own options.
-pub const INPUT_KEYS: [&str; 4] = ["request", "retain", "unseen", "progress"];
+pub const INPUT_KEYS: [&str; 5] = ["request", "retain", "unseen", "progress", "trace"];
+
+/// The keys of `unlearn()`'s `trace` map.
+pub const TRACE_KEYS: [&str; 4] = ["evaluation", "every", "seed", "mia_swap"];
 
 /// The options of `unlearn_rounds()`.
 pub const ROUNDS_KEYS: [&str; 8] =
@@ -49,7 +54,12 @@ pub mod unlearn_api {
     /// the A-AMU methods), progress (true), profile (a hyper-parameter profile, see profiles();
     /// default "cifar10-resnet18"), cond (take the profile's reduced-set values; default: whether
     /// `retain` is given), and the method's own options (most take `seed`, default the run's: the
-    /// batch order and the method's other draws), which win over the profile's.
+    /// batch order and the method's other draws), which win over the profile's. With trace:
+    /// #{ evaluation (the evaluation split, required), every (evaluate every k optimiser steps;
+    /// 0, the default: every epoch), seed and mia_swap (the MIA's, as evaluate()'s: give the
+    /// same as there) } the method is evaluated along its run
+    /// (evaluation time left out of its seconds): the result's `curve`, and evaluate() then
+    /// reports its time to Retrain-like.
     #[rhai_fn(name = "unlearn", return_raw)]
     pub fn unlearn(
         context: NativeCallContext,
@@ -75,6 +85,12 @@ pub mod unlearn_api {
             own.remove(k);
         }
         let json = map_to_json(name, &own).map_err(rt)?;
+        let trace = match options.get("trace") {
+            Some(v) => Some(v.clone().try_cast::<Map>().ok_or_else(|| {
+                rt(format!("unlearn(): `trace` is a {}, expected a map (#{{ evaluation, every }})", v.type_name()))
+            })?),
+            None => None,
+        };
         let original = model.0.borrow();
         let input = UnlearnInput {
             original: &original.model,
@@ -85,7 +101,26 @@ pub mod unlearn_api {
             seed: c.seed(),
             progress,
         };
-        let mut result = crate::unlearn::unlearn(m.name(), &input, &json).map_err(rt)?;
+        let (mut result, curve) = match &trace {
+            None => (crate::unlearn::unlearn(m.name(), &input, &json).map_err(rt)?, None),
+            Some(t) => {
+                check_keys("unlearn: trace", t, &TRACE_KEYS)?;
+                let evaluation = t.get("evaluation").map(|v| dataset_of(v, "trace.evaluation")).transpose()?.ok_or_else(
+                    || rt("unlearn(): `trace` needs `evaluation` (the evaluation split, e.g. reference_split().evaluation)"),
+                )?;
+                let every = int_or("unlearn: trace", t, "every", 0)?;
+                if every < 0 {
+                    return Err(rt("unlearn(): `trace.every` must be 0 (every epoch) or a number of steps"));
+                }
+                let mia = crate::script::metrics::mia_options("unlearn: trace", c.seed(), t)?;
+                let ectx = crate::metrics::EvalContext::new(&request.data, &request.request, &evaluation, mia, None)
+                    .map_err(rt)?;
+                let opts = crate::metrics::curve::CurveOptions { every: every as usize };
+                let (r, curve) =
+                    crate::metrics::curve::unlearn_traced(m.name(), &input, &json, &ectx, &opts).map_err(rt)?;
+                (r, Some(Rc::new(curve)))
+            }
+        };
         if let Some(reduced) = options.get("retain").and_then(|v| v.read_lock::<ReducedRetainSet>()) {
             result = result.condensed_by(&reduced);
         }
@@ -96,7 +131,7 @@ pub mod unlearn_api {
             state.history.push(h);
             state.origin_runs = 1;
         }
-        Ok(UnlearnedHandle { result: Rc::new(result), model: handle, request: Rc::new(request.request.clone()) })
+        Ok(UnlearnedHandle { result: Rc::new(result), model: handle, request: Rc::new(request.request.clone()), curve })
     }
 
     /// Multi-round unlearning (method.md §4.4), resumable. Options: requests (an array of forget
@@ -260,6 +295,13 @@ impl CustomType for UnlearnedHandle {
             .and_comments(&["/// The options it ran with, defaults filled in."])
             .with_get("retain_size", |r: &mut Self| -> i64 { r.result.retain.1 as i64 })
             .and_comments(&["/// Size of the retain set it trained on."])
+            .with_get("curve", |r: &mut Self| -> RhaiResult<Dynamic> {
+                match &r.curve {
+                    Some(c) => rhai::serde::to_dynamic(&**c),
+                    None => Ok(Dynamic::UNIT),
+                }
+            })
+            .and_comments(&["/// Its quality along the run (run with `trace`): #{ method, every, points: [#{ seconds, step, retain_acc, forget_acc, test_acc, mia }], eval_seconds }, else ()."])
             .on_print(result_text)
             .on_debug(result_text);
     }
