@@ -102,7 +102,13 @@ fn an_oracle_bank_is_saved_once_reused_by_key_and_scores_runs() {
     let (split, original) = setup();
     let request = ForgetRequest::uniform(&split.train, 0.1, false, 2).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let cfg = OracleConfig { models: 3, retrain: quick_retrain(), seed: Some(4), dir: Some(dir.path().into()), progress: false };
+    let cfg = OracleConfig {
+        models: 3,
+        retrain: quick_retrain(),
+        seed: Some(4),
+        dir: Some(dir.path().into()),
+        progress: false,
+    };
     let bank = oracle_bank(&original, &split.train, &request, &split.test, &cfg, 0).unwrap();
     assert!(!bank.reused);
     assert_eq!(bank.confidences.len(), 3);
@@ -111,8 +117,9 @@ fn an_oracle_bank_is_saved_once_reused_by_key_and_scores_runs() {
     assert!(again.reused, "the same key loads the saved bank");
     assert_eq!((again.hash.clone(), again.confidences.clone()), (bank.hash.clone(), bank.confidences.clone()));
     // another seed set is another key: another folder
-    let other = oracle_bank(&original, &split.train, &request, &split.test, &OracleConfig { seed: Some(5), ..cfg.clone() }, 0)
-        .unwrap();
+    let other =
+        oracle_bank(&original, &split.train, &request, &split.test, &OracleConfig { seed: Some(5), ..cfg.clone() }, 0)
+            .unwrap();
     assert!(!other.reused);
     assert_ne!(other.folder, bank.folder);
     // a damaged bank is refused with its file named
@@ -125,10 +132,13 @@ fn an_oracle_bank_is_saved_once_reused_by_key_and_scores_runs() {
     // the saved oracles load back
     assert!(other.model(0, Device::Cpu).is_ok());
 
-    let ctx = EvalContext::new(&split.train, &request, &split.test, MiaOptions { seed: 1, swap_below: None }, None).unwrap();
+    let ctx =
+        EvalContext::new(&split.train, &request, &split.test, MiaOptions { seed: 1, swap_below: None }, None).unwrap();
     // Retrain's own runs are samples of the oracles' distribution; one model three times is a point
     let runs: Vec<Model> = (0..3)
-        .map(|s| run_method("retrain", &input(&original, &split.train, &request, 100 + s), &quick_retrain()).unwrap().model)
+        .map(|s| {
+            run_method("retrain", &input(&original, &split.train, &request, 100 + s), &quick_retrain()).unwrap().model
+        })
         .collect();
     let refs: Vec<&Model> = runs.iter().collect();
     let f = forgetting_score(&refs, &other, &split.train, &ctx).unwrap();
@@ -142,7 +152,8 @@ fn an_oracle_bank_is_saved_once_reused_by_key_and_scores_runs() {
     assert!(forgetting_score(&refs[..2], &other, &split.train, &ctx).is_err(), "2 runs against 3 oracles");
     // a bank of another request is refused
     let r2 = ForgetRequest::uniform(&split.train, 0.1, false, 3).unwrap();
-    let ctx2 = EvalContext::new(&split.train, &r2, &split.test, MiaOptions { seed: 1, swap_below: None }, None).unwrap();
+    let ctx2 =
+        EvalContext::new(&split.train, &r2, &split.test, MiaOptions { seed: 1, swap_below: None }, None).unwrap();
     assert!(forgetting_score(&refs, &other, &split.train, &ctx2).unwrap_err().to_string().contains("forget request"));
 }
 
@@ -181,11 +192,17 @@ fn memorization_scores_every_item_and_strata_draw_from_their_third() {
 fn a_traced_run_starts_at_the_original_and_ends_at_its_result() {
     let (split, original) = setup();
     let request = ForgetRequest::uniform(&split.train, 0.1, false, 2).unwrap();
-    let ctx = EvalContext::new(&split.train, &request, &split.test, MiaOptions { seed: 1, swap_below: None }, None).unwrap();
+    let ctx =
+        EvalContext::new(&split.train, &request, &split.test, MiaOptions { seed: 1, swap_below: None }, None).unwrap();
     let opts = serde_json::json!({ "epochs": 2, "lr": 0.05, "progress": false, "batch_size": 32 });
-    let (result, curve) =
-        unlearn_traced("finetune", &input(&original, &split.train, &request, 1), &opts, &ctx, &CurveOptions { every: 3 })
-            .unwrap();
+    let (result, curve) = unlearn_traced(
+        "finetune",
+        &input(&original, &split.train, &request, 1),
+        &opts,
+        &ctx,
+        &CurveOptions { every: 3 },
+    )
+    .unwrap();
     // 216 retain items, batches of 32: 7 steps an epoch, 14 in all; points at 0, 3, 6, 9, 12, end
     let steps: Vec<usize> = curve.points.iter().map(|p| p.step).collect();
     assert_eq!(steps, vec![0, 3, 6, 9, 12, 14]);
@@ -204,8 +221,16 @@ fn a_traced_run_starts_at_the_original_and_ends_at_its_result() {
     assert_eq!(plain.model.digest().unwrap(), result.model.digest().unwrap());
     // a context of another request is refused
     let r2 = ForgetRequest::uniform(&split.train, 0.1, false, 3).unwrap();
-    let ctx2 = EvalContext::new(&split.train, &r2, &split.test, MiaOptions { seed: 1, swap_below: None }, None).unwrap();
-    assert!(unlearn_traced("finetune", &input(&original, &split.train, &request, 1), &opts, &ctx2, &CurveOptions::default()).is_err());
+    let ctx2 =
+        EvalContext::new(&split.train, &r2, &split.test, MiaOptions { seed: 1, swap_below: None }, None).unwrap();
+    assert!(unlearn_traced(
+        "finetune",
+        &input(&original, &split.train, &request, 1),
+        &opts,
+        &ctx2,
+        &CurveOptions::default()
+    )
+    .is_err());
 }
 
 #[test]
@@ -242,7 +267,8 @@ fn time_to_retrain_like_is_the_first_point_within_every_tolerance() {
 fn audits_fill_their_columns_and_every_column_has_its_definition() {
     let (split, original) = setup();
     let request = ForgetRequest::uniform(&split.train, 0.1, false, 2).unwrap();
-    let ctx = EvalContext::new(&split.train, &request, &split.test, MiaOptions { seed: 1, swap_below: None }, None).unwrap();
+    let ctx =
+        EvalContext::new(&split.train, &request, &split.test, MiaOptions { seed: 1, swap_below: None }, None).unwrap();
     let retrained = run_method("retrain", &input(&original, &split.train, &request, 1), &quick_retrain()).unwrap();
     let forget = request.forget_set(&split.train).unwrap();
     // relearning: already there is 0 steps; an unreachable target is "not reached"
@@ -274,9 +300,24 @@ fn audits_fill_their_columns_and_every_column_has_its_definition() {
     let dir = tempfile::tempdir().unwrap();
     let run = unlearn::report::RunInfo::new("test", Device::Cpu, 1, dir.path(), Default::default());
     table.save(dir.path(), &run).unwrap();
-    let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.path().join("table.json")).unwrap()).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("table.json")).unwrap()).unwrap();
     let defs = &json["result"]["definitions"];
-    for c in unlearn::report::table::COLUMNS.iter().filter(|c| !["method", "options", "mia_n", "mia_swapped", "features_s", "kmeans_s", "condense_s", "eval_s", "epochs", "retain_size"].contains(c)) {
+    for c in unlearn::report::table::COLUMNS.iter().filter(|c| {
+        ![
+            "method",
+            "options",
+            "mia_n",
+            "mia_swapped",
+            "features_s",
+            "kmeans_s",
+            "condense_s",
+            "eval_s",
+            "epochs",
+            "retain_size",
+        ]
+        .contains(c)
+    }) {
         assert!(defs[*c]["better"].is_string(), "no definition of {c} in table.json");
     }
 }

@@ -72,14 +72,30 @@ fn single_round_with_the_evaluations_of_the_field() {
         "scripts/single_round.rhai",
         dir.path(),
         &[
-            "take=300", "width=8", "epochs=1", "ipc=4", "seeds=1", "methods=retrain,finetune",
-            "request=memorization", "stratum=high", "curves=4", "forgetting=3", "relearn=true", "retain_mia=true",
+            "take=300",
+            "width=8",
+            "epochs=1",
+            "ipc=4",
+            "seeds=1",
+            "methods=retrain,finetune",
+            "request=memorization",
+            "stratum=high",
+            "curves=4",
+            "forgetting=3",
+            "relearn=true",
+            "retain_mia=true",
         ],
     );
     let (header, rows) = csv(dir.path().join("single_round.csv"));
     has_columns(
         &header,
-        &["forget_score_mean", "final_score_mean", "retrain_like_reached_mean", "relearn_reached_mean", "retain_mia_change_mean"],
+        &[
+            "forget_score_mean",
+            "final_score_mean",
+            "retrain_like_reached_mean",
+            "relearn_reached_mean",
+            "retain_mia_change_mean",
+        ],
     );
     assert_eq!(rows.len(), 4, "2 settings x 2 methods: {rows:?}");
     // Retrain's run ends at its own metrics: it is Retrain-like by its end
@@ -97,6 +113,10 @@ fn single_round_with_the_evaluations_of_the_field() {
     assert_eq!(oracles.len(), 1, "one bank (one seed, one request)");
     let record = std::fs::read_to_string(dir.path().join("single_round_seed_1.json")).unwrap();
     assert!(record.contains("\"memorization\""), "{record}");
+    // the curves of every setting are plotted
+    for f in ["curves_seed1_full.png", "curves_seed1_blend_ipc_4.svg"] {
+        assert!(dir.path().join(f).is_file(), "{f} missing");
+    }
 }
 
 #[test]

@@ -445,6 +445,20 @@ fn summaries_are_means_and_sample_deviations() {
     absent.push(serde_json::json!({ "method": "a", "seed": 3, "x": null }));
     let s = unlearn::report::summary::summarize(&absent, &["method".to_string()]).unwrap();
     assert_eq!(s.groups[0].stats[0], ("x".to_string(), 2.0, 2f64.sqrt()));
+    assert_eq!(s.groups[0].counts, vec![2]);
+    // a group where one run has the field says n = 1; one where none has it shows "–", an
+    // empty CSV cell, never a mean of 0
+    let sparse = vec![
+        serde_json::json!({ "method": "a", "seed": 1, "x": 4.0 }),
+        serde_json::json!({ "method": "a", "seed": 2 }),
+        serde_json::json!({ "method": "b", "seed": 1 }),
+    ];
+    let s = unlearn::report::summary::summarize(&sparse, &["method".to_string()]).unwrap();
+    let text = s.to_text();
+    assert!(text.contains("4.0000 (n = 1)"), "{text}");
+    let b_line = text.lines().find(|l| l.starts_with("b ")).unwrap();
+    assert!(b_line.trim_end().ends_with('–') && !b_line.contains("0.0000"), "{text}");
+    assert!(s.to_csv().lines().nth(2).unwrap().starts_with("b,1,,,"), "{}", s.to_csv());
 }
 
 /// Issue 17: every run record names the exact script that ran (its SHA-256), not only sweeps'.

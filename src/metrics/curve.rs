@@ -22,17 +22,11 @@ use std::rc::Rc;
 use std::time::Instant;
 
 /// Options of a traced run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CurveOptions {
     /// Evaluate every this many optimiser steps; 0: at the end of every epoch.
     pub every: usize,
-}
-
-impl Default for CurveOptions {
-    fn default() -> Self {
-        CurveOptions { every: 0 }
-    }
 }
 
 impl crate::config::Options for CurveOptions {}

@@ -41,9 +41,10 @@ pub fn logit_scaled_confidence(logits: &[f64], k: usize, labels: &[i64]) -> Resu
         .iter()
         .zip(logits.chunks(k))
         .map(|(&y, row)| {
-            let y = usize::try_from(y).ok().filter(|&y| y < k).ok_or_else(|| {
-                Error::invalid("label", y, format!("a class in 0..{k}"))
-            })?;
+            let y = usize::try_from(y)
+                .ok()
+                .filter(|&y| y < k)
+                .ok_or_else(|| Error::invalid("label", y, format!("a class in 0..{k}")))?;
             let max = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             let e: Vec<f64> = row.iter().map(|v| (v - max).exp()).collect();
             let sum: f64 = e.iter().sum();
@@ -421,7 +422,7 @@ mod tests {
         let b = [5.0, 5.1, 5.3, 5.2];
         assert_eq!(example_epsilon(&b, &a, DELTA).unwrap(), EPSILON_CAP);
         let e = example_epsilon(&[0.0, 0.2, 0.1, 0.3], &a, DELTA).unwrap();
-        assert!(e < EPSILON_CAP && e >= 0.0, "{e}");
+        assert!((0.0..EPSILON_CAP).contains(&e), "{e}");
         assert!(example_epsilon(&a, &b[..3], DELTA).is_err());
     }
 }

@@ -169,7 +169,10 @@ pub fn oracle_bank(
 ) -> Result<OracleBank> {
     let opt = |key: &str, msg: &str| Error::BadOption { func: "oracle_bank".into(), key: key.into(), msg: msg.into() };
     if cfg.models < 3 {
-        return Err(opt("models", "must be at least 3 (with N oracles the score's buckets end at ⌈ln(N − 1)⌉, 0 for 2)"));
+        return Err(opt(
+            "models",
+            "must be at least 3 (with N oracles the score's buckets end at ⌈ln(N − 1)⌉, 0 for 2)",
+        ));
     }
     crate::config::at_most("oracle_bank", "models", cfg.models, crate::config::MAX_SHADOWS)?;
     if !cfg.retrain.is_object() {
@@ -254,7 +257,10 @@ fn load(folder: &Path, key: &OracleKey) -> Result<Option<OracleBank>> {
         return Err(Error::format(&path, "an oracle bank of another key in a folder named after this key"));
     }
     if bank.content_hash()? != bank.hash {
-        return Err(Error::format(&path, "its hash does not match its content (edited or damaged): delete the folder to retrain"));
+        return Err(Error::format(
+            &path,
+            "its hash does not match its content (edited or damaged): delete the folder to retrain",
+        ));
     }
     bank.folder = Some(folder.to_path_buf());
     bank.reused = true;

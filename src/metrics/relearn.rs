@@ -86,7 +86,7 @@ pub fn relearn(model: &Model, forget: &Dataset, target: f64, cfg: &RelearnConfig
         return Ok(Relearn { steps: Some(0), target: goal, forget_acc: acc, max_steps: cfg.max_steps });
     }
     let mut opt = build(m.var_store(), OptimizerKind::Sgd, cfg.lr, cfg.momentum, 0.0)?;
-    let mut rng = crate::data::split::rng(cfg.seed.unwrap_or(run_seed) ^ 0x7e1e_a2e);
+    let mut rng = crate::data::split::rng(cfg.seed.unwrap_or(run_seed) ^ 0x07e1_ea2e);
     let mut step = 0;
     while step < cfg.max_steps {
         let mut batches = Batches::shuffled(&data, cfg.batch_size, &mut rng)?;
@@ -116,5 +116,5 @@ pub fn retain_mia(model: &Model, retain: &Dataset, evaluation: &Dataset, seed: u
     if retain.len().min(evaluation.len()) < MIN_ATTACK_ITEMS {
         return Ok(MiaScore::unmeasured());
     }
-    model_mia(model, retain, evaluation, evaluation, &MiaOptions { seed: seed ^ 0x4e7a_1a, swap_below: None })
+    model_mia(model, retain, evaluation, evaluation, &MiaOptions { seed: seed ^ 0x004e_7a1a, swap_below: None })
 }

@@ -127,10 +127,19 @@ impl Table {
     /// `audits` asks for them, the forgetting score an item carries, and, for a traced item with
     /// a reference, its time to Retrain-like (the first point of its curve within
     /// `audits.tolerances` of the reference's metrics).
-    pub fn evaluate_with(items: &[Item], reference: Option<&Item>, ctx: &EvalContext, audits: &Audits) -> Result<Table> {
+    pub fn evaluate_with(
+        items: &[Item],
+        reference: Option<&Item>,
+        ctx: &EvalContext,
+        audits: &Audits,
+    ) -> Result<Table> {
         let mut table = Self::evaluate_rows(items, reference, ctx)?;
         if audits.relearn.is_some() && audits.original.is_none() {
-            return Err(Error::invalid("relearning test", "no original model", "the original model (its forget accuracy is the target)"));
+            return Err(Error::invalid(
+                "relearning test",
+                "no original model",
+                "the original model (its forget accuracy is the target)",
+            ));
         }
         let original_forget = audits.original.map(|m| crate::train::eval::accuracy(m, &ctx.forget)).transpose()?;
         let original_retain_mia = match (audits.retain_mia, audits.original) {
@@ -158,10 +167,8 @@ impl Table {
             }
             if audits.retain_mia {
                 let m = retain_mia(item.model, &ctx.retain, ctx.evaluation, audits.seed)?;
-                row.retain_mia_change = original_retain_mia
-                    .as_ref()
-                    .filter(|o| o.measured() && m.measured())
-                    .map(|o| m.score - o.score);
+                row.retain_mia_change =
+                    original_retain_mia.as_ref().filter(|o| o.measured() && m.measured()).map(|o| m.score - o.score);
                 row.retain_mia = Some(m);
             }
         }

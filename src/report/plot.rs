@@ -339,7 +339,10 @@ impl Figure {
                     if let Some(r) = panel.reference {
                         let grey = RGBColor(150, 150, 150);
                         chart
-                            .draw_series([Rectangle::new([(0.0, r - panel.band), (x1, r + panel.band)], grey.mix(0.2).filled())])
+                            .draw_series([Rectangle::new(
+                                [(0.0, r - panel.band), (x1, r + panel.band)],
+                                grey.mix(0.2).filled(),
+                            )])
                             .map_err(draw_err)?;
                         chart
                             .draw_series(LineSeries::new([(0.0, r), (x1, r)], grey.stroke_width(2)))
@@ -349,13 +352,16 @@ impl Figure {
                     }
                     for (j, (name, pts)) in panel.series.iter().enumerate() {
                         let color = PALETTE[j % PALETTE.len()];
-                        let pts: Vec<(f64, f64)> = pts.iter().copied().filter(|q| q.0.is_finite() && q.1.is_finite()).collect();
+                        let pts: Vec<(f64, f64)> =
+                            pts.iter().copied().filter(|q| q.0.is_finite() && q.1.is_finite()).collect();
                         chart
                             .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
                             .map_err(draw_err)?
                             .label(name.as_str())
                             .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], color.stroke_width(3)));
-                        chart.draw_series(pts.into_iter().map(|q| Circle::new(q, 3, color.filled()))).map_err(draw_err)?;
+                        chart
+                            .draw_series(pts.into_iter().map(|q| Circle::new(q, 3, color.filled())))
+                            .map_err(draw_err)?;
                     }
                     draw_legend!(chart, SeriesLabelPosition::LowerRight, 12);
                 }
@@ -569,33 +575,53 @@ pub fn quality_curves(table: &Table, tolerances: &crate::metrics::curve::Toleran
         ));
     }
     let reference = table.reference.as_ref().and_then(|name| table.rows.iter().find(|r| &r.method == name));
-    let panel = |title: &str, pick: &dyn Fn(&crate::metrics::curve::CurvePoint) -> f64, refv: Option<f64>, band: f64| {
-        CurvePanel {
-            title: title.to_string(),
-            series: traced
-                .iter()
-                .map(|r| {
-                    let c = r.curve.as_ref().expect("traced rows have curves");
-                    (r.method.clone(), c.points.iter().map(|p| (p.seconds, pick(p))).collect())
-                })
-                .collect(),
-            reference: refv,
-            band,
-        }
-    };
+    let panel =
+        |title: &str, pick: &dyn Fn(&crate::metrics::curve::CurvePoint) -> f64, refv: Option<f64>, band: f64| {
+            CurvePanel {
+                title: title.to_string(),
+                series: traced
+                    .iter()
+                    .map(|r| {
+                        let c = r.curve.as_ref().expect("traced rows have curves");
+                        (r.method.clone(), c.points.iter().map(|p| (p.seconds, pick(p))).collect())
+                    })
+                    .collect(),
+                reference: refv,
+                band,
+            }
+        };
     let acc = 100.0 * tolerances.accuracy;
     let m = reference.map(|r| &r.metrics);
     Ok(Figure::Curves {
         title: format!(
             "Quality vs time{}",
-            table.reference.as_ref().map(|r| format!(" (band: {r} ± tolerance; inside every band is Retrain-like)")).unwrap_or_default()
+            table
+                .reference
+                .as_ref()
+                .map(|r| format!(" (band: {r} ± tolerance; inside every band is Retrain-like)"))
+                .unwrap_or_default()
         ),
         x_label: "training seconds (evaluation excluded)".into(),
         panels: vec![
-            panel("retain accuracy % (higher is better)", &|p| 100.0 * p.retain_acc, m.map(|m| 100.0 * m.retain_acc), acc),
-            panel("forget accuracy % (closer to Retrain is better)", &|p| 100.0 * p.forget_acc, m.map(|m| 100.0 * m.forget_acc), acc),
+            panel(
+                "retain accuracy % (higher is better)",
+                &|p| 100.0 * p.retain_acc,
+                m.map(|m| 100.0 * m.retain_acc),
+                acc,
+            ),
+            panel(
+                "forget accuracy % (closer to Retrain is better)",
+                &|p| 100.0 * p.forget_acc,
+                m.map(|m| 100.0 * m.forget_acc),
+                acc,
+            ),
             panel("test accuracy % (higher is better)", &|p| 100.0 * p.test_acc, m.map(|m| 100.0 * m.test_acc), acc),
-            panel("MIA (50 ideal; closer to Retrain is better)", &|p| p.mia, m.filter(|m| m.mia.measured()).map(|m| m.mia.score), tolerances.mia),
+            panel(
+                "MIA (50 ideal; closer to Retrain is better)",
+                &|p| p.mia,
+                m.filter(|m| m.mia.measured()).map(|m| m.mia.score),
+                tolerances.mia,
+            ),
         ],
     })
 }

@@ -39,6 +39,9 @@ pub struct Group {
     /// with n - 1 degrees of freedom, n the runs that have the field), in the order of `stats`;
     /// NaN (JSON null) for fewer than two runs.
     pub ci95: Vec<f64>,
+    /// Runs that have each field (a run may lack one: e.g. a time to Retrain-like it never
+    /// reached), in the order of `stats`; its mean and spread are over these.
+    pub counts: Vec<usize>,
 }
 
 /// What the text and HTML tables show after the mean (the CSV and JSON have both).
@@ -144,11 +147,14 @@ pub fn summarize(rows: &[serde_json::Value], by: &[String]) -> Result<Summary> {
     let groups = groups
         .into_iter()
         .map(|(key, members)| {
+            let counts: Vec<usize> =
+                fields.iter().map(|f| members.iter().filter(|r| r[f].as_f64().is_some()).count()).collect();
             let (stats, ci95) = fields
                 .iter()
                 .map(|f| {
                     let vals: Vec<f64> = members.iter().filter_map(|r| r[f].as_f64()).collect();
-                    let n = vals.len().max(1) as f64;
+                    let n = vals.len() as f64;
+                    // no run has it: no mean (NaN, shown "–")
                     let mean = vals.iter().sum::<f64>() / n;
                     let var = if vals.len() > 1 {
                         vals.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)
@@ -158,7 +164,7 @@ pub fn summarize(rows: &[serde_json::Value], by: &[String]) -> Result<Summary> {
                     ((f.clone(), mean, var.sqrt()), ci95_half_width(vals.len(), var.sqrt()))
                 })
                 .unzip();
-            Group { key, n: members.len(), stats, ci95 }
+            Group { key, n: members.len(), stats, ci95, counts }
         })
         .collect();
     Ok(Summary { by: by.to_vec(), fields, groups, spread: Spread::Std })
@@ -179,7 +185,10 @@ impl Summary {
             Spread::Std => *s,
             Spread::Ci95 => g.ci95[i],
         };
-        if g.n == 1 {
+        let n = g.counts.get(i).copied().unwrap_or(g.n);
+        if n == 0 {
+            "–".into()
+        } else if n == 1 {
             // one run has no spread
             format!("{m:.decimals$} (n = 1)")
         } else if spread.is_nan() {
@@ -210,7 +219,12 @@ impl Summary {
         for g in &self.groups {
             let mut cells: Vec<String> = g.key.iter().map(|k| super::table::csv_cell(k)).collect();
             cells.push(g.n.to_string());
-            for ((_, m, s), c) in g.stats.iter().zip(&g.ci95) {
+            for (((_, m, s), c), n) in g.stats.iter().zip(&g.ci95).zip(&g.counts) {
+                if *n == 0 {
+                    // no run has the field
+                    cells.extend([String::new(), String::new(), String::new()]);
+                    continue;
+                }
                 cells.push(format!("{m:.6}"));
                 cells.push(format!("{s:.6}"));
                 cells.push(if c.is_nan() { String::new() } else { format!("{c:.6}") });
@@ -311,7 +325,11 @@ impl Summary {
     pub fn save(&self, dir: &Path, name: &str, run: &RunInfo) -> Result<()> {
         crate::io::write_atomic(dir.join(format!("{name}.csv")), self.to_csv().as_bytes())?;
         let definitions = crate::metrics::definitions::json(self.fields.iter().map(String::as_str));
-        super::save_result(&dir.join(format!("{name}.json")), &super::WithDefinitions { result: self, definitions }, run)
+        super::save_result(
+            &dir.join(format!("{name}.json")),
+            &super::WithDefinitions { result: self, definitions },
+            run,
+        )
     }
 
     /// The definitions of the metric fields shown, one line each.

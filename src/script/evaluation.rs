@@ -118,8 +118,11 @@ pub mod evaluation_api {
     /// as #{ name, model, forgetting } to put it in the table.
     #[rhai_fn(return_raw)]
     pub fn forgetting_score(runs: Array, bank: OracleBankHandle) -> RhaiResult<Dynamic> {
-        let handles: Vec<ModelHandle> =
-            runs.into_iter().enumerate().map(|(i, r)| evaluated_item(r, i).map(|(_, m)| m)).collect::<RhaiResult<_>>()?;
+        let handles: Vec<ModelHandle> = runs
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| evaluated_item(r, i).map(|(_, m)| m))
+            .collect::<RhaiResult<_>>()?;
         let guards: Vec<_> = handles.iter().map(|h| h.0.borrow()).collect();
         let models: Vec<&crate::models::Model> = guards.iter().map(|g| &g.model).collect();
         let ctx = EvalContext::new(
@@ -184,7 +187,9 @@ pub mod evaluation_api {
             None => Stratum::High,
         };
         let fraction = match options.get("fraction") {
-            Some(f) => f.as_float().map_err(|t| rt(format!("forget_memorization(): `fraction` is a {t}, expected a number")))?,
+            Some(f) => f
+                .as_float()
+                .map_err(|t| rt(format!("forget_memorization(): `fraction` is a {t}, expected a number")))?,
             None => 0.1,
         };
         let seed = crate::script::options::int_or("forget_memorization", &options, "seed", c.seed() as i64)? as u64;
@@ -216,7 +221,12 @@ pub mod evaluation_api {
     /// The retain-side MIA on its own: the paper's attack telling `request`'s retain items from
     /// `evaluation` items (#{ score, raw, n, swapped }; 50 is ideal, lower is better).
     #[rhai_fn(return_raw)]
-    pub fn retain_mia(context: NativeCallContext, item: Dynamic, request: Request, evaluation: Dataset) -> RhaiResult<Dynamic> {
+    pub fn retain_mia(
+        context: NativeCallContext,
+        item: Dynamic,
+        request: Request,
+        evaluation: Dataset,
+    ) -> RhaiResult<Dynamic> {
         let c = ctx(&context)?;
         let (_, model) = evaluated_item(item, 0)?;
         let retain = request.retain_set().map_err(rt)?;

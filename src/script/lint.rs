@@ -375,6 +375,11 @@ fn option_keys(func: &str, param: &str, args: &[Option<&Expr>]) -> Keys {
         ("image_folder", "options") => known_keys::<data::FolderScriptOptions>(),
         ("synthetic", "options") => known_keys::<data::SyntheticScriptOptions>(),
         ("plot_blend", "options") => list(&plots::PLOT_BLEND_KEYS),
+        ("plot_curves", "options") => known_keys::<crate::metrics::curve::Tolerances>(),
+        ("oracle_bank", "options") => known_keys::<crate::metrics::oracle::OracleConfig>(),
+        ("memorization", "options") => known_keys::<crate::metrics::memorization::MemorizationConfig>(),
+        ("forget_memorization", "options") => list(&super::evaluation::MEMORIZATION_REQUEST_KEYS),
+        ("relearn", "options") => known_keys::<crate::metrics::relearn::RelearnConfig>(),
         ("sweep" | "sweep_plan", "def") => list(&sweep::KEYS),
         _ => return Keys::Unchecked,
     };
@@ -574,8 +579,14 @@ mod tests {
 
     /// Map parameters that take any keys: results and record parts are the script's own, and
     /// `method_work()`'s options are resolved as a cost estimate (unknown keys do not stop it).
-    const FREE_MAPS: [(&str, &str); 4] =
-        [("save_result", "result"), ("resumed", "parts"), ("save_resumable", "parts"), ("method_work", "options")];
+    const FREE_MAPS: [(&str, &str); 5] = [
+        ("save_result", "result"),
+        ("resumed", "parts"),
+        ("save_resumable", "parts"),
+        ("method_work", "options"),
+        // a memorization() result, read for its `scores` and `models`
+        ("forget_memorization", "memorization"),
+    ];
 
     fn engine() -> Engine {
         super::super::offline_engine(None)

@@ -27,7 +27,8 @@ pub mod plots_api {
     /// Retrain-like band (options: accuracy (0.02), mia (2.0), as evaluate()'s retrain_like).
     #[rhai_fn(return_raw)]
     pub fn plot_curves(table: Table, options: Map) -> RhaiResult<Figure> {
-        let tol: crate::metrics::curve::Tolerances = crate::script::options::parse("plot_curves", &options).map_err(rt)?;
+        let tol: crate::metrics::curve::Tolerances =
+            crate::script::options::parse("plot_curves", &options).map_err(rt)?;
         plot::quality_curves(&table, &tol).map_err(rt)
     }
     #[rhai_fn(name = "plot_curves", return_raw)]
