@@ -219,6 +219,13 @@ fn a_traced_run_starts_at_the_original_and_ends_at_its_result() {
     // traced and untraced runs train the same model
     let plain = run_method("finetune", &input(&original, &split.train, &request, 1), &opts).unwrap();
     assert_eq!(plain.model.digest().unwrap(), result.model.digest().unwrap());
+    // methods whose epochs are passes of their own loop (SalUn) are traced along the way too
+    let salun = serde_json::json!({ "epochs": 1, "batch_size": 32, "progress": false });
+    let (r, c) =
+        unlearn_traced("salun", &input(&original, &split.train, &request, 1), &salun, &ctx, &CurveOptions { every: 2 })
+            .unwrap();
+    assert!(c.points.len() > 3, "{:?}", c.points.iter().map(|p| p.step).collect::<Vec<_>>());
+    assert!(c.points.iter().all(|p| p.seconds <= r.seconds));
     // a context of another request is refused
     let r2 = ForgetRequest::uniform(&split.train, 0.1, false, 3).unwrap();
     let ctx2 =
@@ -372,6 +379,22 @@ print(retain_mia(net, request, parts.evaluation));
     assert!(text.contains("F from 3 runs against 3 oracles"), "{text}");
     assert!(dir.path().join("curves.png").is_file());
     assert!(dir.path().join("oracles").is_dir());
+    // runs unlearned on another request than the bank's are refused
+    let (ok, text) = run_script(
+        r#"
+let data = load_data("synthetic").take(240, 120);
+let net = model("convnet3", data, #{ width: 8 });
+let r1 = forget_uniform(data.train, 0.1, #{ seed: 1 });
+let r2 = forget_uniform(data.train, 0.1, #{ seed: 2 });
+let parts = data.test.reference_split(#{});
+let bank = oracle_bank(net, r1, parts.evaluation, #{ models: 3, retrain: #{ epochs: 1 }, dir: out_path("o2") });
+let runs = [];
+for s in 1..=3 { runs.push(unlearn(net, "finetune", #{ request: r2, epochs: 1, progress: false, seed: s })); }
+forgetting_score(runs, bank);
+"#,
+        dir.path(),
+    );
+    assert!(!ok && text.contains("another forget request") && text.contains("bank's"), "{text}");
     // bad input names what was expected
     let (ok, text) = run_script(
         r#"let data = load_data("synthetic").take(120, 60);

@@ -459,6 +459,11 @@ fn summaries_are_means_and_sample_deviations() {
     let b_line = text.lines().find(|l| l.starts_with("b ")).unwrap();
     assert!(b_line.trim_end().ends_with('–') && !b_line.contains("0.0000"), "{text}");
     assert!(s.to_csv().lines().nth(2).unwrap().starts_with("b,1,,,"), "{}", s.to_csv());
+    // two of three runs: the mean says it is over two
+    let mut three = sparse.clone();
+    three.push(serde_json::json!({ "method": "a", "seed": 3, "x": 6.0 }));
+    let text = unlearn::report::summary::summarize(&three, &["method".to_string()]).unwrap().to_text();
+    assert!(text.contains("5.0000 ± 1.4142 (n = 2)"), "{text}");
 }
 
 /// Issue 17: every run record names the exact script that ran (its SHA-256), not only sweeps'.

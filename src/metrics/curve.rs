@@ -8,7 +8,11 @@
 //! forget and test accuracy and the paper's MIA. The time of each point is the method's own
 //! training time up to it: the clock is stopped while the probe evaluates, and the result's
 //! `seconds` have the evaluations taken out. The curve starts at the original model (0 s) and ends
-//! at the method's result. A method without a training loop (e.g. SSD) has those two points only.
+//! at the method's result. A method without a training loop (e.g. SSD) has those two points only;
+//! one whose epochs are several passes (SCRUB) counts the end of each pass as an epoch end.
+//! Times are on the method's own clock: what the method does outside its timed part (checking
+//! its inputs, building its retain and forget sets) is taken out of every point, so the end point
+//! is the result's `seconds` and every point is at or before it.
 use super::{evaluate, EvalContext, Metrics, MiaOptions};
 use crate::data::request::ForgetRequest;
 use crate::data::Dataset;
@@ -192,8 +196,16 @@ pub fn unlearn_traced(
     let probe: Rc<RefCell<dyn Probe>> = tracer.clone();
     let mut result = with_probe(probe, || crate::unlearn::unlearn(name, input, options))?;
     let mut t = tracer.borrow_mut();
+    crate::runtime::synchronize(result.model.device());
     let during = t.paused;
+    // the tracer's clock ran from before the method's own: the difference is work outside the
+    // method's timed part, taken out of every point
+    let traced = t.start.elapsed().as_secs_f64() - during;
     result.seconds = (result.seconds - during).max(0.0);
+    let offset = (traced - result.seconds).max(0.0);
+    for p in t.points.iter_mut().skip(1) {
+        p.seconds = (p.seconds - offset).clamp(0.0, result.seconds);
+    }
     // the end point: the result, at its own time
     let last_step = t.step;
     t.point(&result.model)?;

@@ -39,7 +39,7 @@ pub const DEFINITIONS: &[Definition] = &[
     d("tug_of_war", "(1 - gap_forget) x (1 - gap_retain) x (1 - gap_test), the Tug-of-War", "higher is better (1 is Retrain)"),
     d("forget_score", "the unlearning challenge's F: forget examples' distinguishability from retrained oracles (per-example epsilon, bucketed), in [0, 1]; comparable only at equal numbers of models", "higher is better"),
     d("final_score", "F x (retain accuracy / oracles') x (test accuracy / oracles')", "higher is better"),
-    d("time_to_retrain_like_s", "training seconds until every accuracy is within the tolerance of Retrain's (and the MIA within its own), evaluation excluded; empty when never", "lower is better"),
+    d("time_to_retrain_like_s", "seconds (condensation, then training; evaluation excluded) until every accuracy is within the tolerance of Retrain's and the MIA within its own; empty when never", "lower is better"),
     d("retrain_like_reached", "1 when the run became Retrain-like at all, else 0 (a mean over seeds: the share that did)", "higher is better"),
     d("relearn_steps", "SGD steps on the forget set until forget accuracy is back to the original's; empty when not within the limit", "closer to Retrain's is better (fewer means hidden, not removed)"),
     d("relearn_reached", "1 when the forget accuracy came back within the step limit, else 0", "closer to Retrain's is better"),

@@ -32,7 +32,9 @@ const THRESHOLDS_PER_UNIT: f64 = 100.0;
 const BUFFER: f64 = 2.0;
 
 /// The challenge's logit-scaled confidence of each row of `logits` (`[n, k]`, row-major) for its
-/// label: log(p_y + 1e-45) − log(Σ_{j≠y} p_j + 1e-45), softmax in double precision.
+/// label: log(p_y + 1e-45) − log(Σ_{j≠y} p_j + 1e-45). As the reference, the exponentials of the
+/// max-shifted logits are single-precision (so a wrong class more than about 104 below the top
+/// underflows to 0 and the confidence saturates near 103.6), the rest double.
 pub fn logit_scaled_confidence(logits: &[f64], k: usize, labels: &[i64]) -> Result<Vec<f64>> {
     if k == 0 || logits.len() != labels.len() * k {
         return Err(Error::Shape(format!("{} logits for {} labels of {k} classes", logits.len(), labels.len())));
@@ -46,7 +48,7 @@ pub fn logit_scaled_confidence(logits: &[f64], k: usize, labels: &[i64]) -> Resu
                 .filter(|&y| y < k)
                 .ok_or_else(|| Error::invalid("label", y, format!("a class in 0..{k}")))?;
             let max = row.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            let e: Vec<f64> = row.iter().map(|v| (v - max).exp()).collect();
+            let e: Vec<f64> = row.iter().map(|v| (((v - max) as f32).exp()) as f64).collect();
             let sum: f64 = e.iter().sum();
             let correct = e[y] / sum;
             let wrong: f64 = e.iter().enumerate().filter(|&(j, _)| j != y).map(|(_, v)| v / sum).sum();

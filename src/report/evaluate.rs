@@ -126,7 +126,8 @@ impl Table {
     /// [`Table::evaluate`], then on every row: the relearning test and the retain-side MIA when
     /// `audits` asks for them, the forgetting score an item carries, and, for a traced item with
     /// a reference, its time to Retrain-like (the first point of its curve within
-    /// `audits.tolerances` of the reference's metrics).
+    /// `audits.tolerances` of the reference's metrics, plus its condensation time when it trained
+    /// on a reduced retain set, as its end-to-end time counts it).
     pub fn evaluate_with(
         items: &[Item],
         reference: Option<&Item>,
@@ -158,7 +159,9 @@ impl Table {
             row.forgetting = item.forgetting.clone();
             if let Some(curve) = &item.curve {
                 if let Some(m) = &ref_metrics {
-                    row.time_to_retrain_like = Some(curve.time_to_match(m, &audits.tolerances));
+                    // on a reduced retain set the request also waited for the condensation
+                    let pre = row.phases.end_to_end() - row.phases.unlearning;
+                    row.time_to_retrain_like = Some(curve.time_to_match(m, &audits.tolerances).map(|t| t + pre));
                 }
                 row.curve = Some(curve.clone());
             }

@@ -583,7 +583,9 @@ pub fn quality_curves(table: &Table, tolerances: &crate::metrics::curve::Toleran
                     .iter()
                     .map(|r| {
                         let c = r.curve.as_ref().expect("traced rows have curves");
-                        (r.method.clone(), c.points.iter().map(|p| (p.seconds, pick(p))).collect())
+                        // a row on a reduced retain set starts after its condensation
+                        let pre = r.phases.end_to_end() - r.phases.unlearning;
+                        (r.method.clone(), c.points.iter().map(|p| (pre + p.seconds, pick(p))).collect())
                     })
                     .collect(),
                 reference: refv,
@@ -601,7 +603,7 @@ pub fn quality_curves(table: &Table, tolerances: &crate::metrics::curve::Toleran
                 .map(|r| format!(" (band: {r} ± tolerance; inside every band is Retrain-like)"))
                 .unwrap_or_default()
         ),
-        x_label: "training seconds (evaluation excluded)".into(),
+        x_label: "seconds: condensation, then training (evaluation excluded)".into(),
         panels: vec![
             panel(
                 "retain accuracy % (higher is better)",

@@ -191,6 +191,13 @@ impl Summary {
         } else if n == 1 {
             // one run has no spread
             format!("{m:.decimals$} (n = 1)")
+        } else if n < g.n {
+            // a mean over the runs that have the field only: say so
+            if spread.is_nan() {
+                format!("{m:.decimals$} ± - (n = {n})")
+            } else {
+                format!("{m:.decimals$} ± {spread:.decimals$} (n = {n})")
+            }
         } else if spread.is_nan() {
             format!("{m:.decimals$} ± -")
         } else {
@@ -256,7 +263,10 @@ impl Summary {
             out.push_str(&format!("{b:<w$}", w = key_w[j]));
         }
         out.push_str(&format!("{:>3}", "n"));
-        let width = |i: usize| (self.fields[i].len() + 2).max(20);
+        let width = |i: usize| {
+            let cells = self.groups.iter().map(|g| self.cell(g, i, 4).chars().count());
+            cells.chain([self.fields[i].len(), 18]).max().unwrap_or(18) + 2
+        };
         for &i in &shown {
             out.push_str(&format!("{:>w$}", self.fields[i], w = width(i)));
         }

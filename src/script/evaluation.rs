@@ -4,6 +4,7 @@
 use super::metrics::evaluated_item;
 use super::models::ModelHandle;
 use super::request::Request;
+use super::unlearn::UnlearnedHandle;
 use super::{ctx, rt, RhaiResult};
 use crate::data::request::{ForgetRequest, Stratum};
 use crate::data::Dataset;
@@ -51,7 +52,7 @@ impl CustomType for OracleBankHandle {
             .with_get("reused", |b: &mut Self| b.bank.reused)
             .and_comments(&["/// Whether it was loaded from its folder instead of retrained."])
             .with_get("seconds", |b: &mut Self| b.bank.seconds.iter().sum::<f64>())
-            .and_comments(&["/// Seconds its oracles took to retrain (0 when reused)."])
+            .and_comments(&["/// Seconds its oracles took to retrain when the bank was made (the same when it is reused: nothing is retrained then)."])
             .with_get("retain_acc", |b: &mut Self| b.bank.mean_retain_acc())
             .and_comments(&["/// The oracles' mean retain accuracy."])
             .with_get("test_acc", |b: &mut Self| b.bank.mean_test_acc())
@@ -118,6 +119,22 @@ pub mod evaluation_api {
     /// as #{ name, model, forgetting } to put it in the table.
     #[rhai_fn(return_raw)]
     pub fn forgetting_score(runs: Array, bank: OracleBankHandle) -> RhaiResult<Dynamic> {
+        // a result unlearned on another request than the bank's would be scored on the wrong items
+        for (i, r) in runs.iter().enumerate() {
+            if let Some(u) = r.read_lock::<UnlearnedHandle>() {
+                let theirs = &bank.request.request;
+                if u.request.forget != theirs.forget || u.request.dataset_len != theirs.dataset_len {
+                    return Err(rt(format!(
+                        "forgetting_score(): run {i} (`{}`) was unlearned on another forget request ({} of {} items) than the one the bank's oracles were retrained without ({} of {}): score runs of the bank's request",
+                        u.result.method,
+                        u.request.forget.len(),
+                        u.request.dataset_len,
+                        theirs.forget.len(),
+                        theirs.dataset_len
+                    )));
+                }
+            }
+        }
         let handles: Vec<ModelHandle> = runs
             .into_iter()
             .enumerate()
@@ -141,7 +158,7 @@ pub mod evaluation_api {
     /// architecture, each trained from scratch on a random half (every item in half of them);
     /// mem(x) = mean confidence in x's label when x was in − when it was out. Options: models,
     /// train (train() options of each: mimic the original's), seed (the run's). Returns
-    /// #{ scores (one per item, dataset order), models, seed, seconds }.
+    /// #{ scores (one per item, dataset order), models, seed, seconds, data_digest }.
     #[rhai_fn(return_raw)]
     pub fn memorization(
         context: NativeCallContext,
@@ -162,6 +179,7 @@ pub mod evaluation_api {
         out.insert("models".into(), (mem.models as i64).into());
         out.insert("seed".into(), (mem.seed as i64).into());
         out.insert("seconds".into(), mem.seconds.into());
+        out.insert("data_digest".into(), mem.data_digest.clone().into());
         Ok(out.into())
     }
 
@@ -179,6 +197,14 @@ pub mod evaluation_api {
         let c = ctx(&context)?;
         crate::script::options::check_keys("forget_memorization", &options, &MEMORIZATION_REQUEST_KEYS)?;
         let (scores, models) = mem_scores("forget_memorization", &memorization)?;
+        if let Some(d) = memorization.get("data_digest").and_then(|d| d.clone().into_string().ok()) {
+            if d != data.digest().map_err(rt)? {
+                return Err(rt(format!(
+                    "forget_memorization(): the memorisation scores were measured on other data than {} (a memorization() result of this dataset is expected)",
+                    data.name
+                )));
+            }
+        }
         let stratum = match options.get("stratum") {
             Some(s) => Stratum::parse(&s.clone().into_string().map_err(|t| {
                 rt(format!("forget_memorization(): `stratum` is a {t}, expected one of {:?}", Stratum::NAMES))

@@ -1,7 +1,9 @@
 //! Probes: code that looks at a model along its training, e.g. to evaluate it every k steps
 //! (quality-versus-time curves, [`crate::metrics::curve`]). A probe is installed for the
-//! duration of one piece of work ([`with_probe`]); every training loop ([`super::fit`]) calls it
-//! after each optimiser step. The probe decides what to do and measures its own time, so that the
+//! duration of one piece of work ([`with_probe`]); every training loop ([`super::fit`], and the
+//! multi-pass loop [`crate::unlearn::run_pass`]) calls it after each optimiser step. The probe's
+//! time stays inside the loops' own epoch records (`EpochStats::seconds`); a traced run's result
+//! has it taken out. The probe decides what to do and measures its own time, so that the
 //! caller can leave it out of the run's time. With no probe installed a step pays one
 //! thread-local read.
 use crate::error::Result;

@@ -284,7 +284,9 @@ pub fn l1_norm(model: &Model) -> Result<tch::Tensor> {
 /// One pass over `n` items in a seeded random order, in batches: `loss(model, indices)` per
 /// batch, an optimiser step each, then `after_step(model)`. For methods whose epochs are made
 /// of several passes sharing one optimiser (SCRUB's forget and retain passes). A non-finite loss
-/// stops the pass with the batch where it appeared. Returns the mean batch loss.
+/// stops the pass with the batch where it appeared. The installed probe
+/// ([`crate::train::probe`]) sees every step, the end of each pass as the end of an epoch.
+/// Returns the mean batch loss.
 #[allow(clippy::too_many_arguments)]
 pub fn run_pass<L, A>(
     model: &Model,
@@ -321,6 +323,7 @@ where
         l.f_backward()?;
         opt.step()?;
         after_step(model)?;
+        crate::train::probe::after_step(model, crate::train::probe::ProbeAt { epoch, batch: b, batches })?;
         let l = l.f_detach()?;
         sum = sum.f_add(&l.f_to_kind(Kind::Double)?)?;
         let newly_bad = l.f_isfinite()?.f_logical_not()?.f_logical_and(&first_bad.f_lt(0)?)?;
