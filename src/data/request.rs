@@ -146,6 +146,12 @@ impl ForgetRequest {
         Self::build(RequestKind::Uniform { fraction, stratified, seed }, data, forget, Vec::new())
     }
 
+    /// Whether `other` forgets the same items of a dataset of the same size (a model unlearned on
+    /// one request is measured, or scored, only on that request).
+    pub fn same_forget_set(&self, other: &ForgetRequest) -> bool {
+        self.forget == other.forget && self.dataset_len == other.dataset_len
+    }
+
     /// `fraction` of `data` by memorisation (`scores`: one per item, e.g.
     /// [`crate::metrics::memorization`]'s, from `models` models): a seeded random draw inside the
     /// `stratum`'s third of the items ranked by score (ties by index), or the `top` fraction.

@@ -312,13 +312,8 @@ pub fn score(
     oracles: &super::oracle::OracleBank,
 ) -> Result<ForgettingScore> {
     let eps = epsilons(unlearned, &oracles.confidences)?;
-    let mean = |v: &mut dyn Iterator<Item = f64>, n: usize| v.sum::<f64>() / n.max(1) as f64;
-    let n = accuracies.len();
-    let (ur, ut, uf) = (
-        mean(&mut accuracies.iter().map(|a| a[0]), n),
-        mean(&mut accuracies.iter().map(|a| a[1]), n),
-        mean(&mut accuracies.iter().map(|a| a[2]), n),
-    );
+    let mean_of = |j: usize| accuracies.iter().map(|a| a[j]).sum::<f64>() / accuracies.len().max(1) as f64;
+    let (ur, ut, uf) = (mean_of(0), mean_of(1), mean_of(2));
     let (rr, rt) = (oracles.mean_retain_acc(), oracles.mean_test_acc());
     let ratio = |u: f64, r: f64| if r > 0.0 { u / r } else { 0.0 };
     let f = forget_score(&eps, unlearned.len());

@@ -73,25 +73,16 @@ pub struct OracleBank {
     pub reused: bool,
 }
 
-fn sha256_hex(text: &str) -> String {
-    crate::resume::sha256_hex(text.as_bytes())
-}
-
 /// Per model: the forget items' confidences and [retain, test, forget] accuracy in `ctx`.
 pub fn measure(model: &Model, ctx: &EvalContext) -> Result<(Vec<f64>, [f64; 3])> {
     let forget = ctx.forget.to_device(model.device())?;
-    let l = logits(model, &forget)?.f_to_kind(tch::Kind::Double)?.f_to_device(tch::Device::Cpu)?;
+    let l = logits(model, &forget)?;
+    // forget accuracy from the same logits (no second pass)
+    let hits = l.f_argmax(-1, false)?.f_eq_tensor(forget.labels())?.f_sum(tch::Kind::Int64)?.f_int64_value(&[])?;
+    let l = l.f_to_kind(tch::Kind::Double)?.f_to_device(tch::Device::Cpu)?;
     let k = l.size()[1] as usize;
     let flat = Vec::<f64>::try_from(&l.f_flatten(0, -1)?)?;
     let conf = super::forgetting::logit_scaled_confidence(&flat, k, forget.labels_host())?;
-    let hits = flat
-        .chunks(k)
-        .zip(forget.labels_host())
-        .filter(|(row, &y)| {
-            let best = row.iter().enumerate().fold(0, |b, (j, v)| if *v > row[b] { j } else { b });
-            best as i64 == y
-        })
-        .count();
     let accs = [accuracy(model, &ctx.retain)?, accuracy(model, ctx.evaluation)?, hits as f64 / forget.len() as f64];
     Ok((conf, accs))
 }
@@ -115,7 +106,7 @@ impl OracleBank {
             "key": self.key, "confidences": self.confidences, "retain_acc": self.retain_acc,
             "test_acc": self.test_acc, "forget_acc": self.forget_acc,
         });
-        Ok(sha256_hex(&serde_json::to_string(&content)?))
+        Ok(crate::resume::sha256_hex(serde_json::to_string(&content)?.as_bytes()))
     }
 
     /// Fails unless the bank was made for `ctx`'s request and evaluation split on `train`.
@@ -191,7 +182,9 @@ pub fn oracle_bank(
         seeds: seeds.clone(),
     };
     let folder = match &cfg.dir {
-        Some(d) => Some(d.join(format!("oracles-{}", &sha256_hex(&serde_json::to_string(&key)?)[..16]))),
+        Some(d) => Some(
+            d.join(format!("oracles-{}", &crate::resume::sha256_hex(serde_json::to_string(&key)?.as_bytes())[..16])),
+        ),
         None => None,
     };
     if let Some(folder) = &folder {

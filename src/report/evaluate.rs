@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::metrics::curve::{QualityCurve, Tolerances};
 use crate::metrics::forgetting::ForgettingScore;
 use crate::metrics::relearn::{relearn, retain_mia, RelearnConfig};
-use crate::metrics::{evaluate as evaluate_metrics, gaps, run_time_efficiency, tug_of_war, EvalContext};
+use crate::metrics::{evaluate as evaluate_metrics, gaps, run_time_efficiency, tug_of_war, EvalContext, Metrics};
 use crate::models::Model;
 use crate::unlearn::Unlearned;
 
@@ -97,7 +97,7 @@ impl<'a> Item<'a> {
     /// its place in the list, for the message).
     pub fn check_request(&self, request: &ForgetRequest, index: usize) -> Result<()> {
         let Some((method, r)) = &self.forgot else { return Ok(()) };
-        if r.forget != request.forget || r.dataset_len != request.dataset_len {
+        if !r.same_forget_set(request) {
             return Err(Error::OtherRequest {
                 index,
                 method: method.clone(),
@@ -134,7 +134,7 @@ impl Table {
         ctx: &EvalContext,
         audits: &Audits,
     ) -> Result<Table> {
-        let mut table = Self::evaluate_rows(items, reference, ctx)?;
+        let (mut table, ref_metrics) = Self::evaluate_rows(items, reference, ctx)?;
         if audits.relearn.is_some() && audits.original.is_none() {
             return Err(Error::invalid(
                 "relearning test",
@@ -142,17 +142,12 @@ impl Table {
                 "the original model (its forget accuracy is the target)",
             ));
         }
-        let original_forget = audits.original.map(|m| crate::train::eval::accuracy(m, &ctx.forget)).transpose()?;
-        let original_retain_mia = match (audits.retain_mia, audits.original) {
-            (true, Some(m)) => Some(retain_mia(m, &ctx.retain, ctx.evaluation, audits.seed)?),
+        let original_forget = match (&audits.relearn, audits.original) {
+            (Some(_), Some(m)) => Some(crate::train::eval::accuracy(m, &ctx.forget)?),
             _ => None,
         };
-        let ref_metrics = reference.and_then(|r| {
-            items.iter().position(|m| std::ptr::eq(m.model, r.model)).map(|i| table.rows[i].metrics.clone())
-        });
-        let ref_metrics = match (ref_metrics, reference) {
-            (Some(m), _) => Some(m),
-            (None, Some(r)) if items.iter().any(|i| i.curve.is_some()) => Some(evaluate_metrics(r.model, ctx)?),
+        let original_retain_mia = match (audits.retain_mia, audits.original) {
+            (true, Some(m)) => Some(retain_mia(m, &ctx.retain, ctx.evaluation, audits.seed)?),
             _ => None,
         };
         for (row, item) in table.rows.iter_mut().zip(items) {
@@ -178,7 +173,8 @@ impl Table {
         Ok(table)
     }
 
-    fn evaluate_rows(items: &[Item], reference: Option<&Item>, ctx: &EvalContext) -> Result<Table> {
+    /// The rows, with gaps to `reference` when given, and the reference's own metrics.
+    fn evaluate_rows(items: &[Item], reference: Option<&Item>, ctx: &EvalContext) -> Result<(Table, Option<Metrics>)> {
         for (i, item) in items.iter().enumerate() {
             item.check_request(ctx.request, i)?;
         }
@@ -195,7 +191,7 @@ impl Table {
                 ..Row::new(item.name.clone(), phases, metrics)
             });
         }
-        let Some(r) = reference else { return Ok(Table { rows, reference: None }) };
+        let Some(r) = reference else { return Ok((Table { rows, reference: None }, None)) };
         let ref_metrics = match items.iter().position(|m| std::ptr::eq(m.model, r.model)) {
             Some(i) => rows[i].metrics.clone(),
             None => evaluate_metrics(r.model, ctx)?,
@@ -209,6 +205,6 @@ impl Table {
                 row.speedup = Some(run_time_efficiency(ref_seconds, row.phases.end_to_end()));
             }
         }
-        Ok(Table { rows, reference: Some(r.name.clone()) })
+        Ok((Table { rows, reference: Some(r.name.clone()) }, Some(ref_metrics)))
     }
 }

@@ -178,6 +178,15 @@ impl Row {
     }
 }
 
+/// The optional columns of a table: those some row fills.
+struct Optional {
+    lira: bool,
+    forgetting: bool,
+    traced: bool,
+    relearn: bool,
+    retain_mia: bool,
+}
+
 /// A methods x metrics table.
 #[derive(Debug, Clone, Serialize)]
 pub struct Table {
@@ -270,8 +279,20 @@ impl Table {
     /// The columns shown in the terminal and in notebooks, each (header, width), and every row's
     /// cells formatted: accuracies in %, MIA, the LiRA AUC when any row has it, end-to-end
     /// seconds, speed-up, mean gap and Tug-of-War ("-" where a row lacks a value).
+    /// Which optional columns the rows fill (the terminal table shows those and defines them).
+    fn optional(&self) -> Optional {
+        let any = |f: &dyn Fn(&Row) -> bool| self.rows.iter().any(f);
+        Optional {
+            lira: any(&|r| r.metrics.lira.is_some()),
+            forgetting: any(&|r| r.forgetting.is_some()),
+            traced: any(&|r| r.time_to_retrain_like.is_some()),
+            relearn: any(&|r| r.relearn.is_some()),
+            retain_mia: any(&|r| r.retain_mia.is_some()),
+        }
+    }
+
     fn display(&self) -> (Vec<(&'static str, usize)>, Vec<Vec<String>>) {
-        let lira = self.rows.iter().any(|r| r.metrics.lira.is_some());
+        let Optional { lira, forgetting, traced, relearn, retain_mia } = self.optional();
         let mut head = vec![("method", 16), ("retain%", 8), ("forget%", 8), ("test%", 8), ("MIA", 7)];
         if lira {
             let unlearned =
@@ -279,10 +300,6 @@ impl Table {
             head.push((if unlearned { "U-LiRA AUC" } else { "LiRA AUC" }, 10));
         }
         head.extend([("seconds", 9), ("speedup", 8), ("mean gap", 9), ("ToW", 6)]);
-        let forgetting = self.rows.iter().any(|r| r.forgetting.is_some());
-        let traced = self.rows.iter().any(|r| r.time_to_retrain_like.is_some());
-        let relearn = self.rows.iter().any(|r| r.relearn.is_some());
-        let retain_mia = self.rows.iter().any(|r| r.retain_mia.is_some());
         if forgetting {
             head.extend([("F", 6), ("final", 6)]);
         }
@@ -400,21 +417,22 @@ impl Table {
 
     /// The metric fields the terminal table shows (for its definitions).
     fn shown_fields(&self) -> Vec<&'static str> {
+        let o = self.optional();
         let mut out = vec!["retain_acc", "forget_acc", "test_acc", "mia"];
-        if self.rows.iter().any(|r| r.metrics.lira.is_some()) {
+        if o.lira {
             out.push("lira_auc");
         }
         out.extend(["end_to_end_s", "speedup", "gap_mean", "tug_of_war"]);
-        if self.rows.iter().any(|r| r.forgetting.is_some()) {
+        if o.forgetting {
             out.extend(["forget_score", "final_score"]);
         }
-        if self.rows.iter().any(|r| r.time_to_retrain_like.is_some()) {
+        if o.traced {
             out.push("time_to_retrain_like_s");
         }
-        if self.rows.iter().any(|r| r.relearn.is_some()) {
+        if o.relearn {
             out.push("relearn_steps");
         }
-        if self.rows.iter().any(|r| r.retain_mia.is_some()) {
+        if o.retain_mia {
             out.extend(["retain_mia", "retain_mia_change"]);
         }
         out

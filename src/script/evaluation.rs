@@ -123,7 +123,7 @@ pub mod evaluation_api {
         for (i, r) in runs.iter().enumerate() {
             if let Some(u) = r.read_lock::<UnlearnedHandle>() {
                 let theirs = &bank.request.request;
-                if u.request.forget != theirs.forget || u.request.dataset_len != theirs.dataset_len {
+                if !u.request.same_forget_set(theirs) {
                     return Err(rt(format!(
                         "forgetting_score(): run {i} (`{}`) was unlearned on another forget request ({} of {} items) than the one the bank's oracles were retrained without ({} of {}): score runs of the bank's request",
                         u.result.method,
